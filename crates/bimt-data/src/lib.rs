@@ -1,0 +1,32 @@
+//! Plain, deterministic datasets for Brain-Inspired Modular Training (BIMT).
+//!
+//! Every generator takes a `u64` seed and draws from
+//! `rand_chacha::ChaCha8Rng::seed_from_u64`, so the same arguments always
+//! give the same data. No ML framework is involved: inputs are row-major
+//! `f32` buffers and targets are either real vectors or class indices.
+//!
+//! * [`symbolic`]: the symbolic-formula tasks of the paper (§3.1, App. A, B).
+//! * [`two_moons`]: scikit-learn's `make_moons` distribution (§3.2, App. C).
+//! * [`in_context`]: in-context linear regression sequences (§3.4, App. F).
+//! * [`load_mnist`]: an IDX (optionally gzipped) MNIST loader (§3.5, App. G).
+//! * [`BatchSampler`]: deterministic mini-batch index sampling.
+
+mod dataset;
+mod error;
+mod in_context;
+mod mnist;
+mod moons;
+mod rng;
+mod sampler;
+mod symbolic;
+
+pub use dataset::{Dataset, Split, Targets};
+pub use error::DataError;
+pub use in_context::{InContext, in_context};
+pub use mnist::{
+    IdxImages, MNIST_DIR_ENV, MNIST_FILES, default_mnist_dir, load_mnist, read_idx_images,
+    read_idx_labels,
+};
+pub use moons::two_moons;
+pub use sampler::{BatchSampler, Sampling};
+pub use symbolic::{Formula, intermediate_i, symbolic};

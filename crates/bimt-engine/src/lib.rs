@@ -1,0 +1,25 @@
+//! Brain-Inspired Modular Training on burn.
+//!
+//! A model implements [`Network`] (its [`Layout`](bimt_layout::Layout) and a forward pass over
+//! the parameters the layout declares); a task implements [`Task`] (batches and a loss). The
+//! [`Trainer`] adds the connection cost of paper eq. 3–4 ([`Regulariser`]), runs AdamW, swaps
+//! neurons every `S` steps ([`bimt_swap::Swapper`]) moving the optimizer's moment estimates
+//! with the weights, logs, and writes checkpoints atomically.
+
+mod checkpoint;
+mod export;
+mod model;
+mod params;
+mod regulariser;
+mod trainer;
+
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use export::export_model;
+pub use model::{Batch, Evaluation, Model, Network, Target, Task};
+pub use params::{ParamStore, default_device};
+pub use regulariser::Regulariser;
+pub use trainer::{
+    LogEntry, Observer, RunSummary, TrainConfig, TrainError, Trainer, Variant,
+};
+
+pub use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -1,0 +1,121 @@
+use crate::params::ParamStore;
+use bimt_layout::{ConnectionId, Layout};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// An architecture BIMT can train: a layout and a forward pass over the parameters it declares.
+///
+/// `forward` sees the parameters in their current (swapped) arrangement and the input in the
+/// current input order; the engine keeps both consistent, so a model never deals with swaps.
+pub trait Network {
+    /// The layout graph: layers, connections, coupling groups.
+    fn layout(&self) -> &Layout;
+
+    /// Forward pass: `x` is `[rows, input features]`, the result `[rows, outputs]`.
+    fn forward(&self, params: &[Tensor<2>], x: Tensor<2>) -> Tensor<2>;
+
+    /// The activation written into `model.json` (`silu`, `gelu`, ...).
+    fn activation(&self) -> String;
+
+    /// A connection's own activation where it differs from [`activation`](Self::activation)
+    /// (`identity` for the last layer, `attention` for a Q,K,V projection, ...).
+    fn connection_activation(&self, _connection: ConnectionId) -> Option<String> {
+        None
+    }
+}
+
+/// Targets of a batch.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Real targets, `[rows, outputs]`, in the original output order.
+    Values(Tensor<2>),
+    /// Class indices, one per row.
+    Classes(Tensor<1, Int>),
+}
+
+/// A batch in the original feature order.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// `[rows, input features]`.
+    pub x: Tensor<2>,
+    /// What the rows should produce.
+    pub target: Target,
+}
+
+/// Losses and accuracy at one evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    /// Loss on the whole training split.
+    pub train_loss: f64,
+    /// Loss on the test split (the figure the paper's Table 1 reports for regression).
+    pub test_loss: f64,
+    /// Test accuracy for classification.
+    pub test_accuracy: Option<f64>,
+}
+
+/// Data and loss: what the network should learn.
+pub trait Task {
+    /// The training batch of `step` (the same batch every step for full-batch tasks).
+    fn batch(&mut self, step: usize, device: &Device) -> Batch;
+
+    /// The prediction loss of `prediction` (original output order) on `batch`.
+    fn loss(&self, prediction: Tensor<2>, batch: &Batch) -> Tensor<1>;
+
+    /// Evaluates a predictor (original feature order in and out) on both splits.
+    fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, device: &Device) -> Evaluation;
+}
+
+/// A network, its parameters, and the order of its input and output neurons.
+pub struct Model<N> {
+    /// The architecture.
+    pub network: N,
+    /// Parameters and optimizer states.
+    pub params: ParamStore,
+    /// `input_order[p]`: the original input feature at input position `p`.
+    pub input_order: Vec<usize>,
+    /// `output_order[p]`: the original output at output position `p`.
+    pub output_order: Vec<usize>,
+}
+
+impl<N: Network> Model<N> {
+    /// A freshly initialised model.
+    pub fn new(network: N, seed: u64, device: &Device) -> Self {
+        let params = ParamStore::init(network.layout(), seed, device);
+        let layout = network.layout();
+        let size = |l: Option<bimt_layout::LayerId>| l.map_or(0, |l| layout.layer(l).size);
+        let input_order = (0..size(layout.input())).collect();
+        let output_order = (0..size(layout.output())).collect();
+        Self { network, params, input_order, output_order }
+    }
+
+    /// Runs the network on `x` given in the original feature order and returns outputs in the
+    /// original order. `tracked` keeps the autodiff graph (training); otherwise parameters are
+    /// detached (evaluation).
+    pub fn predict(&self, x: Tensor<2>, tracked: bool) -> Tensor<2> {
+        let x = reorder_columns(x, &self.input_order, false);
+        let y = if tracked {
+            self.network.forward(self.params.tensors(), x)
+        } else {
+            self.network.forward(&self.params.detached(), x)
+        };
+        reorder_columns(y, &self.output_order, true)
+    }
+}
+
+/// Moves the columns of `x` into storage order (`inverse = false`: column `p` takes original
+/// feature `order[p]`, folds repeating) or back to the original order (`inverse = true`).
+fn reorder_columns(x: Tensor<2>, order: &[usize], inverse: bool) -> Tensor<2> {
+    let n = order.len();
+    if n == 0 || order.iter().enumerate().all(|(p, &f)| p == f) {
+        return x;
+    }
+    let [_, cols] = x.dims();
+    let mut map = order.to_vec();
+    if inverse {
+        for (p, &f) in order.iter().enumerate() {
+            map[f] = p;
+        }
+    }
+    let gather: Vec<i64> = (0..cols).map(|c| (c - c % n + map[c % n]) as i64).collect();
+    let device = x.device();
+    x.select(1, Tensor::<1, Int>::from_data(TensorData::new(gather, [cols]), &device))
+}

@@ -1,0 +1,299 @@
+use crate::checkpoint::Checkpoint;
+use crate::model::{Evaluation, Model, Network, Task};
+use crate::regulariser::Regulariser;
+use bimt_format::FormatError;
+use bimt_layout::{CostConfig, Distances};
+use bimt_manifold::Metric;
+use bimt_swap::{SwapConfig, SwapMode, Swapper};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The five training variants of the paper's ablation (Fig. 2, App. A).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// No regularisation, no swaps.
+    Vanilla,
+    /// Plain L1 (`A = 0`), no swaps.
+    L1,
+    /// Local L1 (distance-weighted), no swaps.
+    L1Local,
+    /// Plain L1 in the loss, swaps that shorten the local wiring.
+    L1Swap,
+    /// Local L1 and swaps: the full method.
+    Bimt,
+}
+
+impl Variant {
+    /// All variants, in the paper's order.
+    pub const ALL: [Variant; 5] = [Variant::Vanilla, Variant::L1, Variant::L1Local, Variant::L1Swap, Variant::Bimt];
+
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Vanilla => "vanilla",
+            Variant::L1 => "l1",
+            Variant::L1Local => "l1-local",
+            Variant::L1Swap => "l1-swap",
+            Variant::Bimt => "bimt",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Whether the connection cost is in the loss.
+    pub fn regularised(self) -> bool {
+        self != Variant::Vanilla
+    }
+
+    /// Whether the cost charges in-layer distances.
+    pub fn local(self) -> bool {
+        matches!(self, Variant::L1Local | Variant::Bimt)
+    }
+
+    /// Whether neurons are swapped.
+    pub fn swaps(self) -> bool {
+        matches!(self, Variant::L1Swap | Variant::Bimt)
+    }
+}
+
+/// Everything that steers a training run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Number of optimizer steps.
+    pub steps: usize,
+    /// AdamW learning rate.
+    pub lr: f64,
+    /// λ in phases: `(first step, λ)`, sorted by step.
+    pub lambda: Vec<(usize, f64)>,
+    /// Swap every `S` steps.
+    pub swap_every: usize,
+    /// Important neurons per domain in a swap round.
+    pub top_k: usize,
+    /// Greedy (paper) or exact swaps.
+    pub swap_mode: SwapMode,
+    /// Which ablation variant.
+    pub variant: Variant,
+    /// The cost's switches (`local` is set by the variant).
+    pub cost: CostConfig,
+    /// First step at which biases are charged (when `cost.bias_penalty` holds).
+    pub bias_from: usize,
+    /// Evaluate and log every this many steps.
+    pub log_every: usize,
+    /// Write a checkpoint every this many steps.
+    pub checkpoint_every: Option<usize>,
+}
+
+impl TrainConfig {
+    /// λ at `step`.
+    pub fn lambda_at(&self, step: usize) -> f64 {
+        if !self.variant.regularised() {
+            return 0.0;
+        }
+        self.lambda.iter().rev().find(|(from, _)| *from <= step).map_or(0.0, |&(_, l)| l)
+    }
+
+    /// Whether biases are charged at `step`.
+    pub fn bias_penalty_at(&self, step: usize) -> bool {
+        self.cost.bias_penalty && step >= self.bias_from
+    }
+
+    /// The cost definition used in the loss at `step`.
+    pub fn cost_at(&self, step: usize) -> CostConfig {
+        CostConfig { local: self.variant.local(), bias_penalty: self.bias_penalty_at(step), ..self.cost }
+    }
+}
+
+/// One line of `log.jsonl`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LogEntry {
+    /// Steps completed.
+    pub step: usize,
+    /// λ in force.
+    pub lambda: f64,
+    /// Loss on the training split.
+    pub train_loss: f64,
+    /// Loss on the test split.
+    pub test_loss: f64,
+    /// Test accuracy (classification).
+    pub test_accuracy: Option<f64>,
+    /// Connection cost under the run's definition.
+    pub connection_cost: f64,
+    /// Swaps applied so far.
+    pub swaps: usize,
+    /// Seconds since the start.
+    pub wall_seconds: f64,
+}
+
+/// Called by the trainer as it goes (progress bars, frames, logs).
+pub trait Observer<N> {
+    /// After every step.
+    fn on_step(&mut self, _step: usize) {}
+    /// At every log interval, with the model as it is then.
+    fn on_log(&mut self, _model: &Model<N>, _entry: &LogEntry) {}
+}
+
+impl<N> Observer<N> for () {}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Steps run in this call (excluding those before a resume).
+    pub steps_run: usize,
+    /// Final evaluation.
+    pub evaluation: Evaluation,
+    /// Final connection cost.
+    pub connection_cost: f64,
+    /// Swaps over the whole run.
+    pub swaps: usize,
+    /// Wall time of this call.
+    pub wall_seconds: f64,
+    /// Every log line.
+    pub log: Vec<LogEntry>,
+}
+
+/// A run that could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The loss stopped being a number.
+    #[error("training diverged at step {step}: the {what} loss is {value} (λ = {lambda}); lower --lr or --lambda")]
+    NonFinite { step: usize, what: &'static str, value: f64, lambda: f64 },
+    /// A checkpoint could not be written.
+    #[error(transparent)]
+    Checkpoint(#[from] FormatError),
+}
+
+/// Trains a [`Model`] on a [`Task`] with BIMT.
+pub struct Trainer<'a, N, T> {
+    /// The model being trained.
+    pub model: Model<N>,
+    /// The task.
+    pub task: T,
+    /// Settings.
+    pub config: TrainConfig,
+    metric: &'a dyn Metric,
+    /// Steps already done (non-zero after a resume).
+    pub start_step: usize,
+    /// Swaps already done.
+    pub swaps: usize,
+    /// Where to write checkpoints.
+    pub checkpoint_path: Option<PathBuf>,
+}
+
+impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
+    /// A trainer at step 0.
+    pub fn new(model: Model<N>, task: T, config: TrainConfig, metric: &'a dyn Metric) -> Self {
+        Self { model, task, config, metric, start_step: 0, swaps: 0, checkpoint_path: None }
+    }
+
+    /// The connection cost of the current model under the definition in force at `step`.
+    pub fn connection_cost(&self, step: usize) -> f64 {
+        let layout = self.model.network.layout();
+        Distances::new(layout, self.metric, &self.config.cost_at(step)).cost(layout, &self.model.params.to_host())
+    }
+
+    /// Evaluates the current model.
+    pub fn evaluate(&self) -> Evaluation {
+        let device = self.model.params.device().clone();
+        self.task.evaluate(&|x| self.model.predict(x, false), &device)
+    }
+
+    /// One swap round: moves host weights, then the trainable tensors, their AdamW moments
+    /// and the input/output orders by the same permutations. Returns the number of swaps.
+    pub fn swap_round(&mut self, swap_distances: &Distances) -> usize {
+        let layout = self.model.network.layout();
+        let mut host = self.model.params.to_host();
+        let config = SwapConfig { top_k: self.config.top_k, mode: self.config.swap_mode };
+        let round = Swapper::new(layout, swap_distances).round(&mut host, &config);
+        let (input, output) = (layout.input(), layout.output());
+        for (domain, perm) in round.permutations.iter().enumerate() {
+            let Some(perm) = perm else { continue };
+            for axis in layout.domain_axes(domain) {
+                self.model.params.permute(&axis, perm);
+            }
+            if input.is_some_and(|l| layout.domain_of(l) == domain) {
+                self.model.input_order = perm.iter().map(|&p| self.model.input_order[p]).collect();
+            }
+            if output.is_some_and(|l| layout.domain_of(l) == domain) {
+                self.model.output_order = perm.iter().map(|&p| self.model.output_order[p]).collect();
+            }
+        }
+        round.swaps
+    }
+
+    /// Trains from `start_step` to `config.steps`.
+    pub fn run(&mut self, observer: &mut dyn Observer<N>) -> Result<RunSummary, TrainError> {
+        let started = Instant::now();
+        let device = self.model.params.device().clone();
+        let layout = self.model.network.layout();
+        let config = self.config.clone();
+        // Swaps always shorten the local wiring, also in the "L1 + swap" ablation.
+        let swap_cost = CostConfig { local: true, ..config.cost_at(config.steps) };
+        let swap_distances = Distances::new(layout, self.metric, &swap_cost);
+        let regulariser = Regulariser::new(layout, &Distances::new(layout, self.metric, &config.cost_at(0)), &device);
+        let mut log = Vec::new();
+        let start = self.start_step;
+        for step in start..config.steps {
+            let lambda = config.lambda_at(step);
+            let batch = self.task.batch(step, &device);
+            let prediction = self.model.predict(batch.x.clone(), true);
+            let mut loss = self.task.loss(prediction, &batch);
+            if lambda > 0.0 {
+                let cost = regulariser.cost(self.model.params.tensors(), config.bias_penalty_at(step));
+                loss = loss + cost.mul_scalar(lambda);
+            }
+            let grads = loss.backward();
+            self.model.params.step(config.lr, &grads);
+            let done = step + 1;
+            if config.variant.swaps() && config.swap_every > 0 && done % config.swap_every == 0 {
+                self.swaps += self.swap_round(&swap_distances);
+            }
+            if done % config.log_every.max(1) == 0 || done == config.steps {
+                let evaluation = self.evaluate();
+                for (what, value) in [("training", evaluation.train_loss), ("test", evaluation.test_loss)] {
+                    if !value.is_finite() {
+                        return Err(TrainError::NonFinite { step: done, what, value, lambda });
+                    }
+                }
+                let entry = LogEntry {
+                    step: done,
+                    lambda,
+                    train_loss: evaluation.train_loss,
+                    test_loss: evaluation.test_loss,
+                    test_accuracy: evaluation.test_accuracy,
+                    connection_cost: self.connection_cost(step),
+                    swaps: self.swaps,
+                    wall_seconds: started.elapsed().as_secs_f64(),
+                };
+                observer.on_log(&self.model, &entry);
+                log.push(entry);
+            }
+            if let (Some(every), Some(path)) = (config.checkpoint_every, &self.checkpoint_path)
+                && (done % every == 0 || done == config.steps)
+            {
+                Checkpoint::capture(&self.model, done, self.swaps).save(path)?;
+            }
+            observer.on_step(done);
+        }
+        let wall_seconds = started.elapsed().as_secs_f64();
+        let evaluation = match log.last() {
+            Some(e) if e.step == config.steps => Evaluation {
+                train_loss: e.train_loss,
+                test_loss: e.test_loss,
+                test_accuracy: e.test_accuracy,
+            },
+            _ => self.evaluate(),
+        };
+        self.start_step = config.steps;
+        Ok(RunSummary {
+            steps_run: config.steps.saturating_sub(start),
+            evaluation,
+            connection_cost: self.connection_cost(config.steps.saturating_sub(1)),
+            swaps: self.swaps,
+            wall_seconds,
+            log,
+        })
+    }
+}

@@ -1,0 +1,203 @@
+//! The plain files a bimt run writes, and nothing else: `model.json` (the trained network,
+//! enough to rebuild its function and its connection cost) and `metrics.json`.
+//!
+//! Every other tool (the views, the analysis commands, a user's own script) reads these
+//! types, so they stay free of training code.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A network as written to `model.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// The activation applied after every connection but the last, unless a connection names its own.
+    pub activation: String,
+    /// Neuron layers in drawing order (bottom to top).
+    pub neuron_layers: Vec<NeuronLayerFile>,
+    /// Weight matrices joining neuron layers.
+    pub connections: Vec<ConnectionFile>,
+    /// For each position of the input layer, the index of the original input feature that sits there.
+    pub input_features: Vec<usize>,
+    /// For each position of the output layer, the index of the original output that sits there.
+    pub output_features: Vec<usize>,
+    /// Names of the original input features (`x1`, `pixel(3,4)`, ...), indexed by feature.
+    #[serde(default)]
+    pub input_names: Vec<String>,
+    /// Names of the original outputs, indexed by output.
+    #[serde(default)]
+    pub output_names: Vec<String>,
+    /// How the connection cost of this network is defined.
+    pub cost: CostSpec,
+}
+
+/// One neuron layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NeuronLayerFile {
+    /// Layer name (`input`, `hidden1`, `res2`, ...).
+    pub name: String,
+    /// Number of neurons.
+    pub size: usize,
+    /// Each neuron's position within its layer, in storage order: one number per neuron on a
+    /// line, two on a grid or a ring.
+    pub coords: Vec<Vec<f64>>,
+    /// Position of the layer along the stacking axis, in units of the layer gap `y*`.
+    pub depth: f64,
+}
+
+/// One weight matrix with its bias.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionFile {
+    /// Index into `neuron_layers` of the source layer.
+    pub from: usize,
+    /// Index into `neuron_layers` of the target layer.
+    pub to: usize,
+    /// `weight[o][i]` joins input index `i` to output index `o`. With folds, input index `i`
+    /// sits at neuron `i % size(from)` and output index `o` at neuron `o % size(to)`.
+    pub weight: Vec<Vec<f32>>,
+    /// One bias per output index, or null.
+    pub bias: Option<Vec<f32>>,
+    /// How many input indices share each source neuron (1 for a plain linear layer).
+    #[serde(default = "one")]
+    pub in_fold: usize,
+    /// How many output indices share each target neuron (3 for a packed Q,K,V projection).
+    #[serde(default = "one")]
+    pub out_fold: usize,
+    /// Activation applied to this connection's output, where it differs from the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The definition of the connection cost (paper eq. 3) a run used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostSpec {
+    /// Name of the metric (`l1`, `l2`, or a user metric's name).
+    pub metric: String,
+    /// Scale of in-layer distances.
+    #[serde(rename = "A")]
+    pub a: f64,
+    /// Distance between consecutive neuron layers.
+    pub y_star: f64,
+    /// `sum` over all weights, or `mean` per weight matrix.
+    pub reduction: String,
+    /// Whether biases (and token embeddings) are charged `y*·|b|`.
+    pub bias_penalty: bool,
+    /// Whether the last connection's in-layer distance is charged (`false`: only `y*`).
+    pub last_layer_distance: bool,
+}
+
+/// The summary of a run as written to `metrics.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsFile {
+    pub preset: String,
+    pub variant: String,
+    pub profile: String,
+    pub seed: u64,
+    pub steps: usize,
+    pub wall_seconds: f64,
+    pub steps_per_second: f64,
+    pub train_loss: f64,
+    pub test_loss: f64,
+    /// Classification accuracy on the test split; null for regression.
+    pub test_accuracy: Option<f64>,
+    /// Connection cost of the final model under the run's own definition.
+    pub connection_cost: f64,
+    #[serde(rename = "A")]
+    pub a: f64,
+    pub y_star: f64,
+    pub reduction: String,
+    /// Number of swaps applied over the run.
+    pub swaps: usize,
+    /// Task-specific structure figures (active neurons per layer, reachability, ...).
+    #[serde(default)]
+    pub structure: serde_json::Value,
+}
+
+/// A file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid {what}: {source}")]
+    Parse { path: PathBuf, what: &'static str, source: serde_json::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a reader
+/// never sees half a file and an interrupted run never leaves one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FormatError> {
+    let err = |source| FormatError::Write { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), FormatError> {
+    let text = serde_json::to_vec_pretty(value).expect("plain data serialises");
+    write_atomic(path, &text)
+}
+
+/// Reads a JSON file, naming the file in any error.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &'static str) -> Result<T, FormatError> {
+    let text = std::fs::read(path).map_err(|source| FormatError::Read { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&text).map_err(|source| FormatError::Parse { path: path.to_path_buf(), what, source })
+}
+
+impl ModelFile {
+    /// Reads and checks a `model.json`.
+    pub fn read(path: &Path) -> Result<Self, FormatError> {
+        let model: ModelFile = read_json(path, "model file")?;
+        model
+            .check()
+            .map_err(|message| FormatError::Invalid { path: path.to_path_buf(), message })?;
+        Ok(model)
+    }
+
+    /// Checks that every index and every shape is consistent; the message names the culprit.
+    pub fn check(&self) -> Result<(), String> {
+        for (l, layer) in self.neuron_layers.iter().enumerate() {
+            if layer.coords.len() != layer.size {
+                return Err(format!(
+                    "neuron layer {l} ({}): {} coords for {} neurons",
+                    layer.name,
+                    layer.coords.len(),
+                    layer.size
+                ));
+            }
+        }
+        for (c, conn) in self.connections.iter().enumerate() {
+            let layer = |i: usize| {
+                self.neuron_layers
+                    .get(i)
+                    .ok_or_else(|| format!("connection {c}: no neuron layer {i}"))
+            };
+            let (from, to) = (layer(conn.from)?, layer(conn.to)?);
+            let (rows, cols) = (to.size * conn.out_fold, from.size * conn.in_fold);
+            if conn.weight.len() != rows || conn.weight.iter().any(|r| r.len() != cols) {
+                return Err(format!(
+                    "connection {c} ({} -> {}): weight must be {rows}x{cols}",
+                    from.name, to.name
+                ));
+            }
+            if let Some(b) = &conn.bias
+                && b.len() != rows
+            {
+                return Err(format!("connection {c}: bias has {} entries, expected {rows}", b.len()));
+            }
+        }
+        Ok(())
+    }
+}

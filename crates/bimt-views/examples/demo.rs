@@ -1,0 +1,272 @@
+//! Writes sample pictures into the folder given as the first argument:
+//!
+//! * `graph.png`: a random 4-20-20-2 network (inputs x1..x4, outputs y1, y2) whose weights
+//!   fade with wiring length, as after BIMT training;
+//! * `grid.png`: a 28×28 → 10×10 → 10×10 → 10 network embedded in 3D, as for MNIST;
+//! * `qkv.png`: a residual layer feeding a packed Q,K,V projection (`out_fold = 3`), and an
+//!   attention output projection;
+//! * `demo.gif`: five frames of the 4-20-20-2 network growing more local;
+//! * `boundary.png`, `scatter.png`, `features.png`, `curves.png`: the task plots.
+//!
+//! Run with `cargo run -p bimt-views --example demo -- <folder>`.
+
+use bimt_format::{ConnectionFile, CostSpec, ModelFile, NeuronLayerFile};
+use bimt_views::{
+    GraphStyle, render_decision_boundary, render_graph, render_image_grid, render_line_plot,
+    render_scatter, write_gif, write_png,
+};
+use std::path::PathBuf;
+
+/// A small deterministic generator (xorshift64*), so the demo needs no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A standard normal sample (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform().max(1e-12), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+fn line_layer(name: &str, size: usize, depth: f64) -> NeuronLayerFile {
+    let coords = (0..size)
+        .map(|i| vec![(i as f64 + 0.5) / size as f64])
+        .collect();
+    NeuronLayerFile {
+        name: name.into(),
+        size,
+        coords,
+        depth,
+    }
+}
+
+fn grid_layer(name: &str, side: usize, depth: f64) -> NeuronLayerFile {
+    let at = |k: usize| (k as f64 + 0.5) / side as f64;
+    let coords = (0..side * side)
+        .map(|i| vec![at(i % side), at(i / side)])
+        .collect();
+    NeuronLayerFile {
+        name: name.into(),
+        size: side * side,
+        coords,
+        depth,
+    }
+}
+
+/// Distance between two neurons' coordinates (on a line or a grid).
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// A dense connection whose weights are normal noise damped by `exp(-locality · distance)`.
+fn connection(
+    layers: &[NeuronLayerFile],
+    from: usize,
+    to: usize,
+    locality: f64,
+    out_fold: usize,
+    rng: &mut Rng,
+) -> ConnectionFile {
+    let (src, dst) = (&layers[from], &layers[to]);
+    let weight = (0..dst.size * out_fold)
+        .map(|o| {
+            (0..src.size)
+                .map(|i| {
+                    let d = distance(&src.coords[i], &dst.coords[o % dst.size]);
+                    let sparse = if rng.uniform() < 0.6 { 0.15 } else { 1.0 };
+                    (rng.normal() * sparse * (-locality * d).exp()) as f32
+                })
+                .collect()
+        })
+        .collect();
+    ConnectionFile {
+        from,
+        to,
+        weight,
+        bias: None,
+        in_fold: 1,
+        out_fold,
+        activation: None,
+    }
+}
+
+fn cost() -> CostSpec {
+    CostSpec {
+        metric: "l1".into(),
+        a: 2.0,
+        y_star: 1.0,
+        reduction: "sum".into(),
+        bias_penalty: true,
+        last_layer_distance: true,
+    }
+}
+
+fn mlp(locality: f64, seed: u64) -> ModelFile {
+    let mut rng = Rng(seed);
+    let layers = vec![
+        line_layer("input", 4, 0.0),
+        line_layer("hidden1", 20, 1.0),
+        line_layer("hidden2", 20, 2.0),
+        line_layer("output", 2, 3.0),
+    ];
+    let connections = (0..3)
+        .map(|l| connection(&layers, l, l + 1, locality, 1, &mut rng))
+        .collect();
+    ModelFile {
+        activation: "silu".into(),
+        neuron_layers: layers,
+        connections,
+        input_features: vec![0, 2, 1, 3],
+        output_features: vec![0, 1],
+        input_names: (1..=4).map(|i| format!("x{i}")).collect(),
+        output_names: vec!["y1".into(), "y2".into()],
+        cost: cost(),
+    }
+}
+
+fn mnist(seed: u64) -> ModelFile {
+    let mut rng = Rng(seed);
+    let layers = vec![
+        grid_layer("input", 28, 0.0),
+        grid_layer("layer1", 10, 1.0),
+        grid_layer("layer2", 10, 2.0),
+        line_layer("output", 10, 3.0),
+    ];
+    let connections = (0..3)
+        .map(|l| connection(&layers, l, l + 1, 12.0, 1, &mut rng))
+        .collect();
+    ModelFile {
+        activation: "silu".into(),
+        neuron_layers: layers,
+        connections,
+        input_features: (0..784).collect(),
+        output_features: vec![0, 1, 7, 2, 3, 4, 5, 6, 8, 9],
+        input_names: (0..784)
+            .map(|p| format!("pixel({},{})", p / 28, p % 28))
+            .collect(),
+        output_names: (0..10).map(|d| d.to_string()).collect(),
+        cost: cost(),
+    }
+}
+
+fn attention(seed: u64) -> ModelFile {
+    let mut rng = Rng(seed);
+    let layers = vec![
+        line_layer("res1", 16, 0.0),
+        line_layer("qkv", 16, 1.0),
+        line_layer("attn", 16, 2.0),
+        line_layer("res2", 16, 3.0),
+    ];
+    let connections = vec![
+        connection(&layers, 0, 1, 10.0, 3, &mut rng),
+        connection(&layers, 2, 3, 10.0, 1, &mut rng),
+    ];
+    ModelFile {
+        activation: "silu".into(),
+        neuron_layers: layers,
+        connections,
+        input_features: vec![],
+        output_features: vec![],
+        input_names: vec![],
+        output_names: vec![],
+        cost: cost(),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: demo <output folder>")?,
+    );
+    let style = |title: &str| GraphStyle {
+        title: Some(title.into()),
+        ..GraphStyle::default()
+    };
+
+    let t = std::time::Instant::now();
+    let img = render_graph(&mlp(8.0, 7), &style("4-20-20-2, local weights"));
+    write_png(&dir.join("graph.png"), &img)?;
+    let img = render_graph(&mnist(3), &style("MNIST in 3D"));
+    write_png(&dir.join("grid.png"), &img)?;
+    let img = render_graph(&attention(5), &style("packed Q,K,V"));
+    write_png(&dir.join("qkv.png"), &img)?;
+    eprintln!("graphs: {:?}", t.elapsed());
+
+    let t = std::time::Instant::now();
+    let frames: Vec<_> = (0..5)
+        .map(|k| {
+            render_graph(
+                &mlp(3.0 * k as f64, 7),
+                &style(&format!("step {}", 1000 * k)),
+            )
+        })
+        .collect();
+    write_gif(&dir.join("demo.gif"), &frames, 400)?;
+    eprintln!("gif: {:?}", t.elapsed());
+
+    let prob = |x: f64, y: f64| 1.0 / (1.0 + (-4.0 * (y - 0.5 * (3.0 * x).sin())).exp());
+    let mut rng = Rng(11);
+    let points: Vec<(f64, f64, u32)> = (0..120)
+        .map(|_| {
+            let (x, y) = (rng.uniform() * 4.0 - 2.0, rng.uniform() * 4.0 - 2.0);
+            (x, y, u32::from(prob(x, y) > 0.5))
+        })
+        .collect();
+    write_png(
+        &dir.join("boundary.png"),
+        &render_decision_boundary(&prob, &points, (-2.0, 2.0, -2.0, 2.0), 400),
+    )?;
+    let pairs: Vec<(f64, f64)> = (0..200)
+        .map(|_| {
+            let y = rng.uniform() * 6.0 - 3.0;
+            (y, y + 0.2 * rng.normal())
+        })
+        .collect();
+    write_png(
+        &dir.join("scatter.png"),
+        &render_scatter(&pairs, "true y", "predicted y", "predicted vs true", 400),
+    )?;
+    let model = mnist(3);
+    let features: Vec<Vec<f32>> = model.connections[0]
+        .weight
+        .iter()
+        .take(12)
+        .cloned()
+        .collect();
+    write_png(
+        &dir.join("features.png"),
+        &render_image_grid(&features, 28, 28, 6, 3),
+    )?;
+    let sorted = |sign: f32| {
+        let mut v: Vec<f64> = model.connections[1]
+            .weight
+            .iter()
+            .flatten()
+            .filter(|w| **w * sign > 0.0)
+            .map(|w| w.abs() as f64)
+            .collect();
+        v.sort_by(|a, b| b.total_cmp(a));
+        v
+    };
+    let series = vec![
+        ("positive".to_string(), sorted(1.0)),
+        ("negative".to_string(), sorted(-1.0)),
+    ];
+    write_png(
+        &dir.join("curves.png"),
+        &render_line_plot(&series, "layer 2: |w| by rank", (500, 350)),
+    )?;
+    Ok(())
+}
