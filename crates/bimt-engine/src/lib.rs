@@ -15,7 +15,7 @@ mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use export::export_model;
-pub use model::{Batch, Evaluation, Model, Network, Target, Task};
+pub use model::{Batch, Evaluation, Model, Network, Task};
 pub use params::{ParamStore, default_device};
 pub use regulariser::Regulariser;
 pub use trainer::{

@@ -1,5 +1,5 @@
 use crate::params::ParamStore;
-use bimt_layout::{ConnectionId, Layout};
+use bimt_layout::{ConnectionId, DomainId, Layout};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// An architecture BIMT can train: a layout and a forward pass over the parameters it declares.
@@ -23,22 +23,14 @@ pub trait Network {
     }
 }
 
-/// Targets of a batch.
-#[derive(Clone, Debug)]
-pub enum Target {
-    /// Real targets, `[rows, outputs]`, in the original output order.
-    Values(Tensor<2>),
-    /// Class indices, one per row.
-    Classes(Tensor<1, Int>),
-}
-
 /// A batch in the original feature order.
 #[derive(Clone, Debug)]
 pub struct Batch {
     /// `[rows, input features]`.
     pub x: Tensor<2>,
-    /// What the rows should produce.
-    pub target: Target,
+    /// What the rows should produce, `[rows, outputs]` in the original output order (one-hot
+    /// rows for classification).
+    pub target: Tensor<2>,
 }
 
 /// Losses and accuracy at one evaluation.
@@ -85,6 +77,22 @@ impl<N: Network> Model<N> {
         let input_order = (0..size(layout.input())).collect();
         let output_order = (0..size(layout.output())).collect();
         Self { network, params, input_order, output_order }
+    }
+
+    /// Moves the neurons of `domain` by `perm` (position `q` receives neuron `perm[q]`): every
+    /// tensor axis of the domain, its AdamW moments, and the input/output order where the
+    /// domain holds the input or output layer. The network's function does not change.
+    pub fn permute(&mut self, domain: DomainId, perm: &[usize]) {
+        let layout = self.network.layout();
+        for axis in layout.domain_axes(domain) {
+            self.params.permute(&axis, perm);
+        }
+        if layout.input().is_some_and(|l| layout.domain_of(l) == domain) {
+            self.input_order = perm.iter().map(|&p| self.input_order[p]).collect();
+        }
+        if layout.output().is_some_and(|l| layout.domain_of(l) == domain) {
+            self.output_order = perm.iter().map(|&p| self.output_order[p]).collect();
+        }
     }
 
     /// Runs the network on `x` given in the original feature order and returns outputs in the

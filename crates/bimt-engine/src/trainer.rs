@@ -207,17 +207,9 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         let mut host = self.model.params.to_host();
         let config = SwapConfig { top_k: self.config.top_k, mode: self.config.swap_mode };
         let round = Swapper::new(layout, swap_distances).round(&mut host, &config);
-        let (input, output) = (layout.input(), layout.output());
         for (domain, perm) in round.permutations.iter().enumerate() {
-            let Some(perm) = perm else { continue };
-            for axis in layout.domain_axes(domain) {
-                self.model.params.permute(&axis, perm);
-            }
-            if input.is_some_and(|l| layout.domain_of(l) == domain) {
-                self.model.input_order = perm.iter().map(|&p| self.model.input_order[p]).collect();
-            }
-            if output.is_some_and(|l| layout.domain_of(l) == domain) {
-                self.model.output_order = perm.iter().map(|&p| self.model.output_order[p]).collect();
+            if let Some(perm) = perm {
+                self.model.permute(domain, perm);
             }
         }
         round.swaps

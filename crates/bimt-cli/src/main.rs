@@ -1,0 +1,165 @@
+//! `bimt`: Brain-Inspired Modular Training from the command line.
+
+mod presets;
+mod report;
+mod run;
+
+use bimt_engine::Variant;
+use clap::{Parser, Subcommand};
+use presets::{Overrides, Profile};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "bimt", version, about = "Brain-Inspired Modular Training: train networks whose wiring you can see")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a preset (an experiment of the paper) and write metrics, model and pictures.
+    Run(RunArgs),
+    /// List the presets.
+    Presets,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The experiment: see `bimt presets`.
+    preset: String,
+    /// Output directory (default: runs/<preset>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Random seed for data, initialisation and batches.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Settings to start from.
+    #[arg(long, value_enum, default_value_t = Profile::Paper)]
+    profile: Profile,
+    /// Ablation variant: vanilla, l1, l1-local, l1-swap or bimt.
+    #[arg(long, default_value = "bimt")]
+    variant: String,
+    /// A JSON file of overrides (keys as the flags below, e.g. {"lr": 2e-3, "lambda": "0:1e-3,5000:1e-2"}).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Resume from a checkpoint written by an earlier run.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Write checkpoint.json every N steps (and at the end).
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    /// λ: a number, or phases STEP:VALUE,STEP:VALUE,...
+    #[arg(long)]
+    lambda: Option<String>,
+    /// In-layer distance scale A.
+    #[arg(long = "A", alias = "a")]
+    a: Option<f64>,
+    /// Distance between layers y*.
+    #[arg(long)]
+    y_star: Option<f64>,
+    /// Important neurons tried per layer in a swap round.
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Steps between swap rounds S.
+    #[arg(long)]
+    swap_every: Option<usize>,
+    /// greedy (paper) or exact (linear assignment per layer).
+    #[arg(long)]
+    swap_mode: Option<String>,
+    /// sum or mean.
+    #[arg(long)]
+    reduction: Option<String>,
+    /// l1 or l2.
+    #[arg(long)]
+    metric: Option<String>,
+    #[arg(long)]
+    log_every: Option<usize>,
+    #[arg(long)]
+    batch: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<(), String> {
+    match command {
+        Command::Presets => {
+            for (name, description) in presets::PRESETS {
+                println!("{name:28} {description}");
+            }
+            Ok(())
+        }
+        Command::Run(args) => {
+            let variant = Variant::parse(&args.variant).ok_or_else(|| {
+                format!("unknown variant '{}'; expected vanilla, l1, l1-local, l1-swap or bimt", args.variant)
+            })?;
+            let mut hyper =
+                presets::defaults(&args.preset, args.profile).ok_or_else(|| run::unknown_preset(&args.preset))?;
+            if let Some(path) = &args.config {
+                let file: Overrides = bimt_format::read_json(path, "config file").map_err(|e| e.to_string())?;
+                file.apply(&mut hyper).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            let flags = Overrides {
+                steps: args.steps,
+                lr: args.lr,
+                lambda: args.lambda.clone(),
+                a: args.a,
+                y_star: args.y_star,
+                top_k: args.top_k,
+                swap_every: args.swap_every,
+                swap_mode: args.swap_mode.clone(),
+                reduction: args.reduction.clone(),
+                bias_penalty: None,
+                bias_from: None,
+                last_layer_distance: None,
+                metric: args.metric.clone(),
+                log_every: args.log_every,
+                batch: args.batch,
+            };
+            flags.apply(&mut hyper)?;
+            let out = args.out.clone().unwrap_or_else(|| run::default_out(&args.preset, variant));
+            let request = run::RunRequest {
+                preset: args.preset,
+                profile: args.profile,
+                variant,
+                seed: args.seed,
+                hyper,
+                out: out.clone(),
+                resume: args.resume,
+                checkpoint_every: args.checkpoint_every,
+                quiet: args.quiet,
+            };
+            let m = run::run(&request)?;
+            let accuracy = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+            println!(
+                "{} ({}): test loss {:.3e}{accuracy}, connection cost {:.4}, {} swaps, {:.2} s ({:.0} steps/s) -> {}",
+                m.preset,
+                m.variant,
+                m.test_loss,
+                m.connection_cost,
+                m.swaps,
+                m.wall_seconds,
+                m.steps_per_second,
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}

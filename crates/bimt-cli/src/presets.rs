@@ -1,0 +1,188 @@
+//! The paper's experiments as presets: their settings under the paper's profile and the
+//! reference implementation's, and the overrides a user may apply.
+
+use bimt_layout::Reduction;
+use bimt_swap::SwapMode;
+use serde::Deserialize;
+
+/// Which settings a preset starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// The paper's stated settings.
+    Paper,
+    /// The authors' reference notebooks' settings.
+    Reference,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Paper => "paper",
+            Profile::Reference => "reference",
+        }
+    }
+}
+
+/// All hyperparameters of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hyper {
+    pub steps: usize,
+    pub lr: f64,
+    /// `(first step, λ)` phases.
+    pub lambda: Vec<(usize, f64)>,
+    pub a: f64,
+    pub y_star: f64,
+    pub top_k: usize,
+    pub swap_every: usize,
+    pub swap_mode: SwapMode,
+    pub reduction: Reduction,
+    pub bias_penalty: bool,
+    pub bias_from: usize,
+    pub last_layer_distance: bool,
+    pub l2: bool,
+    pub log_every: usize,
+    pub batch: Option<usize>,
+}
+
+/// The experiments `bimt run` knows.
+pub const PRESETS: [(&str, &str); 4] = [
+    ("symbolic-independence", "y = ((x1+x3)^3, x2^2 + sin(pi x4)), MLP 4-20-20-2 (paper Fig. 3a)"),
+    ("symbolic-feature-sharing", "y = (x1^2, x1^2+x2^2, x1^2+x2^2+x3^2), MLP 3-20-20-3 (Fig. 3b)"),
+    ("symbolic-compositionality", "y = sqrt((x1-x2)^2 + (x3-x4)^2), MLP 4-20-20-20-20-1 (Fig. 3c)"),
+    ("two-moons", "two interleaved half circles, MLP 2-20-20-2, cross entropy (Fig. 4)"),
+];
+
+/// The default settings of `preset` under `profile`.
+pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
+    let symbolic = |reference: bool, lambda_c: bool| {
+        let steps = 20_000;
+        let lambda = match (reference, lambda_c) {
+            (true, true) => vec![(0, 1e-3), (5_000, 3e-3)],
+            _ => vec![(0, 1e-3), (5_000, 1e-2), (15_000, 1e-3)],
+        };
+        Hyper {
+            steps,
+            lr: if reference { 2e-3 } else { 1e-3 },
+            lambda,
+            a: if reference { 1.0 } else { 2.0 },
+            y_star: 0.1,
+            top_k: if reference { 5 } else { 6 },
+            swap_every: 200,
+            swap_mode: SwapMode::Greedy,
+            reduction: Reduction::Sum,
+            bias_penalty: true,
+            bias_from: if reference { steps * 3 / 4 } else { 0 },
+            last_layer_distance: true,
+            l2: false,
+            log_every: 400,
+            batch: None,
+        }
+    };
+    let reference = profile == Profile::Reference;
+    Some(match preset {
+        "symbolic-independence" | "symbolic-feature-sharing" => symbolic(reference, false),
+        "symbolic-compositionality" => symbolic(reference, true),
+        "two-moons" if reference => Hyper {
+            steps: 10_001,
+            lr: 2e-3,
+            lambda: vec![(0, 1e-3), (5_000, 1e-2)],
+            a: 1.0,
+            y_star: 0.2,
+            top_k: 10,
+            log_every: 200,
+            bias_from: 0,
+            ..symbolic(true, false)
+        },
+        "two-moons" => symbolic(false, false),
+        _ => return None,
+    })
+}
+
+/// Overrides from a JSON config file; every field optional, named as on the command line.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub steps: Option<usize>,
+    pub lr: Option<f64>,
+    pub lambda: Option<String>,
+    #[serde(rename = "A")]
+    pub a: Option<f64>,
+    pub y_star: Option<f64>,
+    pub top_k: Option<usize>,
+    pub swap_every: Option<usize>,
+    pub swap_mode: Option<String>,
+    pub reduction: Option<String>,
+    pub bias_penalty: Option<bool>,
+    pub bias_from: Option<usize>,
+    pub last_layer_distance: Option<bool>,
+    pub metric: Option<String>,
+    pub log_every: Option<usize>,
+    pub batch: Option<usize>,
+}
+
+impl Overrides {
+    /// Applies the overrides that are set; a bad value names the setting.
+    pub fn apply(&self, h: &mut Hyper) -> Result<(), String> {
+        macro_rules! set {
+            ($($field:ident),*) => { $(if let Some(v) = self.$field.clone() { h.$field = v; })* };
+        }
+        set!(steps, lr, a, y_star, top_k, swap_every, bias_penalty, bias_from, last_layer_distance, log_every);
+        if let Some(b) = self.batch {
+            h.batch = Some(b);
+        }
+        if let Some(text) = &self.lambda {
+            h.lambda = parse_lambda(text)?;
+        }
+        if let Some(m) = &self.swap_mode {
+            h.swap_mode = match m.as_str() {
+                "greedy" => SwapMode::Greedy,
+                "exact" => SwapMode::Exact,
+                other => return Err(format!("swap mode '{other}': expected greedy or exact")),
+            };
+        }
+        if let Some(r) = &self.reduction {
+            h.reduction = match r.as_str() {
+                "sum" => Reduction::Sum,
+                "mean" => Reduction::Mean,
+                other => return Err(format!("reduction '{other}': expected sum or mean")),
+            };
+        }
+        if let Some(m) = &self.metric {
+            h.l2 = match m.as_str() {
+                "l1" => false,
+                "l2" => true,
+                other => return Err(format!("metric '{other}': expected l1 or l2")),
+            };
+        }
+        for (name, v) in [("lr", h.lr), ("A", h.a), ("y_star", h.y_star)] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("{name} = {v}: expected a finite number ≥ 0"));
+            }
+        }
+        if h.steps == 0 {
+            return Err("steps = 0: expected at least one step".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parses `λ` phases: `1e-3` (constant) or `0:1e-3,5000:1e-2,15000:1e-3`.
+pub fn parse_lambda(text: &str) -> Result<Vec<(usize, f64)>, String> {
+    let bad = |part: &str| format!("lambda '{text}': cannot read '{part}'; expected a number or STEP:VALUE,STEP:VALUE,...");
+    let mut phases = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let (step, value) = match part.split_once(':') {
+            Some((s, v)) => (s.trim().parse().map_err(|_| bad(part))?, v),
+            None => (0, part),
+        };
+        let value: f64 = value.trim().parse().map_err(|_| bad(part))?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad(part));
+        }
+        phases.push((step, value));
+    }
+    if phases.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(format!("lambda '{text}': phase steps must increase"));
+    }
+    Ok(phases)
+}

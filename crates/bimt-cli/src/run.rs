@@ -1,0 +1,248 @@
+//! `bimt run`: trains a preset and writes the run directory.
+
+use crate::presets::{Hyper, Profile};
+use crate::report;
+use bimt_data::Dataset;
+use bimt_engine::{
+    Checkpoint, LogEntry, Model, Network, Observer, RunSummary, TrainConfig, Trainer, Variant, default_device,
+    export_model,
+};
+use bimt_format::{CostSpec, MetricsFile, ModelFile, write_atomic, write_json};
+use bimt_layout::CostConfig;
+use bimt_manifold::{Metric, PaperMetric};
+use bimt_mlp::{Mlp, MlpConfig};
+use bimt_tasks::{Batching, Loss, Supervised};
+use bimt_views::{GraphStyle, render_graph, write_gif, write_png};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+
+/// What `bimt run` was asked for.
+pub struct RunRequest {
+    pub preset: String,
+    pub profile: Profile,
+    pub variant: Variant,
+    pub seed: u64,
+    pub hyper: Hyper,
+    pub out: PathBuf,
+    pub resume: Option<PathBuf>,
+    pub checkpoint_every: Option<usize>,
+    pub quiet: bool,
+}
+
+/// Runs a preset end to end; returns the metrics written.
+pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
+    let (data, widths, loss) = match request.preset.as_str() {
+        "symbolic-independence" => (symbolic(bimt_data::Formula::Independence, request.seed), vec![4, 20, 20, 2], Loss::Mse),
+        "symbolic-feature-sharing" => {
+            (symbolic(bimt_data::Formula::FeatureSharing, request.seed), vec![3, 20, 20, 3], Loss::Mse)
+        }
+        "symbolic-compositionality" => {
+            (symbolic(bimt_data::Formula::Compositionality, request.seed), vec![4, 20, 20, 20, 20, 1], Loss::Mse)
+        }
+        "two-moons" => (bimt_data::two_moons(200, 200, 0.1, request.seed), vec![2, 20, 20, 2], Loss::CrossEntropy),
+        other => return Err(unknown_preset(other)),
+    };
+    let mlp = Mlp::new(&MlpConfig::lines(&widths)).map_err(|e| e.to_string())?;
+    train_and_write(request, mlp, &data, loss)
+}
+
+fn symbolic(formula: bimt_data::Formula, seed: u64) -> Dataset {
+    bimt_data::symbolic(formula, 100, 100, seed)
+}
+
+/// The one-line error for a preset name that does not exist.
+pub fn unknown_preset(name: &str) -> String {
+    let known: Vec<&str> = crate::presets::PRESETS.iter().map(|p| p.0).collect();
+    format!("unknown preset '{name}'; known presets: {}", known.join(", "))
+}
+
+/// The metric of a run.
+pub fn metric_of(h: &Hyper) -> PaperMetric {
+    if h.l2 { PaperMetric::l2(h.a, h.y_star) } else { PaperMetric::l1(h.a, h.y_star) }
+}
+
+/// The engine's configuration of a run.
+pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>) -> TrainConfig {
+    TrainConfig {
+        steps: h.steps,
+        lr: h.lr,
+        lambda: h.lambda.clone(),
+        swap_every: h.swap_every,
+        top_k: h.top_k,
+        swap_mode: h.swap_mode,
+        variant,
+        cost: CostConfig {
+            reduction: h.reduction,
+            bias_penalty: h.bias_penalty,
+            last_layer_distance: h.last_layer_distance,
+            local: true,
+        },
+        bias_from: h.bias_from,
+        log_every: h.log_every,
+        checkpoint_every,
+    }
+}
+
+fn cost_spec(h: &Hyper, config: &TrainConfig, metric: &dyn Metric) -> CostSpec {
+    let last = config.cost_at(config.steps.saturating_sub(1));
+    CostSpec {
+        metric: metric.name(),
+        a: if config.variant.local() { h.a } else { 0.0 },
+        y_star: h.y_star,
+        reduction: h.reduction.name().to_string(),
+        bias_penalty: last.bias_penalty,
+        last_layer_distance: h.last_layer_distance,
+    }
+}
+
+/// Renders frames on the second core while the first one trains.
+struct FrameSink {
+    sender: Option<mpsc::Sender<ModelFile>>,
+    worker: Option<thread::JoinHandle<Vec<image::RgbImage>>>,
+}
+
+impl FrameSink {
+    fn start(title: String) -> Self {
+        let (sender, receiver) = mpsc::channel::<ModelFile>();
+        let worker = thread::spawn(move || {
+            let style = GraphStyle { width: 480, height: 360, title: Some(title), ..GraphStyle::default() };
+            receiver.iter().map(|m| render_graph(&m, &style)).collect()
+        });
+        Self { sender: Some(sender), worker: Some(worker) }
+    }
+
+    fn push(&self, model: ModelFile) {
+        if let Some(s) = &self.sender {
+            let _ = s.send(model);
+        }
+    }
+
+    fn finish(mut self) -> Vec<image::RgbImage> {
+        self.sender.take();
+        self.worker.take().and_then(|w| w.join().ok()).unwrap_or_default()
+    }
+}
+
+struct RunObserver<'a> {
+    bar: ProgressBar,
+    frames: &'a FrameSink,
+    names: (&'a [String], &'a [String]),
+    cost: CostSpec,
+}
+
+impl<N: Network> Observer<N> for RunObserver<'_> {
+    fn on_step(&mut self, step: usize) {
+        if step % 100 == 0 {
+            self.bar.set_position(step as u64);
+        }
+    }
+
+    fn on_log(&mut self, model: &Model<N>, entry: &LogEntry) {
+        let accuracy = entry.test_accuracy.map(|a| format!(" acc {:.1}%", 100.0 * a)).unwrap_or_default();
+        self.bar.set_message(format!(
+            "λ {:.0e} test {:.2e}{accuracy} cost {:.3} swaps {}",
+            entry.lambda, entry.test_loss, entry.connection_cost, entry.swaps
+        ));
+        self.frames.push(export_model(model, self.names.0, self.names.1, self.cost.clone()));
+    }
+}
+
+/// Trains `network` on `data` and writes every output of the command-line contract.
+pub fn train_and_write<N: Network>(
+    request: &RunRequest,
+    network: N,
+    data: &Dataset,
+    loss: Loss,
+) -> Result<MetricsFile, String> {
+    let h = &request.hyper;
+    let device = default_device().autodiff();
+    let metric = metric_of(h);
+    let config = train_config(h, request.variant, request.checkpoint_every);
+    let batching = match h.batch {
+        Some(size) => Batching::Mini { size, seed: request.seed ^ 0x5eed },
+        None => Batching::Full,
+    };
+    let task = Supervised::new(data, loss, batching, &device);
+    let mut model = Model::new(network, request.seed, &device);
+    let checkpoint_path = request.out.join("checkpoint.json");
+    let mut resumed = None;
+    if let Some(path) = &request.resume {
+        resumed = Some(Checkpoint::restore(path, &mut model).map_err(|e| e.to_string())?);
+    }
+    let mut trainer = Trainer::new(model, task, config.clone(), &metric);
+    trainer.checkpoint_path = Some(checkpoint_path);
+    if let Some(ckpt) = &resumed {
+        trainer.start_step = ckpt.step.min(config.steps);
+        trainer.swaps = ckpt.swaps;
+    }
+    let cost = cost_spec(h, &config, &metric);
+    let frames = FrameSink::start(format!("{} ({})", request.preset, request.variant.name()));
+    let bar = if request.quiet { ProgressBar::hidden() } else { ProgressBar::new(config.steps as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_position(trainer.start_step as u64);
+    frames.push(export_model(&trainer.model, &data.input_names, &data.output_names, cost.clone()));
+    let mut observer =
+        RunObserver { bar, frames: &frames, names: (&data.input_names, &data.output_names), cost: cost.clone() };
+    let summary = trainer.run(&mut observer).map_err(|e| e.to_string())?;
+    observer.bar.finish_and_clear();
+    let model_file = export_model(&trainer.model, &data.input_names, &data.output_names, cost);
+    let frames = frames.finish();
+    write_outputs(request, data, &model_file, &summary, &frames)
+}
+
+fn write_outputs(
+    request: &RunRequest,
+    data: &Dataset,
+    model: &ModelFile,
+    summary: &RunSummary,
+    frames: &[image::RgbImage],
+) -> Result<MetricsFile, String> {
+    let out = &request.out;
+    let h = &request.hyper;
+    let e = |x: bimt_format::FormatError| x.to_string();
+    let structure = report::structure(&request.preset, model, data);
+    let metrics = MetricsFile {
+        preset: request.preset.clone(),
+        variant: request.variant.name().to_string(),
+        profile: request.profile.name().to_string(),
+        seed: request.seed,
+        steps: h.steps,
+        wall_seconds: summary.wall_seconds,
+        steps_per_second: summary.steps_run as f64 / summary.wall_seconds.max(1e-9),
+        train_loss: summary.evaluation.train_loss,
+        test_loss: summary.evaluation.test_loss,
+        test_accuracy: summary.evaluation.test_accuracy,
+        connection_cost: summary.connection_cost,
+        a: model.cost.a,
+        y_star: h.y_star,
+        reduction: h.reduction.name().to_string(),
+        swaps: summary.swaps,
+        structure,
+    };
+    write_json(&out.join("model.json"), model).map_err(e)?;
+    let style = GraphStyle { title: Some(format!("{} ({})", request.preset, request.variant.name())), ..GraphStyle::default() };
+    write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
+    write_gif(&out.join("evolution.gif"), frames, 120).map_err(e)?;
+    let log: String = summary
+        .log
+        .iter()
+        .map(|entry| serde_json::to_string(entry).expect("plain data") + "\n")
+        .collect();
+    write_atomic(&out.join("log.jsonl"), log.as_bytes()).map_err(e)?;
+    if request.preset == "two-moons" {
+        write_png(&out.join("decision_boundary.png"), &report::decision_boundary(model, data)).map_err(e)?;
+    }
+    write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
+    Ok(metrics)
+}
+
+/// Where a run writes by default.
+pub fn default_out(preset: &str, variant: Variant) -> PathBuf {
+    let name = if variant == Variant::Bimt { preset.to_string() } else { format!("{preset}-{}", variant.name()) };
+    Path::new("runs").join(name)
+}

@@ -1,0 +1,134 @@
+//! Supervised tasks for the BIMT trainer: a [`bimt_data::Dataset`] uploaded once to the device,
+//! full-batch or mini-batch training, and the paper's losses.
+
+use bimt_data::{BatchSampler, Dataset, Sampling, Split, Targets};
+use bimt_engine::{Batch, Device, Evaluation, Int, Task, Tensor, TensorData};
+use burn::tensor::activation::log_softmax;
+
+/// The prediction loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Mean squared error against real targets (symbolic formulas).
+    Mse,
+    /// Softmax cross entropy against class labels (two moons).
+    CrossEntropy,
+    /// Mean squared error against one-hot class targets (the paper's MNIST).
+    OneHotMse,
+}
+
+/// How training batches are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batching {
+    /// The whole training split every step.
+    Full,
+    /// `size` rows per step, reshuffled every epoch.
+    Mini { size: usize, seed: u64 },
+}
+
+struct DeviceSplit {
+    x: Tensor<2>,
+    /// Real targets, or one-hot rows for classification.
+    y: Tensor<2>,
+    labels: Option<Vec<u32>>,
+    n: usize,
+}
+
+impl DeviceSplit {
+    fn new(split: &Split, device: &Device) -> Self {
+        let x = Tensor::from_data(TensorData::new(split.inputs.clone(), [split.n, split.in_dim]), device);
+        let (values, dim, labels) = match &split.targets {
+            Targets::Regression { values, dim } => (values.clone(), *dim, None),
+            Targets::Classes { labels, classes } => {
+                let mut one_hot = vec![0.0f32; split.n * classes];
+                for (i, &l) in labels.iter().enumerate() {
+                    one_hot[i * classes + l as usize] = 1.0;
+                }
+                (one_hot, *classes, Some(labels.clone()))
+            }
+        };
+        let y = Tensor::from_data(TensorData::new(values, [split.n, dim]), device);
+        Self { x, y, labels, n: split.n }
+    }
+}
+
+/// A dataset, a loss and a batching rule: a [`Task`] for the trainer.
+pub struct Supervised {
+    train: DeviceSplit,
+    test: DeviceSplit,
+    loss: Loss,
+    sampler: Option<(BatchSampler, Batching)>,
+    /// Batches drawn so far, so that a resumed run draws the same batches.
+    drawn: usize,
+    full_batch: Batch,
+}
+
+impl Supervised {
+    /// Uploads `data` to `device`.
+    pub fn new(data: &Dataset, loss: Loss, batching: Batching, device: &Device) -> Self {
+        let train = DeviceSplit::new(&data.train, device);
+        let test = DeviceSplit::new(&data.test, device);
+        let sampler = match batching {
+            Batching::Full => None,
+            Batching::Mini { size, seed } => Some((BatchSampler::new(train.n, size, Sampling::Epochs, seed), batching)),
+        };
+        let full_batch = Batch { x: train.x.clone(), target: train.y.clone() };
+        Self { train, test, loss, sampler, drawn: 0, full_batch }
+    }
+
+    fn loss_of(&self, prediction: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+        match self.loss {
+            Loss::Mse | Loss::OneHotMse => (prediction - target).square().mean(),
+            Loss::CrossEntropy => {
+                let [n, _] = prediction.dims();
+                (log_softmax(prediction, 1) * target).sum().mul_scalar(-1.0 / n as f64)
+            }
+        }
+    }
+
+    fn evaluate_split(&self, split: &DeviceSplit, predict: &dyn Fn(Tensor<2>) -> Tensor<2>) -> (f64, Option<f64>) {
+        let prediction = predict(split.x.clone());
+        let accuracy = split.labels.as_ref().map(|labels| {
+            let predicted = prediction.clone().argmax(1).into_data().convert::<i64>();
+            let predicted = predicted.as_slice::<i64>().unwrap_or(&[]);
+            let right = predicted.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count();
+            right as f64 / labels.len().max(1) as f64
+        });
+        let loss = self.loss_of(prediction, split.y.clone()).into_scalar::<f32>() as f64;
+        (loss, accuracy)
+    }
+}
+
+impl Task for Supervised {
+    fn batch(&mut self, step: usize, device: &Device) -> Batch {
+        let Some((sampler, batching)) = &mut self.sampler else {
+            return self.full_batch.clone();
+        };
+        if step != self.drawn {
+            // A resumed run: replay the sampler up to `step`.
+            if let Batching::Mini { size, seed } = *batching {
+                *sampler = BatchSampler::new(self.train.n, size, Sampling::Epochs, seed);
+            }
+            for _ in 0..step {
+                sampler.next_batch();
+            }
+        }
+        self.drawn = step + 1;
+        let rows: Vec<i64> = sampler.next_batch().iter().map(|&i| i as i64).collect();
+        let n = rows.len();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), device);
+        Batch {
+            x: self.train.x.clone().select(0, index.clone()),
+            target: self.train.y.clone().select(0, index),
+        }
+    }
+
+    fn loss(&self, prediction: Tensor<2>, batch: &Batch) -> Tensor<1> {
+        self.loss_of(prediction, batch.target.clone())
+    }
+
+    fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, _device: &Device) -> Evaluation {
+        let (train_loss, _) = self.evaluate_split(&self.train, predict);
+        let (test_loss, test_accuracy) = self.evaluate_split(&self.test, predict);
+        Evaluation { train_loss, test_loss, test_accuracy }
+    }
+}
