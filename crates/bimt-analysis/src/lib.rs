@@ -137,6 +137,17 @@ pub fn forward_chain(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
     layers
 }
 
+/// The network's outputs for one sample, both in the original order (input features and
+/// outputs as the dataset numbers them).
+pub fn predict(model: &ModelFile, x: &[f64]) -> Vec<f64> {
+    let stored = forward_chain(model, x).pop().unwrap_or_default();
+    let mut out = vec![0.0; stored.len()];
+    for (p, v) in stored.into_iter().enumerate() {
+        out[model.output_features.get(p).copied().unwrap_or(p)] = v;
+    }
+    out
+}
+
 /// The connection cost of the model as its `cost` section defines it (paper eq. 3, L1 or L2
 /// metric; user metrics are not known to the file and give `None`).
 pub fn connection_cost(model: &ModelFile) -> Option<f64> {

@@ -1,5 +1,6 @@
 //! `bimt`: Brain-Inspired Modular Training from the command line.
 
+mod bench;
 mod presets;
 mod report;
 mod run;
@@ -23,6 +24,8 @@ enum Command {
     Run(RunArgs),
     /// List the presets.
     Presets,
+    /// Measure training and swap speed on this machine (release build).
+    Bench,
 }
 
 #[derive(clap::Args)]
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
 
 fn execute(command: Command) -> Result<(), String> {
     match command {
+        Command::Bench => bench::bench(),
         Command::Presets => {
             for (name, description) in presets::PRESETS {
                 println!("{name:28} {description}");

@@ -1,6 +1,6 @@
 //! The structure each preset should show, in numbers (written into `metrics.json`).
 
-use bimt_analysis::{active_counts, active_neurons, forward_chain, reachability};
+use bimt_analysis::{active_counts, active_neurons, forward_chain, predict, reachability};
 use bimt_data::Dataset;
 use bimt_format::ModelFile;
 use serde_json::{Value, json};
@@ -83,7 +83,7 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
 /// The two-moons decision boundary of the exported network, with the test points.
 pub fn decision_boundary(model: &ModelFile, data: &Dataset) -> image::RgbImage {
     let prob = |x1: f64, x2: f64| {
-        let out = forward_chain(model, &[x1, x2]).pop().unwrap_or_default();
+        let out = predict(model, &[x1, x2]);
         let (a, b) = (out.first().copied().unwrap_or(0.0), out.get(1).copied().unwrap_or(0.0));
         1.0 / (1.0 + (a - b).exp())
     };

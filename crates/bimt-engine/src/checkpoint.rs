@@ -47,8 +47,8 @@ impl Checkpoint {
             names: model.network.layout().params().iter().map(|p| p.name.clone()).collect(),
             params: model.params.to_host(),
             moments: model.params.states_to_host(),
-            input_order: model.input_order.clone(),
-            output_order: model.output_order.clone(),
+            input_order: model.input_order().to_vec(),
+            output_order: model.output_order().to_vec(),
         }
     }
 
@@ -94,14 +94,13 @@ impl Checkpoint {
             let mut seen = vec![false; n];
             order.len() == n && order.iter().all(|&f| f < n && !std::mem::replace(&mut seen[f], true))
         };
-        if !is_perm(&ckpt.input_order, model.input_order.len()) || !is_perm(&ckpt.output_order, model.output_order.len()) {
+        if !is_perm(&ckpt.input_order, model.input_order().len()) || !is_perm(&ckpt.output_order, model.output_order().len()) {
             return Err(mismatch("input or output order is not a permutation of the model's features".into()));
         }
         let device = model.params.device().clone();
         model.params = crate::params::ParamStore::from_host(layout, &ckpt.params, &device);
         model.params.set_states(layout, ckpt.moments.clone());
-        model.input_order = ckpt.input_order.clone();
-        model.output_order = ckpt.output_order.clone();
+        model.set_orders(ckpt.input_order.clone(), ckpt.output_order.clone());
         Ok(ckpt)
     }
 }

@@ -62,10 +62,10 @@ pub struct Model<N> {
     pub network: N,
     /// Parameters and optimizer states.
     pub params: ParamStore,
-    /// `input_order[p]`: the original input feature at input position `p`.
-    pub input_order: Vec<usize>,
-    /// `output_order[p]`: the original output at output position `p`.
-    pub output_order: Vec<usize>,
+    input_order: Vec<usize>,
+    output_order: Vec<usize>,
+    /// Gather indices for the current orders (`None` while an order is the identity).
+    gathers: (Option<Tensor<1, Int>>, Option<Tensor<1, Int>>),
 }
 
 impl<N: Network> Model<N> {
@@ -76,7 +76,43 @@ impl<N: Network> Model<N> {
         let size = |l: Option<bimt_layout::LayerId>| l.map_or(0, |l| layout.layer(l).size);
         let input_order = (0..size(layout.input())).collect();
         let output_order = (0..size(layout.output())).collect();
-        Self { network, params, input_order, output_order }
+        Self { network, params, input_order, output_order, gathers: (None, None) }
+    }
+
+    /// `input_order()[p]`: the original input feature at input position `p`.
+    pub fn input_order(&self) -> &[usize] {
+        &self.input_order
+    }
+
+    /// `output_order()[p]`: the original output at output position `p`.
+    pub fn output_order(&self) -> &[usize] {
+        &self.output_order
+    }
+
+    /// Replaces both orders (restoring a checkpoint).
+    pub(crate) fn set_orders(&mut self, input: Vec<usize>, output: Vec<usize>) {
+        self.input_order = input;
+        self.output_order = output;
+        self.orders_changed();
+    }
+
+    /// Rebuilds the cached gather indices after the orders changed.
+    fn orders_changed(&mut self) {
+        let device = self.params.device().clone();
+        let input_width = self.network.layout().input().map_or(0, |l| {
+            let layout = self.network.layout();
+            layout
+                .connections_at(l, bimt_layout::Direction::Outgoing)
+                .map(|(_, c)| c.in_fold)
+                .max()
+                .unwrap_or(1)
+                * layout.layer(l).size
+        });
+        let output_width = self.output_order.len();
+        self.gathers = (
+            column_gather(&self.input_order, input_width, false, &device),
+            column_gather(&self.output_order, output_width, true, &device),
+        );
     }
 
     /// Moves the neurons of `domain` by `perm` (position `q` receives neuron `perm[q]`): every
@@ -93,37 +129,43 @@ impl<N: Network> Model<N> {
         if layout.output().is_some_and(|l| layout.domain_of(l) == domain) {
             self.output_order = perm.iter().map(|&p| self.output_order[p]).collect();
         }
+        self.orders_changed();
     }
 
     /// Runs the network on `x` given in the original feature order and returns outputs in the
     /// original order. `tracked` keeps the autodiff graph (training); otherwise parameters are
     /// detached (evaluation).
     pub fn predict(&self, x: Tensor<2>, tracked: bool) -> Tensor<2> {
-        let x = reorder_columns(x, &self.input_order, false);
+        let x = match &self.gathers.0 {
+            Some(g) => x.select(1, g.clone()),
+            None => x,
+        };
         let y = if tracked {
             self.network.forward(self.params.tensors(), x)
         } else {
             self.network.forward(&self.params.detached(), x)
         };
-        reorder_columns(y, &self.output_order, true)
+        match &self.gathers.1 {
+            Some(g) => y.select(1, g.clone()),
+            None => y,
+        }
     }
 }
 
-/// Moves the columns of `x` into storage order (`inverse = false`: column `p` takes original
-/// feature `order[p]`, folds repeating) or back to the original order (`inverse = true`).
-fn reorder_columns(x: Tensor<2>, order: &[usize], inverse: bool) -> Tensor<2> {
+/// Gather indices over `width` columns that move them into storage order (`inverse = false`:
+/// column `p` takes original feature `order[p]`, folds repeating) or back to the original
+/// order (`inverse = true`); `None` for the identity.
+fn column_gather(order: &[usize], width: usize, inverse: bool, device: &Device) -> Option<Tensor<1, Int>> {
     let n = order.len();
     if n == 0 || order.iter().enumerate().all(|(p, &f)| p == f) {
-        return x;
+        return None;
     }
-    let [_, cols] = x.dims();
     let mut map = order.to_vec();
     if inverse {
         for (p, &f) in order.iter().enumerate() {
             map[f] = p;
         }
     }
-    let gather: Vec<i64> = (0..cols).map(|c| (c - c % n + map[c % n]) as i64).collect();
-    let device = x.device();
-    x.select(1, Tensor::<1, Int>::from_data(TensorData::new(gather, [cols]), &device))
+    let gather: Vec<i64> = (0..width).map(|c| (c - c % n + map[c % n]) as i64).collect();
+    Some(Tensor::from_data(TensorData::new(gather, [width]), device))
 }

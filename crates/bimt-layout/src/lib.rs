@@ -22,6 +22,7 @@ mod distance;
 mod layout;
 
 pub use bimt_manifold::{Metric, Placement};
+pub use petgraph::Direction;
 pub use distance::{CostConfig, Distances, Reduction};
 pub use layout::{
     Axis, Connection, ConnectionId, Domain, DomainId, LayerId, Layout, LayoutBuilder, LayoutError,

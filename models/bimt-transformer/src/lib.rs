@@ -246,7 +246,7 @@ impl Transformer {
             let attended = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([rows, width]);
             h = h + block.proj.apply(params, attended);
             record(&h);
-            h = h.clone() + block.fc2.apply(params, burn::tensor::activation::relu(block.fc1.apply(params, h)));
+            h = h.clone() + block.fc2.apply(params, gelu(block.fc1.apply(params, h)));
             record(&h);
         }
         h

@@ -1,0 +1,1 @@
+//! Invariant tests live in `tests/`; this library is empty.

@@ -1,0 +1,47 @@
+#![allow(dead_code)]
+use bimt_engine::{Device, Model, Tensor, TensorData, default_device};
+use bimt_mlp::{Mlp, MlpConfig};
+use rand::{Rng, SeedableRng, seq::SliceRandom};
+use rand_chacha::ChaCha8Rng;
+
+pub fn device() -> Device {
+    default_device().autodiff()
+}
+
+pub fn mlp(widths: &[usize], input_fold: usize) -> Mlp {
+    Mlp::new(&MlpConfig { input_fold, ..MlpConfig::lines(widths) }).unwrap()
+}
+
+pub fn random_input(rows: usize, cols: usize, seed: u64, device: &Device) -> Tensor<2> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let v: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+}
+
+pub fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+pub fn random_perm(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..n).collect();
+    p.shuffle(rng);
+    p
+}
+
+/// Applies a random permutation to every movable domain of the model.
+pub fn scramble<N: bimt_engine::Network>(model: &mut Model<N>, rng: &mut ChaCha8Rng) {
+    let domains = model.network.layout().domains().len();
+    for d in 0..domains {
+        if model.network.layout().domains()[d].fixed {
+            continue;
+        }
+        let n = model.network.layout().domain_size(d);
+        let perm = random_perm(n, rng);
+        model.permute(d, &perm);
+    }
+}

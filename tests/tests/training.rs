@@ -1,0 +1,189 @@
+//! Training invariants: permuted optimizer state, determinism, export, checkpoints.
+mod common;
+use bimt_engine::{Checkpoint, Model, Network, TrainConfig, Trainer, Variant, export_model};
+use bimt_format::CostSpec;
+use bimt_layout::{CostConfig, Distances, Reduction};
+use bimt_manifold::PaperMetric;
+use bimt_swap::SwapMode;
+use bimt_tasks::{Batching, Loss, Supervised};
+use common::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn config(steps: usize, variant: Variant) -> TrainConfig {
+    TrainConfig {
+        steps,
+        lr: 2e-3,
+        lambda: vec![(0, 1e-3), (steps / 2, 1e-2)],
+        swap_every: 50,
+        top_k: 6,
+        swap_mode: SwapMode::Greedy,
+        variant,
+        cost: CostConfig { reduction: Reduction::Sum, bias_penalty: true, last_layer_distance: true, local: true },
+        bias_from: 0,
+        log_every: steps / 4,
+        checkpoint_every: None,
+    }
+}
+
+fn trainer(
+    seed: u64,
+    cfg: TrainConfig,
+    metric: &PaperMetric,
+) -> Trainer<'_, bimt_mlp::Mlp, Supervised> {
+    let device = device();
+    let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, seed);
+    let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
+    Trainer::new(Model::new(mlp(&[4, 12, 12, 2], 1), seed, &device), task, cfg, metric)
+}
+
+/// With a distance-free cost (A = 0) every permutation costs the same, so forced swaps during
+/// training must leave the trained function exactly as training without swaps. This fails if
+/// AdamW's moment estimates are not permuted with the weights.
+#[test]
+fn forced_swaps_with_a_zero_leave_the_trajectory_unchanged() {
+    let metric = PaperMetric::l1(0.0, 0.1);
+    let cfg = config(60, Variant::L1Local);
+    let mut plain = trainer(3, cfg.clone(), &metric);
+    let mut swapped = trainer(3, cfg.clone(), &metric);
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    for chunk in 0..6 {
+        for t in [&mut plain, &mut swapped] {
+            t.config.steps = (chunk + 1) * 10;
+            t.run(&mut ()).unwrap();
+        }
+        scramble(&mut swapped.model, &mut rng);
+    }
+    let x = random_input(32, 4, 1, &device());
+    let (a, b) = (values(plain.model.predict(x.clone(), false)), values(swapped.model.predict(x, false)));
+    assert!(max_abs_diff(&a, &b) < 2e-5, "diff {}", max_abs_diff(&a, &b));
+}
+
+/// The same test with the moments left behind must fail: the invariant has teeth.
+#[test]
+fn forced_swaps_without_moving_moments_diverge() {
+    let metric = PaperMetric::l1(0.0, 0.1);
+    let cfg = config(40, Variant::L1Local);
+    let mut plain = trainer(4, cfg.clone(), &metric);
+    let mut swapped = trainer(4, cfg, &metric);
+    plain.config.steps = 20;
+    swapped.config.steps = 20;
+    plain.run(&mut ()).unwrap();
+    swapped.run(&mut ()).unwrap();
+    // Permute only the weights: rebuild the store from permuted host values (fresh moments).
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    scramble(&mut swapped.model, &mut rng);
+    let host = swapped.model.params.to_host();
+    let states = swapped.model.params.states_to_host();
+    let layout = swapped.model.network.layout().clone();
+    let device = swapped.model.params.device().clone();
+    swapped.model.params = bimt_engine::ParamStore::from_host(&layout, &host, &device);
+    swapped.model.params.set_states(&layout, plain.model.params.states_to_host());
+    let _ = states;
+    plain.config.steps = 40;
+    swapped.config.steps = 40;
+    plain.run(&mut ()).unwrap();
+    swapped.run(&mut ()).unwrap();
+    let x = random_input(32, 4, 1, &device);
+    let (a, b) = (values(plain.model.predict(x.clone(), false)), values(swapped.model.predict(x, false)));
+    assert!(max_abs_diff(&a, &b) > 1e-4);
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let run = || {
+        let mut t = trainer(8, config(200, Variant::Bimt), &metric);
+        let summary = t.run(&mut ()).unwrap();
+        let log: Vec<_> = summary.log.into_iter().map(|e| (e.step, e.train_loss, e.test_loss, e.connection_cost, e.swaps)).collect();
+        (log, t.model.params.to_host(), t.model.output_order().to_vec())
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn bimt_training_lowers_loss_and_cost_and_swaps() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let mut t = trainer(1, config(600, Variant::Bimt), &metric);
+    let start_cost = t.connection_cost(0);
+    let start = t.evaluate();
+    let summary = t.run(&mut ()).unwrap();
+    assert!(summary.evaluation.test_loss < 0.5 * start.test_loss, "{:?} vs {start:?}", summary.evaluation);
+    assert!(summary.connection_cost < 0.7 * start_cost, "{} vs {start_cost}", summary.connection_cost);
+    assert!(summary.swaps > 0);
+}
+
+#[test]
+fn exported_file_rebuilds_function_and_cost() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let mut t = trainer(2, config(200, Variant::Bimt), &metric);
+    t.run(&mut ()).unwrap();
+    let spec = CostSpec {
+        metric: "l1".into(),
+        a: 2.0,
+        y_star: 0.1,
+        reduction: "sum".into(),
+        bias_penalty: true,
+        last_layer_distance: true,
+    };
+    let file = export_model(&t.model, &[], &[], spec);
+    file.check().unwrap();
+    let engine_cost = t.connection_cost(199);
+    let file_cost = bimt_analysis::connection_cost(&file).unwrap();
+    assert!((engine_cost - file_cost).abs() < 1e-4 * engine_cost, "{engine_cost} vs {file_cost}");
+    let x = random_input(5, 4, 9, &device());
+    let engine = values(t.model.predict(x.clone(), false));
+    let xs = values(x);
+    for r in 0..5 {
+        let row: Vec<f64> = xs[r * 4..(r + 1) * 4].iter().map(|&v| v as f64).collect();
+        let out = bimt_analysis::predict(&file, &row);
+        for (o, v) in out.iter().enumerate() {
+            assert!((*v as f32 - engine[r * 2 + o]).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let dir = std::env::temp_dir().join(format!("bimt-ckpt-{}", std::process::id()));
+    let path = dir.join("checkpoint.json");
+    let mut whole = trainer(6, config(200, Variant::Bimt), &metric);
+    whole.run(&mut ()).unwrap();
+    let mut first = trainer(6, config(200, Variant::Bimt), &metric);
+    first.config.steps = 100;
+    first.run(&mut ()).unwrap();
+    Checkpoint::capture(&first.model, 100, first.swaps).save(&path).unwrap();
+    let mut second = trainer(6, config(200, Variant::Bimt), &metric);
+    let ckpt = Checkpoint::restore(&path, &mut second.model).unwrap();
+    second.start_step = ckpt.step;
+    second.swaps = ckpt.swaps;
+    second.run(&mut ()).unwrap();
+    assert_eq!(whole.model.params.to_host(), second.model.params.to_host());
+    // A corrupt checkpoint is a clear error naming the file, not a panic.
+    std::fs::write(&path, b"{\"version\": 1, \"step\": 3").unwrap();
+    let err = Checkpoint::restore(&path, &mut second.model).unwrap_err().to_string();
+    assert!(err.contains("checkpoint.json") && err.contains("not a valid checkpoint"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn distances_follow_a_user_metric() {
+    struct Ring;
+    impl bimt_manifold::Metric for Ring {
+        fn distance(&self, a: &nalgebra::Point3<f64>, b: &nalgebra::Point3<f64>) -> f64 {
+            let d = (a.x - b.x).abs();
+            d.min(1.0 - d) + (a.z - b.z).abs()
+        }
+        fn name(&self) -> String {
+            "ring".into()
+        }
+    }
+    let model = Model::new(mlp(&[4, 4], 1), 0, &device());
+    let layout = model.network.layout();
+    let d = Distances::new(layout, &Ring, &CostConfig::default());
+    // Neuron 0 (x = 0.125) to neuron 3 (x = 0.875): 0.25 around the ring, + 1 layer.
+    assert!((d.weight[0][3] - 1.25).abs() < 1e-6);
+    assert!((d.weight[0][1] - 1.25).abs() < 1e-6);
+    assert!((d.weight[0][0] - 1.0).abs() < 1e-6);
+}
