@@ -9,12 +9,18 @@ pub fn device() -> Device {
 }
 
 pub fn mlp(widths: &[usize], input_fold: usize) -> Mlp {
-    Mlp::new(&MlpConfig { input_fold, ..MlpConfig::lines(widths) }).unwrap()
+    Mlp::new(&MlpConfig {
+        input_fold,
+        ..MlpConfig::lines(widths)
+    })
+    .unwrap()
 }
 
 pub fn random_input(rows: usize, cols: usize, seed: u64, device: &Device) -> Tensor<2> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
     Tensor::from_data(TensorData::new(v, [rows, cols]), device)
 }
 
@@ -24,7 +30,10 @@ pub fn values(t: Tensor<2>) -> Vec<f32> {
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 pub fn random_perm(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {

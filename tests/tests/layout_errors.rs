@@ -10,10 +10,28 @@ fn size_mismatch_names_the_connection() {
     let mut b = LayoutBuilder::new();
     let a = b.layer("a", 3, Placement::Line, 0.0);
     let c = b.layer("c", 2, Placement::Line, 1.0);
-    let w = b.param(ParamSpec { name: "w".into(), shape: [4, 2], init_bound: 0.1, init_normal: None, penalised_like_bias: false });
-    b.connect(a, c, Connection { weight: w, bias: None, in_fold: 1, out_fold: 1 });
+    let w = b.param(ParamSpec {
+        name: "w".into(),
+        shape: [4, 2],
+        init_bound: 0.1,
+        init_normal: None,
+        penalised_like_bias: false,
+    });
+    b.connect(
+        a,
+        c,
+        Connection {
+            weight: w,
+            bias: None,
+            in_fold: 1,
+            out_fold: 1,
+        },
+    );
     let m = message(b.build());
-    assert!(m.contains("a -> c") && m.contains("[4, 2]") && m.contains("[3, 2]"), "{m}");
+    assert!(
+        m.contains("a -> c") && m.contains("[4, 2]") && m.contains("[3, 2]"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -21,8 +39,23 @@ fn fold_that_does_not_fit() {
     let mut b = LayoutBuilder::new();
     let a = b.layer("a", 3, Placement::Line, 0.0);
     let c = b.layer("c", 2, Placement::Line, 1.0);
-    let w = b.param(ParamSpec { name: "w".into(), shape: [7, 2], init_bound: 0.1, init_normal: None, penalised_like_bias: false });
-    b.connect(a, c, Connection { weight: w, bias: None, in_fold: 2, out_fold: 1 });
+    let w = b.param(ParamSpec {
+        name: "w".into(),
+        shape: [7, 2],
+        init_bound: 0.1,
+        init_normal: None,
+        penalised_like_bias: false,
+    });
+    b.connect(
+        a,
+        c,
+        Connection {
+            weight: w,
+            bias: None,
+            in_fold: 2,
+            out_fold: 1,
+        },
+    );
     let m = message(b.build());
     assert!(m.contains("in_fold 2"), "{m}");
 }
@@ -34,10 +67,19 @@ fn a_layer_in_two_domains() {
     let c = b.layer("c", 3, Placement::Line, 1.0);
     b.linear(a, c, true);
     for name in ["first", "second"] {
-        b.domain(Domain { name: name.into(), layers: vec![a], block: None, fixed: false, extra_axes: vec![] });
+        b.domain(Domain {
+            name: name.into(),
+            layers: vec![a],
+            block: None,
+            fixed: false,
+            extra_axes: vec![],
+        });
     }
     let m = message(b.build());
-    assert!(m.contains("'a' is in two domains") && m.contains("first") && m.contains("second"), "{m}");
+    assert!(
+        m.contains("'a' is in two domains") && m.contains("first") && m.contains("second"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -46,7 +88,13 @@ fn coupled_layers_of_different_sizes() {
     let a = b.layer("a", 3, Placement::Line, 0.0);
     let c = b.layer("c", 4, Placement::Line, 1.0);
     b.linear(a, c, true);
-    b.domain(Domain { name: "stream".into(), layers: vec![a, c], block: None, fixed: false, extra_axes: vec![] });
+    b.domain(Domain {
+        name: "stream".into(),
+        layers: vec![a, c],
+        block: None,
+        fixed: false,
+        extra_axes: vec![],
+    });
     let m = message(b.build());
     assert!(m.contains("stream") && m.contains("3 and 4"), "{m}");
 }
@@ -57,7 +105,13 @@ fn block_that_does_not_divide() {
     let a = b.layer("a", 6, Placement::Line, 0.0);
     let c = b.layer("c", 2, Placement::Line, 1.0);
     b.linear(a, c, true);
-    b.domain(Domain { name: "heads".into(), layers: vec![a], block: Some(4), fixed: false, extra_axes: vec![] });
+    b.domain(Domain {
+        name: "heads".into(),
+        layers: vec![a],
+        block: Some(4),
+        fixed: false,
+        extra_axes: vec![],
+    });
     let m = message(b.build());
     assert!(m.contains("heads") && m.contains("block size 4"), "{m}");
 }
@@ -68,14 +122,46 @@ fn axis_that_does_not_exist() {
     let a = b.layer("a", 3, Placement::Line, 0.0);
     let c = b.layer("c", 2, Placement::Line, 1.0);
     b.linear(a, c, true);
-    let e = b.param(ParamSpec { name: "embedding".into(), shape: [5, 3], init_bound: 0.1, init_normal: None, penalised_like_bias: true });
-    b.domain(Domain { name: "tokens".into(), layers: vec![a], block: None, fixed: false, extra_axes: vec![Axis { param: e, axis: 2, fold: 1 }] });
+    let e = b.param(ParamSpec {
+        name: "embedding".into(),
+        shape: [5, 3],
+        init_bound: 0.1,
+        init_normal: None,
+        penalised_like_bias: true,
+    });
+    b.domain(Domain {
+        name: "tokens".into(),
+        layers: vec![a],
+        block: None,
+        fixed: false,
+        extra_axes: vec![Axis {
+            param: e,
+            axis: 2,
+            fold: 1,
+        }],
+    });
     let m = message(b.build());
     assert!(m.contains("no axis 2") && m.contains("embedding"), "{m}");
     let mut b = LayoutBuilder::new();
     let a = b.layer("a", 3, Placement::Line, 0.0);
-    let e = b.param(ParamSpec { name: "embedding".into(), shape: [5, 4], init_bound: 0.1, init_normal: None, penalised_like_bias: true });
-    b.domain(Domain { name: "tokens".into(), layers: vec![a], block: None, fixed: false, extra_axes: vec![Axis { param: e, axis: 1, fold: 1 }] });
+    let e = b.param(ParamSpec {
+        name: "embedding".into(),
+        shape: [5, 4],
+        init_bound: 0.1,
+        init_normal: None,
+        penalised_like_bias: true,
+    });
+    b.domain(Domain {
+        name: "tokens".into(),
+        layers: vec![a],
+        block: None,
+        fixed: false,
+        extra_axes: vec![Axis {
+            param: e,
+            axis: 1,
+            fold: 1,
+        }],
+    });
     let m = message(b.build());
     assert!(m.contains("length 4") && m.contains("3 neurons"), "{m}");
 }

@@ -11,7 +11,11 @@ use rand_chacha::ChaCha8Rng;
 #[test]
 fn random_permutations_keep_the_mlp_function() {
     let device = device();
-    for (seed, widths, fold) in [(1, vec![4, 20, 20, 2], 1), (2, vec![3, 7, 5, 3], 1), (3, vec![6, 9, 4], 2)] {
+    for (seed, widths, fold) in [
+        (1, vec![4, 20, 20, 2], 1),
+        (2, vec![3, 7, 5, 3], 1),
+        (3, vec![6, 9, 4], 2),
+    ] {
         let mut model = Model::new(mlp(&widths, fold), seed, &device);
         let x = random_input(16, widths[0] * fold, seed, &device);
         let before = values(model.predict(x.clone(), false));
@@ -19,9 +23,15 @@ fn random_permutations_keep_the_mlp_function() {
         for _ in 0..3 {
             scramble(&mut model, &mut rng);
         }
-        assert!(model.input_order().iter().enumerate().any(|(p, &f)| p != f), "input order moved");
+        assert!(
+            model.input_order().iter().enumerate().any(|(p, &f)| p != f),
+            "input order moved"
+        );
         let after = values(model.predict(x, false));
-        assert!(max_abs_diff(&before, &after) < 1e-5, "{widths:?} fold {fold}");
+        assert!(
+            max_abs_diff(&before, &after) < 1e-5,
+            "{widths:?} fold {fold}"
+        );
     }
 }
 
@@ -43,12 +53,17 @@ fn a_wrong_permutation_does_change_the_function() {
 fn swap_delta_equals_difference_of_full_costs() {
     let device = device();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    for (widths, fold, reduction) in
-        [(vec![4, 20, 20, 2], 1, Reduction::Sum), (vec![3, 6, 5], 2, Reduction::Mean), (vec![5, 5, 5, 5], 1, Reduction::Sum)]
-    {
+    for (widths, fold, reduction) in [
+        (vec![4, 20, 20, 2], 1, Reduction::Sum),
+        (vec![3, 6, 5], 2, Reduction::Mean),
+        (vec![5, 5, 5, 5], 1, Reduction::Sum),
+    ] {
         let model = Model::new(mlp(&widths, fold), rng.random(), &device);
         let layout = model.network.layout();
-        let cfg = CostConfig { reduction, ..CostConfig::default() };
+        let cfg = CostConfig {
+            reduction,
+            ..CostConfig::default()
+        };
         let distances = Distances::new(layout, &PaperMetric::l1(2.0, 0.3), &cfg);
         let swapper = Swapper::new(layout, &distances);
         let host = model.params.to_host();
@@ -56,13 +71,24 @@ fn swap_delta_equals_difference_of_full_costs() {
             let n = layout.domain_size(d);
             for _ in 0..10 {
                 let (j, k) = (rng.random_range(0..n), rng.random_range(0..n));
-                let map = |q: usize| if q == j { k } else if q == k { j } else { q };
+                let map = |q: usize| {
+                    if q == j {
+                        k
+                    } else if q == k {
+                        j
+                    } else {
+                        q
+                    }
+                };
                 let delta = swapper.delta(d, &host, &map);
                 let mut moved = host.clone();
                 let perm: Vec<usize> = (0..n).map(map).collect();
                 apply_host(layout, &layout.domain_axes(d), &mut moved, &perm);
                 let full = distances.cost(layout, &moved) - distances.cost(layout, &host);
-                assert!((delta - full).abs() < 1e-4 * (1.0 + full.abs()), "domain {d}: {delta} vs {full}");
+                assert!(
+                    (delta - full).abs() < 1e-4 * (1.0 + full.abs()),
+                    "domain {d}: {delta} vs {full}"
+                );
             }
         }
     }
@@ -79,14 +105,22 @@ fn swap_rounds_lower_the_cost_and_keep_the_function() {
         let distances = Distances::new(&layout, &PaperMetric::l1(2.0, 0.1), &CostConfig::default());
         let mut host = model.params.to_host();
         let cost_before = distances.cost(&layout, &host);
-        let round = Swapper::new(&layout, &distances).round(&mut host, &SwapConfig { top_k: 20, mode });
-        assert!(round.swaps > 0, "{mode:?}: random weights leave room to improve");
+        let round =
+            Swapper::new(&layout, &distances).round(&mut host, &SwapConfig { top_k: 20, mode });
+        assert!(
+            round.swaps > 0,
+            "{mode:?}: random weights leave room to improve"
+        );
         for (d, perm) in round.permutations.iter().enumerate() {
             if let Some(perm) = perm {
                 model.permute(d, perm);
             }
         }
-        assert_eq!(model.params.to_host(), host, "{mode:?}: device tensors follow the host search");
+        assert_eq!(
+            model.params.to_host(),
+            host,
+            "{mode:?}: device tensors follow the host search"
+        );
         assert!(distances.cost(&layout, &host) < cost_before);
         let after = values(model.predict(x, false));
         assert!(max_abs_diff(&before, &after) < 1e-5);
@@ -109,7 +143,13 @@ fn fixed_domains_never_move() {
     let layout = model.network.layout();
     let distances = Distances::new(layout, &PaperMetric::l1(2.0, 0.5), &CostConfig::default());
     let mut host = model.params.to_host();
-    let round = Swapper::new(layout, &distances).round(&mut host, &SwapConfig { top_k: 16, mode: SwapMode::Greedy });
+    let round = Swapper::new(layout, &distances).round(
+        &mut host,
+        &SwapConfig {
+            top_k: 16,
+            mode: SwapMode::Greedy,
+        },
+    );
     let input = layout.domain_of(layout.input().unwrap());
     assert!(round.permutations[input].is_none());
     assert!(round.swaps > 0);

@@ -19,7 +19,12 @@ fn config(steps: usize, variant: Variant) -> TrainConfig {
         top_k: 6,
         swap_mode: SwapMode::Greedy,
         variant,
-        cost: CostConfig { reduction: Reduction::Sum, bias_penalty: true, last_layer_distance: true, local: true },
+        cost: CostConfig {
+            reduction: Reduction::Sum,
+            bias_penalty: true,
+            last_layer_distance: true,
+            local: true,
+        },
         bias_from: 0,
         log_every: steps / 4,
         checkpoint_every: None,
@@ -34,7 +39,12 @@ fn trainer(
     let device = device();
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, seed);
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
-    Trainer::new(Model::new(mlp(&[4, 12, 12, 2], 1), seed, &device), task, cfg, metric)
+    Trainer::new(
+        Model::new(mlp(&[4, 12, 12, 2], 1), seed, &device),
+        task,
+        cfg,
+        metric,
+    )
 }
 
 /// With a distance-free cost (A = 0) every permutation costs the same, so forced swaps during
@@ -55,7 +65,10 @@ fn forced_swaps_with_a_zero_leave_the_trajectory_unchanged() {
         scramble(&mut swapped.model, &mut rng);
     }
     let x = random_input(32, 4, 1, &device());
-    let (a, b) = (values(plain.model.predict(x.clone(), false)), values(swapped.model.predict(x, false)));
+    let (a, b) = (
+        values(plain.model.predict(x.clone(), false)),
+        values(swapped.model.predict(x, false)),
+    );
     assert!(max_abs_diff(&a, &b) < 2e-5, "diff {}", max_abs_diff(&a, &b));
 }
 
@@ -78,14 +91,20 @@ fn forced_swaps_without_moving_moments_diverge() {
     let layout = swapped.model.network.layout().clone();
     let device = swapped.model.params.device().clone();
     swapped.model.params = bimt_engine::ParamStore::from_host(&layout, &host, &device);
-    swapped.model.params.set_states(&layout, plain.model.params.states_to_host());
+    swapped
+        .model
+        .params
+        .set_states(&layout, plain.model.params.states_to_host());
     let _ = states;
     plain.config.steps = 40;
     swapped.config.steps = 40;
     plain.run(&mut ()).unwrap();
     swapped.run(&mut ()).unwrap();
     let x = random_input(32, 4, 1, &device);
-    let (a, b) = (values(plain.model.predict(x.clone(), false)), values(swapped.model.predict(x, false)));
+    let (a, b) = (
+        values(plain.model.predict(x.clone(), false)),
+        values(swapped.model.predict(x, false)),
+    );
     assert!(max_abs_diff(&a, &b) > 1e-4);
 }
 
@@ -95,8 +114,24 @@ fn same_seed_same_numbers() {
     let run = || {
         let mut t = trainer(8, config(200, Variant::Bimt), &metric);
         let summary = t.run(&mut ()).unwrap();
-        let log: Vec<_> = summary.log.into_iter().map(|e| (e.step, e.train_loss, e.test_loss, e.connection_cost, e.swaps)).collect();
-        (log, t.model.params.to_host(), t.model.output_order().to_vec())
+        let log: Vec<_> = summary
+            .log
+            .into_iter()
+            .map(|e| {
+                (
+                    e.step,
+                    e.train_loss,
+                    e.test_loss,
+                    e.connection_cost,
+                    e.swaps,
+                )
+            })
+            .collect();
+        (
+            log,
+            t.model.params.to_host(),
+            t.model.output_order().to_vec(),
+        )
     };
     assert_eq!(run(), run());
 }
@@ -108,8 +143,16 @@ fn bimt_training_lowers_loss_and_cost_and_swaps() {
     let start_cost = t.connection_cost(0);
     let start = t.evaluate();
     let summary = t.run(&mut ()).unwrap();
-    assert!(summary.evaluation.test_loss < 0.5 * start.test_loss, "{:?} vs {start:?}", summary.evaluation);
-    assert!(summary.connection_cost < 0.7 * start_cost, "{} vs {start_cost}", summary.connection_cost);
+    assert!(
+        summary.evaluation.test_loss < 0.5 * start.test_loss,
+        "{:?} vs {start:?}",
+        summary.evaluation
+    );
+    assert!(
+        summary.connection_cost < 0.7 * start_cost,
+        "{} vs {start_cost}",
+        summary.connection_cost
+    );
     assert!(summary.swaps > 0);
 }
 
@@ -130,7 +173,10 @@ fn exported_file_rebuilds_function_and_cost() {
     file.check().unwrap();
     let engine_cost = t.connection_cost(199);
     let file_cost = bimt_analysis::connection_cost(&file).unwrap();
-    assert!((engine_cost - file_cost).abs() < 1e-4 * engine_cost, "{engine_cost} vs {file_cost}");
+    assert!(
+        (engine_cost - file_cost).abs() < 1e-4 * engine_cost,
+        "{engine_cost} vs {file_cost}"
+    );
     let x = random_input(5, 4, 9, &device());
     let engine = values(t.model.predict(x.clone(), false));
     let xs = values(x);
@@ -153,7 +199,9 @@ fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
     let mut first = trainer(6, config(200, Variant::Bimt), &metric);
     first.config.steps = 100;
     first.run(&mut ()).unwrap();
-    Checkpoint::capture(&first.model, 100, first.swaps).save(&path).unwrap();
+    Checkpoint::capture(&first.model, 100, first.swaps)
+        .save(&path)
+        .unwrap();
     let mut second = trainer(6, config(200, Variant::Bimt), &metric);
     let ckpt = Checkpoint::restore(&path, &mut second.model).unwrap();
     second.start_step = ckpt.step;
@@ -162,8 +210,13 @@ fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
     assert_eq!(whole.model.params.to_host(), second.model.params.to_host());
     // A corrupt checkpoint is a clear error naming the file, not a panic.
     std::fs::write(&path, b"{\"version\": 1, \"step\": 3").unwrap();
-    let err = Checkpoint::restore(&path, &mut second.model).unwrap_err().to_string();
-    assert!(err.contains("checkpoint.json") && err.contains("not a valid checkpoint"), "{err}");
+    let err = Checkpoint::restore(&path, &mut second.model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("checkpoint.json") && err.contains("not a valid checkpoint"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -10,13 +10,24 @@ use serde::Serialize;
 /// Neurons that a weight of at least `threshold × (largest |w| of its matrix)` touches,
 /// per layer, in storage order.
 pub fn active_neurons(model: &ModelFile, threshold: f64) -> Vec<Vec<bool>> {
-    let mut active: Vec<Vec<bool>> = model.neuron_layers.iter().map(|l| vec![false; l.size]).collect();
+    let mut active: Vec<Vec<bool>> = model
+        .neuron_layers
+        .iter()
+        .map(|l| vec![false; l.size])
+        .collect();
     for c in &model.connections {
-        let max = c.weight.iter().flatten().fold(0.0f32, |m, w| m.max(w.abs())) as f64;
+        let max = c
+            .weight
+            .iter()
+            .flatten()
+            .fold(0.0f32, |m, w| m.max(w.abs())) as f64;
         if max == 0.0 {
             continue;
         }
-        let (n_from, n_to) = (model.neuron_layers[c.from].size, model.neuron_layers[c.to].size);
+        let (n_from, n_to) = (
+            model.neuron_layers[c.from].size,
+            model.neuron_layers[c.to].size,
+        );
         for (o, row) in c.weight.iter().enumerate() {
             for (i, w) in row.iter().enumerate() {
                 if w.abs() as f64 >= threshold * max {
@@ -45,7 +56,11 @@ pub fn active_counts(model: &ModelFile, threshold: f64) -> Vec<ActiveCount> {
     active_neurons(model, threshold)
         .iter()
         .zip(&model.neuron_layers)
-        .map(|(a, l)| ActiveCount { layer: l.name.clone(), active: a.iter().filter(|&&x| x).count(), size: l.size })
+        .map(|(a, l)| ActiveCount {
+            layer: l.name.clone(),
+            active: a.iter().filter(|&&x| x).count(),
+            size: l.size,
+        })
         .collect()
 }
 
@@ -60,8 +75,15 @@ pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
         .map(|(l, layer)| (0..layer.size).map(|n| graph.add_node((l, n))).collect())
         .collect();
     for c in &model.connections {
-        let max = c.weight.iter().flatten().fold(0.0f32, |m, w| m.max(w.abs())) as f64;
-        let (n_from, n_to) = (model.neuron_layers[c.from].size, model.neuron_layers[c.to].size);
+        let max = c
+            .weight
+            .iter()
+            .flatten()
+            .fold(0.0f32, |m, w| m.max(w.abs())) as f64;
+        let (n_from, n_to) = (
+            model.neuron_layers[c.from].size,
+            model.neuron_layers[c.to].size,
+        );
         for (o, row) in c.weight.iter().enumerate() {
             for (i, w) in row.iter().enumerate() {
                 if max > 0.0 && w.abs() as f64 >= threshold * max {
@@ -72,7 +94,13 @@ pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
     }
     let by_depth = |f: fn(f64, f64) -> bool| {
         (0..model.neuron_layers.len())
-            .reduce(|a, b| if f(model.neuron_layers[b].depth, model.neuron_layers[a].depth) { b } else { a })
+            .reduce(|a, b| {
+                if f(model.neuron_layers[b].depth, model.neuron_layers[a].depth) {
+                    b
+                } else {
+                    a
+                }
+            })
             .unwrap_or(0)
     };
     let (input, output) = (by_depth(|b, a| b < a), by_depth(|b, a| b > a));
@@ -107,7 +135,8 @@ fn activate(name: &str, x: f64) -> f64 {
 fn erf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.3275911 * x.abs());
     let y = 1.0
-        - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592)
+        - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+            + 0.254829592)
             * t
             * (-x * x).exp();
     y.copysign(x)
@@ -119,7 +148,9 @@ fn erf(x: f64) -> f64 {
 pub fn forward_chain(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
     let n_in = model.input_features.len();
     let fold = model.connections.first().map_or(1, |c| c.in_fold);
-    let mut h: Vec<f64> = (0..n_in * fold).map(|i| x[i - i % n_in + model.input_features[i % n_in]]).collect();
+    let mut h: Vec<f64> = (0..n_in * fold)
+        .map(|i| x[i - i % n_in + model.input_features[i % n_in]])
+        .collect();
     let mut layers = vec![h.clone()];
     for c in &model.connections {
         let act = c.activation.as_deref().unwrap_or(&model.activation);
@@ -129,7 +160,10 @@ pub fn forward_chain(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
             .enumerate()
             .map(|(o, row)| {
                 let b = c.bias.as_ref().map_or(0.0, |b| b[o] as f64);
-                activate(act, row.iter().zip(&h).map(|(w, v)| *w as f64 * v).sum::<f64>() + b)
+                activate(
+                    act,
+                    row.iter().zip(&h).map(|(w, v)| *w as f64 * v).sum::<f64>() + b,
+                )
             })
             .collect();
         layers.push(h.clone());
@@ -158,7 +192,11 @@ pub fn connection_cost(model: &ModelFile) -> Option<f64> {
         _ => return None,
     };
     let mean = spec.reduction == "mean";
-    let max_depth = model.neuron_layers.iter().map(|l| l.depth).fold(f64::MIN, f64::max);
+    let max_depth = model
+        .neuron_layers
+        .iter()
+        .map(|l| l.depth)
+        .fold(f64::MIN, f64::max);
     let mut total = 0.0;
     for c in &model.connections {
         let (from, to) = (&model.neuron_layers[c.from], &model.neuron_layers[c.to]);
@@ -170,7 +208,11 @@ pub fn connection_cost(model: &ModelFile) -> Option<f64> {
             for (i, w) in row.iter().enumerate() {
                 let a = &from.coords[i % from.size];
                 let dz = spec.y_star * (to.depth - from.depth).abs();
-                let dx: Vec<f64> = a.iter().zip(b).map(|(p, q)| if local { spec.a * (q - p) } else { 0.0 }).collect();
+                let dx: Vec<f64> = a
+                    .iter()
+                    .zip(b)
+                    .map(|(p, q)| if local { spec.a * (q - p) } else { 0.0 })
+                    .collect();
                 let d = if l2 {
                     (dx.iter().map(|v| v * v).sum::<f64>() + dz * dz).sqrt()
                 } else {
@@ -184,7 +226,11 @@ pub fn connection_cost(model: &ModelFile) -> Option<f64> {
             && let Some(bias) = &c.bias
         {
             let s: f64 = bias.iter().map(|b| b.abs() as f64 * spec.y_star).sum();
-            total += if mean { s / bias.len().max(1) as f64 } else { s };
+            total += if mean {
+                s / bias.len().max(1) as f64
+            } else {
+                s
+            };
         }
     }
     Some(total)

@@ -31,7 +31,10 @@ pub fn bench() -> Result<(), String> {
     );
     let layout = trainer.model.network.layout();
     let distances = Distances::new(layout, &metric, &config.cost_at(config.steps));
-    let swap = SwapConfig { top_k: config.top_k, mode: config.swap_mode };
+    let swap = SwapConfig {
+        top_k: config.top_k,
+        mode: config.swap_mode,
+    };
     let host = trainer.model.params.to_host();
     let rounds = 1000;
     let started = Instant::now();

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "bimt", version, about = "Brain-Inspired Modular Training: train networks whose wiring you can see")]
+#[command(
+    name = "bimt",
+    version,
+    about = "Brain-Inspired Modular Training: train networks whose wiring you can see"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,13 +116,18 @@ fn execute(command: Command) -> Result<(), String> {
         }
         Command::Run(args) => {
             let variant = Variant::parse(&args.variant).ok_or_else(|| {
-                format!("unknown variant '{}'; expected vanilla, l1, l1-local, l1-swap or bimt", args.variant)
+                format!(
+                    "unknown variant '{}'; expected vanilla, l1, l1-local, l1-swap or bimt",
+                    args.variant
+                )
             })?;
-            let mut hyper =
-                presets::defaults(&args.preset, args.profile).ok_or_else(|| run::unknown_preset(&args.preset))?;
+            let mut hyper = presets::defaults(&args.preset, args.profile)
+                .ok_or_else(|| run::unknown_preset(&args.preset))?;
             if let Some(path) = &args.config {
-                let file: Overrides = bimt_format::read_json(path, "config file").map_err(|e| e.to_string())?;
-                file.apply(&mut hyper).map_err(|e| format!("{}: {e}", path.display()))?;
+                let file: Overrides =
+                    bimt_format::read_json(path, "config file").map_err(|e| e.to_string())?;
+                file.apply(&mut hyper)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
             }
             let flags = Overrides {
                 steps: args.steps,
@@ -138,7 +147,10 @@ fn execute(command: Command) -> Result<(), String> {
                 batch: args.batch,
             };
             flags.apply(&mut hyper)?;
-            let out = args.out.clone().unwrap_or_else(|| run::default_out(&args.preset, variant));
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| run::default_out(&args.preset, variant));
             let request = run::RunRequest {
                 preset: args.preset,
                 profile: args.profile,
@@ -151,7 +163,10 @@ fn execute(command: Command) -> Result<(), String> {
                 quiet: args.quiet,
             };
             let m = run::run(&request)?;
-            let accuracy = m.test_accuracy.map(|a| format!(", test accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+            let accuracy = m
+                .test_accuracy
+                .map(|a| format!(", test accuracy {:.2}%", 100.0 * a))
+                .unwrap_or_default();
             println!(
                 "{} ({}): test loss {:.3e}{accuracy}, connection cost {:.4}, {} swaps, {:.2} s ({:.0} steps/s) -> {}",
                 m.preset,

@@ -46,10 +46,22 @@ pub struct Hyper {
 
 /// The experiments `bimt run` knows.
 pub const PRESETS: [(&str, &str); 4] = [
-    ("symbolic-independence", "y = ((x1+x3)^3, x2^2 + sin(pi x4)), MLP 4-20-20-2 (paper Fig. 3a)"),
-    ("symbolic-feature-sharing", "y = (x1^2, x1^2+x2^2, x1^2+x2^2+x3^2), MLP 3-20-20-3 (Fig. 3b)"),
-    ("symbolic-compositionality", "y = sqrt((x1-x2)^2 + (x3-x4)^2), MLP 4-20-20-20-20-1 (Fig. 3c)"),
-    ("two-moons", "two interleaved half circles, MLP 2-20-20-2, cross entropy (Fig. 4)"),
+    (
+        "symbolic-independence",
+        "y = ((x1+x3)^3, x2^2 + sin(pi x4)), MLP 4-20-20-2 (paper Fig. 3a)",
+    ),
+    (
+        "symbolic-feature-sharing",
+        "y = (x1^2, x1^2+x2^2, x1^2+x2^2+x3^2), MLP 3-20-20-3 (Fig. 3b)",
+    ),
+    (
+        "symbolic-compositionality",
+        "y = sqrt((x1-x2)^2 + (x3-x4)^2), MLP 4-20-20-20-20-1 (Fig. 3c)",
+    ),
+    (
+        "two-moons",
+        "two interleaved half circles, MLP 2-20-20-2, cross entropy (Fig. 4)",
+    ),
 ];
 
 /// The default settings of `preset` under `profile`.
@@ -126,7 +138,18 @@ impl Overrides {
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = self.$field.clone() { h.$field = v; })* };
         }
-        set!(steps, lr, a, y_star, top_k, swap_every, bias_penalty, bias_from, last_layer_distance, log_every);
+        set!(
+            steps,
+            lr,
+            a,
+            y_star,
+            top_k,
+            swap_every,
+            bias_penalty,
+            bias_from,
+            last_layer_distance,
+            log_every
+        );
         if let Some(b) = self.batch {
             h.batch = Some(b);
         }
@@ -168,7 +191,11 @@ impl Overrides {
 
 /// Parses `λ` phases: `1e-3` (constant) or `0:1e-3,5000:1e-2,15000:1e-3`.
 pub fn parse_lambda(text: &str) -> Result<Vec<(usize, f64)>, String> {
-    let bad = |part: &str| format!("lambda '{text}': cannot read '{part}'; expected a number or STEP:VALUE,STEP:VALUE,...");
+    let bad = |part: &str| {
+        format!(
+            "lambda '{text}': cannot read '{part}'; expected a number or STEP:VALUE,STEP:VALUE,..."
+        )
+    };
     let mut phases = Vec::new();
     for part in text.split(',').map(str::trim) {
         let (step, value) = match part.split_once(':') {

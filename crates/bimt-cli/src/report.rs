@@ -27,7 +27,11 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
     });
     let probe = match preset {
         "symbolic-feature-sharing" => Some(probe_layer(model, data, 2, &|x: &[f32]| {
-            vec![("x1^2", (x[0] * x[0]) as f64), ("x2^2", (x[1] * x[1]) as f64), ("x3^2", (x[2] * x[2]) as f64)]
+            vec![
+                ("x1^2", (x[0] * x[0]) as f64),
+                ("x2^2", (x[1] * x[1]) as f64),
+                ("x3^2", (x[2] * x[2]) as f64),
+            ]
         })),
         "symbolic-compositionality" => Some(probe_layer(model, data, 3, &|x: &[f32]| {
             vec![("I=(x1-x2)^2+(x3-x4)^2", bimt_data::intermediate_i(x) as f64)]
@@ -46,7 +50,9 @@ type Features<'a> = &'a dyn Fn(&[f32]) -> Vec<(&'static str, f64)>;
 /// the test inputs), with the Pearson correlation.
 fn probe_layer(model: &ModelFile, data: &Dataset, layer: usize, features: Features) -> Value {
     let active = active_neurons(model, ACTIVE_THRESHOLD);
-    let Some(active) = active.get(layer) else { return Value::Null };
+    let Some(active) = active.get(layer) else {
+        return Value::Null;
+    };
     let split = &data.test;
     let rows: Vec<(Vec<f64>, Vec<(&str, f64)>)> = (0..split.n)
         .map(|i| {
@@ -77,14 +83,21 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
     let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
     let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    if va == 0.0 || vb == 0.0 { 0.0 } else { cov / (va * vb).sqrt() }
+    if va == 0.0 || vb == 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
 }
 
 /// The two-moons decision boundary of the exported network, with the test points.
 pub fn decision_boundary(model: &ModelFile, data: &Dataset) -> image::RgbImage {
     let prob = |x1: f64, x2: f64| {
         let out = predict(model, &[x1, x2]);
-        let (a, b) = (out.first().copied().unwrap_or(0.0), out.get(1).copied().unwrap_or(0.0));
+        let (a, b) = (
+            out.first().copied().unwrap_or(0.0),
+            out.get(1).copied().unwrap_or(0.0),
+        );
         1.0 / (1.0 + (a - b).exp())
     };
     let points: Vec<(f64, f64, u32)> = (0..data.test.n)

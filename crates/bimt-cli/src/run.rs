@@ -4,8 +4,8 @@ use crate::presets::{Hyper, Profile};
 use crate::report;
 use bimt_data::Dataset;
 use bimt_engine::{
-    Checkpoint, LogEntry, Model, Network, Observer, RunSummary, TrainConfig, Trainer, Variant, default_device,
-    export_model,
+    Checkpoint, LogEntry, Model, Network, Observer, RunSummary, TrainConfig, Trainer, Variant,
+    default_device, export_model,
 };
 use bimt_format::{CostSpec, MetricsFile, ModelFile, write_atomic, write_json};
 use bimt_layout::CostConfig;
@@ -34,14 +34,26 @@ pub struct RunRequest {
 /// Runs a preset end to end; returns the metrics written.
 pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
     let (data, widths, loss) = match request.preset.as_str() {
-        "symbolic-independence" => (symbolic(bimt_data::Formula::Independence, request.seed), vec![4, 20, 20, 2], Loss::Mse),
-        "symbolic-feature-sharing" => {
-            (symbolic(bimt_data::Formula::FeatureSharing, request.seed), vec![3, 20, 20, 3], Loss::Mse)
-        }
-        "symbolic-compositionality" => {
-            (symbolic(bimt_data::Formula::Compositionality, request.seed), vec![4, 20, 20, 20, 20, 1], Loss::Mse)
-        }
-        "two-moons" => (bimt_data::two_moons(200, 200, 0.1, request.seed), vec![2, 20, 20, 2], Loss::CrossEntropy),
+        "symbolic-independence" => (
+            symbolic(bimt_data::Formula::Independence, request.seed),
+            vec![4, 20, 20, 2],
+            Loss::Mse,
+        ),
+        "symbolic-feature-sharing" => (
+            symbolic(bimt_data::Formula::FeatureSharing, request.seed),
+            vec![3, 20, 20, 3],
+            Loss::Mse,
+        ),
+        "symbolic-compositionality" => (
+            symbolic(bimt_data::Formula::Compositionality, request.seed),
+            vec![4, 20, 20, 20, 20, 1],
+            Loss::Mse,
+        ),
+        "two-moons" => (
+            bimt_data::two_moons(200, 200, 0.1, request.seed),
+            vec![2, 20, 20, 2],
+            Loss::CrossEntropy,
+        ),
         other => return Err(unknown_preset(other)),
     };
     let mlp = Mlp::new(&MlpConfig::lines(&widths)).map_err(|e| e.to_string())?;
@@ -55,12 +67,19 @@ fn symbolic(formula: bimt_data::Formula, seed: u64) -> Dataset {
 /// The one-line error for a preset name that does not exist.
 pub fn unknown_preset(name: &str) -> String {
     let known: Vec<&str> = crate::presets::PRESETS.iter().map(|p| p.0).collect();
-    format!("unknown preset '{name}'; known presets: {}", known.join(", "))
+    format!(
+        "unknown preset '{name}'; known presets: {}",
+        known.join(", ")
+    )
 }
 
 /// The metric of a run.
 pub fn metric_of(h: &Hyper) -> PaperMetric {
-    if h.l2 { PaperMetric::l2(h.a, h.y_star) } else { PaperMetric::l1(h.a, h.y_star) }
+    if h.l2 {
+        PaperMetric::l2(h.a, h.y_star)
+    } else {
+        PaperMetric::l1(h.a, h.y_star)
+    }
 }
 
 /// The engine's configuration of a run.
@@ -107,10 +126,18 @@ impl FrameSink {
     fn start(title: String) -> Self {
         let (sender, receiver) = mpsc::channel::<ModelFile>();
         let worker = thread::spawn(move || {
-            let style = GraphStyle { width: 480, height: 360, title: Some(title), ..GraphStyle::default() };
+            let style = GraphStyle {
+                width: 480,
+                height: 360,
+                title: Some(title),
+                ..GraphStyle::default()
+            };
             receiver.iter().map(|m| render_graph(&m, &style)).collect()
         });
-        Self { sender: Some(sender), worker: Some(worker) }
+        Self {
+            sender: Some(sender),
+            worker: Some(worker),
+        }
     }
 
     fn push(&self, model: ModelFile) {
@@ -121,7 +148,10 @@ impl FrameSink {
 
     fn finish(mut self) -> Vec<image::RgbImage> {
         self.sender.take();
-        self.worker.take().and_then(|w| w.join().ok()).unwrap_or_default()
+        self.worker
+            .take()
+            .and_then(|w| w.join().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -140,12 +170,20 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
     }
 
     fn on_log(&mut self, model: &Model<N>, entry: &LogEntry) {
-        let accuracy = entry.test_accuracy.map(|a| format!(" acc {:.1}%", 100.0 * a)).unwrap_or_default();
+        let accuracy = entry
+            .test_accuracy
+            .map(|a| format!(" acc {:.1}%", 100.0 * a))
+            .unwrap_or_default();
         self.bar.set_message(format!(
             "λ {:.0e} test {:.2e}{accuracy} cost {:.3} swaps {}",
             entry.lambda, entry.test_loss, entry.connection_cost, entry.swaps
         ));
-        self.frames.push(export_model(model, self.names.0, self.names.1, self.cost.clone()));
+        self.frames.push(export_model(
+            model,
+            self.names.0,
+            self.names.1,
+            self.cost.clone(),
+        ));
     }
 }
 
@@ -161,7 +199,10 @@ pub fn train_and_write<N: Network>(
     let metric = metric_of(h);
     let config = train_config(h, request.variant, request.checkpoint_every);
     let batching = match h.batch {
-        Some(size) => Batching::Mini { size, seed: request.seed ^ 0x5eed },
+        Some(size) => Batching::Mini {
+            size,
+            seed: request.seed ^ 0x5eed,
+        },
         None => Batching::Full,
     };
     let task = Supervised::new(data, loss, batching, &device);
@@ -179,15 +220,30 @@ pub fn train_and_write<N: Network>(
     }
     let cost = cost_spec(h, &config, &metric);
     let frames = FrameSink::start(format!("{} ({})", request.preset, request.variant.name()));
-    let bar = if request.quiet { ProgressBar::hidden() } else { ProgressBar::new(config.steps as u64) };
+    let bar = if request.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(config.steps as u64)
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}",
+        )
+        .expect("valid template"),
     );
     bar.set_position(trainer.start_step as u64);
-    frames.push(export_model(&trainer.model, &data.input_names, &data.output_names, cost.clone()));
-    let mut observer =
-        RunObserver { bar, frames: &frames, names: (&data.input_names, &data.output_names), cost: cost.clone() };
+    frames.push(export_model(
+        &trainer.model,
+        &data.input_names,
+        &data.output_names,
+        cost.clone(),
+    ));
+    let mut observer = RunObserver {
+        bar,
+        frames: &frames,
+        names: (&data.input_names, &data.output_names),
+        cost: cost.clone(),
+    };
     let summary = trainer.run(&mut observer).map_err(|e| e.to_string())?;
     observer.bar.finish_and_clear();
     let model_file = export_model(&trainer.model, &data.input_names, &data.output_names, cost);
@@ -225,7 +281,10 @@ fn write_outputs(
         structure,
     };
     write_json(&out.join("model.json"), model).map_err(e)?;
-    let style = GraphStyle { title: Some(format!("{} ({})", request.preset, request.variant.name())), ..GraphStyle::default() };
+    let style = GraphStyle {
+        title: Some(format!("{} ({})", request.preset, request.variant.name())),
+        ..GraphStyle::default()
+    };
     write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
     write_gif(&out.join("evolution.gif"), frames, 120).map_err(e)?;
     let log: String = summary
@@ -235,7 +294,11 @@ fn write_outputs(
         .collect();
     write_atomic(&out.join("log.jsonl"), log.as_bytes()).map_err(e)?;
     if request.preset == "two-moons" {
-        write_png(&out.join("decision_boundary.png"), &report::decision_boundary(model, data)).map_err(e)?;
+        write_png(
+            &out.join("decision_boundary.png"),
+            &report::decision_boundary(model, data),
+        )
+        .map_err(e)?;
     }
     write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
     Ok(metrics)
@@ -243,6 +306,10 @@ fn write_outputs(
 
 /// Where a run writes by default.
 pub fn default_out(preset: &str, variant: Variant) -> PathBuf {
-    let name = if variant == Variant::Bimt { preset.to_string() } else { format!("{preset}-{}", variant.name()) };
+    let name = if variant == Variant::Bimt {
+        preset.to_string()
+    } else {
+        format!("{preset}-{}", variant.name())
+    };
     Path::new("runs").join(name)
 }

@@ -44,7 +44,13 @@ impl Checkpoint {
             version: VERSION,
             step,
             swaps,
-            names: model.network.layout().params().iter().map(|p| p.name.clone()).collect(),
+            names: model
+                .network
+                .layout()
+                .params()
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
             params: model.params.to_host(),
             moments: model.params.states_to_host(),
             input_order: model.input_order().to_vec(),
@@ -60,13 +66,22 @@ impl Checkpoint {
     /// Reads a checkpoint and checks it against `model`'s layout, then loads it into `model`.
     pub fn restore<N: Network>(path: &Path, model: &mut Model<N>) -> Result<Self, CheckpointError> {
         let ckpt: Checkpoint = read_json(path, "checkpoint")?;
-        let mismatch = |message: String| CheckpointError::Mismatch { path: path.display().to_string(), message };
+        let mismatch = |message: String| CheckpointError::Mismatch {
+            path: path.display().to_string(),
+            message,
+        };
         if ckpt.version != VERSION {
-            return Err(mismatch(format!("version {} (this bimt reads version {VERSION})", ckpt.version)));
+            return Err(mismatch(format!(
+                "version {} (this bimt reads version {VERSION})",
+                ckpt.version
+            )));
         }
         let layout = model.network.layout();
         let specs = layout.params();
-        if ckpt.params.len() != specs.len() || ckpt.moments.len() != specs.len() || ckpt.names.len() != specs.len() {
+        if ckpt.params.len() != specs.len()
+            || ckpt.moments.len() != specs.len()
+            || ckpt.names.len() != specs.len()
+        {
             return Err(mismatch(format!(
                 "{} parameters, the model has {}",
                 ckpt.params.len(),
@@ -76,9 +91,14 @@ impl Checkpoint {
         for (i, spec) in specs.iter().enumerate() {
             let n = spec.shape[0] * spec.shape[1];
             if ckpt.names[i] != spec.name {
-                return Err(mismatch(format!("parameter {i} is '{}', the model expects '{}'", ckpt.names[i], spec.name)));
+                return Err(mismatch(format!(
+                    "parameter {i} is '{}', the model expects '{}'",
+                    ckpt.names[i], spec.name
+                )));
             }
-            let moments_ok = ckpt.moments[i].as_ref().is_none_or(|(_, a, b)| a.len() == n && b.len() == n);
+            let moments_ok = ckpt.moments[i]
+                .as_ref()
+                .is_none_or(|(_, a, b)| a.len() == n && b.len() == n);
             if ckpt.params[i].len() != n || !moments_ok {
                 return Err(mismatch(format!(
                     "parameter '{}' has {} values, the model expects {n}",
@@ -87,15 +107,25 @@ impl Checkpoint {
                 )));
             }
             if ckpt.params[i].iter().any(|v| !v.is_finite()) {
-                return Err(mismatch(format!("parameter '{}' holds a non-finite value", spec.name)));
+                return Err(mismatch(format!(
+                    "parameter '{}' holds a non-finite value",
+                    spec.name
+                )));
             }
         }
         let is_perm = |order: &[usize], n: usize| {
             let mut seen = vec![false; n];
-            order.len() == n && order.iter().all(|&f| f < n && !std::mem::replace(&mut seen[f], true))
+            order.len() == n
+                && order
+                    .iter()
+                    .all(|&f| f < n && !std::mem::replace(&mut seen[f], true))
         };
-        if !is_perm(&ckpt.input_order, model.input_order().len()) || !is_perm(&ckpt.output_order, model.output_order().len()) {
-            return Err(mismatch("input or output order is not a permutation of the model's features".into()));
+        if !is_perm(&ckpt.input_order, model.input_order().len())
+            || !is_perm(&ckpt.output_order, model.output_order().len())
+        {
+            return Err(mismatch(
+                "input or output order is not a permutation of the model's features".into(),
+            ));
         }
         let device = model.params.device().clone();
         model.params = crate::params::ParamStore::from_host(layout, &ckpt.params, &device);

@@ -20,7 +20,11 @@ pub fn export_model<N: Network>(
             NeuronLayerFile {
                 name: layer.name.clone(),
                 size: layer.size,
-                coords: layer.positions.iter().map(|p| [p.x, p.y][..dims].to_vec()).collect(),
+                coords: layer
+                    .positions
+                    .iter()
+                    .map(|p| [p.x, p.y][..dims].to_vec())
+                    .collect(),
                 depth: layer.depth,
             }
         })
@@ -33,7 +37,9 @@ pub fn export_model<N: Network>(
             ConnectionFile {
                 from: from.index(),
                 to: to.index(),
-                weight: (0..cols).map(|o| (0..rows).map(|i| w[i * cols + o]).collect()).collect(),
+                weight: (0..cols)
+                    .map(|o| (0..rows).map(|i| w[i * cols + o]).collect())
+                    .collect(),
                 bias: c.bias.map(|b| host[b].clone()),
                 in_fold: c.in_fold,
                 out_fold: c.out_fold,

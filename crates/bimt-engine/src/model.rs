@@ -76,7 +76,13 @@ impl<N: Network> Model<N> {
         let size = |l: Option<bimt_layout::LayerId>| l.map_or(0, |l| layout.layer(l).size);
         let input_order = (0..size(layout.input())).collect();
         let output_order = (0..size(layout.output())).collect();
-        Self { network, params, input_order, output_order, gathers: (None, None) }
+        Self {
+            network,
+            params,
+            input_order,
+            output_order,
+            gathers: (None, None),
+        }
     }
 
     /// `input_order()[p]`: the original input feature at input position `p`.
@@ -123,10 +129,16 @@ impl<N: Network> Model<N> {
         for axis in layout.domain_axes(domain) {
             self.params.permute(&axis, perm);
         }
-        if layout.input().is_some_and(|l| layout.domain_of(l) == domain) {
+        if layout
+            .input()
+            .is_some_and(|l| layout.domain_of(l) == domain)
+        {
             self.input_order = perm.iter().map(|&p| self.input_order[p]).collect();
         }
-        if layout.output().is_some_and(|l| layout.domain_of(l) == domain) {
+        if layout
+            .output()
+            .is_some_and(|l| layout.domain_of(l) == domain)
+        {
             self.output_order = perm.iter().map(|&p| self.output_order[p]).collect();
         }
         self.orders_changed();
@@ -155,7 +167,12 @@ impl<N: Network> Model<N> {
 /// Gather indices over `width` columns that move them into storage order (`inverse = false`:
 /// column `p` takes original feature `order[p]`, folds repeating) or back to the original
 /// order (`inverse = true`); `None` for the identity.
-fn column_gather(order: &[usize], width: usize, inverse: bool, device: &Device) -> Option<Tensor<1, Int>> {
+fn column_gather(
+    order: &[usize],
+    width: usize,
+    inverse: bool,
+    device: &Device,
+) -> Option<Tensor<1, Int>> {
     let n = order.len();
     if n == 0 || order.iter().enumerate().all(|(p, &f)| p == f) {
         return None;
@@ -166,6 +183,8 @@ fn column_gather(order: &[usize], width: usize, inverse: bool, device: &Device) 
             map[f] = p;
         }
     }
-    let gather: Vec<i64> = (0..width).map(|c| (c - c % n + map[c % n]) as i64).collect();
+    let gather: Vec<i64> = (0..width)
+        .map(|c| (c - c % n + map[c % n]) as i64)
+        .collect();
     Some(Tensor::from_data(TensorData::new(gather, [width]), device))
 }

@@ -53,13 +53,20 @@ impl ParamStore {
             .params()
             .iter()
             .zip(host)
-            .map(|(spec, values)| tensor(values.clone(), spec.shape, device).autodiff().require_grad())
+            .map(|(spec, values)| {
+                tensor(values.clone(), spec.shape, device)
+                    .autodiff()
+                    .require_grad()
+            })
             .collect::<Vec<_>>();
         let states = vec![None; tensors.len()];
         Self {
             tensors,
             states,
-            optimizer: AdamWConfig::new().with_weight_decay(0.0).with_epsilon(1e-8).build(),
+            optimizer: AdamWConfig::new()
+                .with_weight_decay(0.0)
+                .with_epsilon(1e-8)
+                .build(),
             device: device.clone(),
         }
     }
@@ -88,7 +95,9 @@ impl ParamStore {
     pub fn step(&mut self, lr: f64, grads: &burn::tensor::Gradients) {
         for (tensor, state) in self.tensors.iter_mut().zip(self.states.iter_mut()) {
             if let Some(grad) = tensor.grad(grads) {
-                let (updated, new_state) = self.optimizer.step(lr, tensor.clone().inner(), grad, state.take());
+                let (updated, new_state) =
+                    self.optimizer
+                        .step(lr, tensor.clone().inner(), grad, state.take());
                 *tensor = updated.autodiff().require_grad();
                 *state = new_state;
             }
@@ -100,11 +109,17 @@ impl ParamStore {
     pub fn permute(&mut self, axis: &Axis, perm: &[usize]) {
         let gather = axis.gather(perm);
         let indices = Tensor::<1, Int>::from_data(
-            TensorData::new(gather.iter().map(|&i| i as i64).collect::<Vec<_>>(), [gather.len()]),
+            TensorData::new(
+                gather.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                [gather.len()],
+            ),
             &self.device,
         );
         let p = axis.param;
-        let moved = self.tensors[p].clone().inner().select(axis.axis, indices.clone());
+        let moved = self.tensors[p]
+            .clone()
+            .inner()
+            .select(axis.axis, indices.clone());
         self.tensors[p] = moved.autodiff().require_grad();
         if let Some(state) = &mut self.states[p] {
             let m = &mut state.momentum;
@@ -121,14 +136,23 @@ impl ParamStore {
         self.states
             .iter()
             .map(|s| {
-                s.as_ref()
-                    .map(|s| (s.momentum.time, host(&s.momentum.moment_1), host(&s.momentum.moment_2)))
+                s.as_ref().map(|s| {
+                    (
+                        s.momentum.time,
+                        host(&s.momentum.moment_1),
+                        host(&s.momentum.moment_2),
+                    )
+                })
             })
             .collect()
     }
 
     /// Restores optimizer states saved by [`states_to_host`](Self::states_to_host).
-    pub fn set_states(&mut self, layout: &Layout, states: Vec<Option<(usize, Vec<f32>, Vec<f32>)>>) {
+    pub fn set_states(
+        &mut self,
+        layout: &Layout,
+        states: Vec<Option<(usize, Vec<f32>, Vec<f32>)>>,
+    ) {
         self.states = layout
             .params()
             .iter()
@@ -151,5 +175,8 @@ fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
 }
 
 fn host(t: &Tensor<2>) -> Vec<f32> {
-    t.to_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor")
+    t.to_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("float tensor")
 }

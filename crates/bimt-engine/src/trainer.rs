@@ -25,7 +25,13 @@ pub enum Variant {
 
 impl Variant {
     /// All variants, in the paper's order.
-    pub const ALL: [Variant; 5] = [Variant::Vanilla, Variant::L1, Variant::L1Local, Variant::L1Swap, Variant::Bimt];
+    pub const ALL: [Variant; 5] = [
+        Variant::Vanilla,
+        Variant::L1,
+        Variant::L1Local,
+        Variant::L1Swap,
+        Variant::Bimt,
+    ];
 
     /// Command-line name.
     pub fn name(self) -> &'static str {
@@ -92,7 +98,11 @@ impl TrainConfig {
         if !self.variant.regularised() {
             return 0.0;
         }
-        self.lambda.iter().rev().find(|(from, _)| *from <= step).map_or(0.0, |&(_, l)| l)
+        self.lambda
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= step)
+            .map_or(0.0, |&(_, l)| l)
     }
 
     /// Whether biases are charged at `step`.
@@ -102,7 +112,11 @@ impl TrainConfig {
 
     /// The cost definition used in the loss at `step`.
     pub fn cost_at(&self, step: usize) -> CostConfig {
-        CostConfig { local: self.variant.local(), bias_penalty: self.bias_penalty_at(step), ..self.cost }
+        CostConfig {
+            local: self.variant.local(),
+            bias_penalty: self.bias_penalty_at(step),
+            ..self.cost
+        }
     }
 }
 
@@ -158,8 +172,15 @@ pub struct RunSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The loss stopped being a number.
-    #[error("training diverged at step {step}: the {what} loss is {value} (λ = {lambda}); lower --lr or --lambda")]
-    NonFinite { step: usize, what: &'static str, value: f64, lambda: f64 },
+    #[error(
+        "training diverged at step {step}: the {what} loss is {value} (λ = {lambda}); lower --lr or --lambda"
+    )]
+    NonFinite {
+        step: usize,
+        what: &'static str,
+        value: f64,
+        lambda: f64,
+    },
     /// A checkpoint could not be written.
     #[error(transparent)]
     Checkpoint(#[from] FormatError),
@@ -185,19 +206,29 @@ pub struct Trainer<'a, N, T> {
 impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
     /// A trainer at step 0.
     pub fn new(model: Model<N>, task: T, config: TrainConfig, metric: &'a dyn Metric) -> Self {
-        Self { model, task, config, metric, start_step: 0, swaps: 0, checkpoint_path: None }
+        Self {
+            model,
+            task,
+            config,
+            metric,
+            start_step: 0,
+            swaps: 0,
+            checkpoint_path: None,
+        }
     }
 
     /// The connection cost of the current model under the definition in force at `step`.
     pub fn connection_cost(&self, step: usize) -> f64 {
         let layout = self.model.network.layout();
-        Distances::new(layout, self.metric, &self.config.cost_at(step)).cost(layout, &self.model.params.to_host())
+        Distances::new(layout, self.metric, &self.config.cost_at(step))
+            .cost(layout, &self.model.params.to_host())
     }
 
     /// Evaluates the current model.
     pub fn evaluate(&self) -> Evaluation {
         let device = self.model.params.device().clone();
-        self.task.evaluate(&|x| self.model.predict(x, false), &device)
+        self.task
+            .evaluate(&|x| self.model.predict(x, false), &device)
     }
 
     /// One swap round: moves host weights, then the trainable tensors, their AdamW moments
@@ -205,7 +236,10 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
     pub fn swap_round(&mut self, swap_distances: &Distances) -> usize {
         let layout = self.model.network.layout();
         let mut host = self.model.params.to_host();
-        let config = SwapConfig { top_k: self.config.top_k, mode: self.config.swap_mode };
+        let config = SwapConfig {
+            top_k: self.config.top_k,
+            mode: self.config.swap_mode,
+        };
         let round = Swapper::new(layout, swap_distances).round(&mut host, &config);
         for (domain, perm) in round.permutations.iter().enumerate() {
             if let Some(perm) = perm {
@@ -222,9 +256,16 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         let layout = self.model.network.layout();
         let config = self.config.clone();
         // Swaps always shorten the local wiring, also in the "L1 + swap" ablation.
-        let swap_cost = CostConfig { local: true, ..config.cost_at(config.steps) };
+        let swap_cost = CostConfig {
+            local: true,
+            ..config.cost_at(config.steps)
+        };
         let swap_distances = Distances::new(layout, self.metric, &swap_cost);
-        let regulariser = Regulariser::new(layout, &Distances::new(layout, self.metric, &config.cost_at(0)), &device);
+        let regulariser = Regulariser::new(
+            layout,
+            &Distances::new(layout, self.metric, &config.cost_at(0)),
+            &device,
+        );
         let mut log = Vec::new();
         let start = self.start_step;
         for step in start..config.steps {
@@ -233,7 +274,8 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             let prediction = self.model.predict(batch.x.clone(), true);
             let mut loss = self.task.loss(prediction, &batch);
             if lambda > 0.0 {
-                let cost = regulariser.cost(self.model.params.tensors(), config.bias_penalty_at(step));
+                let cost =
+                    regulariser.cost(self.model.params.tensors(), config.bias_penalty_at(step));
                 loss = loss + cost.mul_scalar(lambda);
             }
             let grads = loss.backward();
@@ -244,9 +286,17 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             }
             if done % config.log_every.max(1) == 0 || done == config.steps {
                 let evaluation = self.evaluate();
-                for (what, value) in [("training", evaluation.train_loss), ("test", evaluation.test_loss)] {
+                for (what, value) in [
+                    ("training", evaluation.train_loss),
+                    ("test", evaluation.test_loss),
+                ] {
                     if !value.is_finite() {
-                        return Err(TrainError::NonFinite { step: done, what, value, lambda });
+                        return Err(TrainError::NonFinite {
+                            step: done,
+                            what,
+                            value,
+                            lambda,
+                        });
                     }
                 }
                 let entry = LogEntry {

@@ -120,11 +120,21 @@ pub struct MetricsFile {
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid {what}: {source}")]
-    Parse { path: PathBuf, what: &'static str, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        source: serde_json::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -132,10 +142,19 @@ pub enum FormatError {
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a reader
 /// never sees half a file and an interrupted run never leaves one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FormatError> {
-    let err = |source| FormatError::Write { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let err = |source| FormatError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -151,18 +170,29 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), FormatErro
 }
 
 /// Reads a JSON file, naming the file in any error.
-pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &'static str) -> Result<T, FormatError> {
-    let text = std::fs::read(path).map_err(|source| FormatError::Read { path: path.to_path_buf(), source })?;
-    serde_json::from_slice(&text).map_err(|source| FormatError::Parse { path: path.to_path_buf(), what, source })
+pub fn read_json<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    what: &'static str,
+) -> Result<T, FormatError> {
+    let text = std::fs::read(path).map_err(|source| FormatError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|source| FormatError::Parse {
+        path: path.to_path_buf(),
+        what,
+        source,
+    })
 }
 
 impl ModelFile {
     /// Reads and checks a `model.json`.
     pub fn read(path: &Path) -> Result<Self, FormatError> {
         let model: ModelFile = read_json(path, "model file")?;
-        model
-            .check()
-            .map_err(|message| FormatError::Invalid { path: path.to_path_buf(), message })?;
+        model.check().map_err(|message| FormatError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(model)
     }
 
@@ -195,7 +225,10 @@ impl ModelFile {
             if let Some(b) = &conn.bias
                 && b.len() != rows
             {
-                return Err(format!("connection {c}: bias has {} entries, expected {rows}", b.len()));
+                return Err(format!(
+                    "connection {c}: bias has {} entries, expected {rows}",
+                    b.len()
+                ));
             }
         }
         Ok(())

@@ -37,7 +37,12 @@ pub struct CostConfig {
 
 impl Default for CostConfig {
     fn default() -> Self {
-        Self { reduction: Reduction::Sum, bias_penalty: true, last_layer_distance: true, local: true }
+        Self {
+            reduction: Reduction::Sum,
+            bias_penalty: true,
+            last_layer_distance: true,
+            local: true,
+        }
     }
 }
 
@@ -96,7 +101,11 @@ impl Distances {
                 (id, (bias_length * scale) as f32)
             })
             .collect();
-        Self { weight, bias, bias_penalty: config.bias_penalty }
+        Self {
+            weight,
+            bias,
+            bias_penalty: config.bias_penalty,
+        }
     }
 
     /// The connection cost of host parameters (row-major, indexed by [`ParamId`]), in f64.
@@ -104,11 +113,18 @@ impl Distances {
         let mut total = 0.0;
         for (id, _, _, c) in layout.connections() {
             let d = &self.weight[id.index()];
-            total += params[c.weight].iter().zip(d).map(|(w, d)| (w.abs() * d) as f64).sum::<f64>();
+            total += params[c.weight]
+                .iter()
+                .zip(d)
+                .map(|(w, d)| (w.abs() * d) as f64)
+                .sum::<f64>();
         }
         if self.bias_penalty {
             for &(p, scale) in &self.bias {
-                total += params[p].iter().map(|b| (b.abs() * scale) as f64).sum::<f64>();
+                total += params[p]
+                    .iter()
+                    .map(|b| (b.abs() * scale) as f64)
+                    .sum::<f64>();
             }
         }
         total

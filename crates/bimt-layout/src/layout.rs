@@ -1,8 +1,8 @@
 use bimt_manifold::Placement;
 use nalgebra::Point3;
+use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
-use petgraph::Direction;
 
 /// A neuron layer, a node of the layout graph.
 pub type LayerId = NodeIndex;
@@ -176,7 +176,16 @@ impl LayoutBuilder {
                 penalised_like_bias: true,
             })
         });
-        self.connect(from, to, Connection { weight, bias, in_fold, out_fold })
+        self.connect(
+            from,
+            to,
+            Connection {
+                weight,
+                bias,
+                in_fold,
+                out_fold,
+            },
+        )
     }
 
     /// Adds a connection over parameters declared with [`param`](Self::param).
@@ -203,7 +212,10 @@ impl LayoutBuilder {
     }
 
     fn name(&self, layer: LayerId) -> String {
-        self.graph.node_weight(layer).map(|l| l.name.clone()).unwrap_or_else(|| format!("#{}", layer.index()))
+        self.graph
+            .node_weight(layer)
+            .map(|l| l.name.clone())
+            .unwrap_or_else(|| format!("#{}", layer.index()))
     }
 
     fn size(&self, layer: LayerId) -> usize {
@@ -212,7 +224,13 @@ impl LayoutBuilder {
 
     /// Validates the layout and places every neuron.
     pub fn build(self) -> Result<Layout, LayoutError> {
-        let LayoutBuilder { mut graph, params, mut domains, input, output } = self;
+        let LayoutBuilder {
+            mut graph,
+            params,
+            mut domains,
+            input,
+            output,
+        } = self;
         let err = |m: String| Err(LayoutError(m));
         let mut names = std::collections::HashSet::new();
         for layer in graph.node_weights_mut() {
@@ -229,15 +247,22 @@ impl LayoutBuilder {
         }
         for (p, spec) in params.iter().enumerate() {
             if spec.shape[0] == 0 || spec.shape[1] == 0 {
-                return err(format!("parameter {p} ('{}') has an empty shape {:?}", spec.name, spec.shape));
+                return err(format!(
+                    "parameter {p} ('{}') has an empty shape {:?}",
+                    spec.name, spec.shape
+                ));
             }
         }
         let param = |id: ParamId, what: &str| {
-            params
-                .get(id)
-                .ok_or_else(|| LayoutError(format!("{what} refers to parameter {id}, but only {} exist", params.len())))
+            params.get(id).ok_or_else(|| {
+                LayoutError(format!(
+                    "{what} refers to parameter {id}, but only {} exist",
+                    params.len()
+                ))
+            })
         };
-        let mut axis_owner: std::collections::HashMap<(ParamId, usize), String> = Default::default();
+        let mut axis_owner: std::collections::HashMap<(ParamId, usize), String> =
+            Default::default();
         let mut claim = |axis: (ParamId, usize), owner: String| -> Result<(), LayoutError> {
             match axis_owner.insert(axis, owner.clone()) {
                 Some(previous) => Err(LayoutError(format!(
@@ -266,7 +291,10 @@ impl LayoutBuilder {
             if let Some(b) = c.bias {
                 let b = param(b, &what)?;
                 if b.shape != [1, expected[1]] {
-                    return err(format!("{what}: bias '{}' is {:?}, expected [1, {}]", b.name, b.shape, expected[1]));
+                    return err(format!(
+                        "{what}: bias '{}' is {:?}, expected [1, {}]",
+                        b.name, b.shape, expected[1]
+                    ));
                 }
                 claim((c.bias.unwrap_or_default(), 1), what.clone())?;
             }
@@ -279,11 +307,18 @@ impl LayoutBuilder {
             let mut size = None;
             for &l in &domain.layers {
                 let Some(layer) = graph.node_weight(l) else {
-                    return err(format!("domain '{}' names layer #{}, which does not exist", domain.name, l.index()));
+                    return err(format!(
+                        "domain '{}' names layer #{}, which does not exist",
+                        domain.name,
+                        l.index()
+                    ));
                 };
                 if domain_of[l.index()] != usize::MAX {
                     let other = &domains[domain_of[l.index()]].name;
-                    return err(format!("layer '{}' is in two domains: '{other}' and '{}'", layer.name, domain.name));
+                    return err(format!(
+                        "layer '{}' is in two domains: '{other}' and '{}'",
+                        layer.name, domain.name
+                    ));
                 }
                 domain_of[l.index()] = d;
                 match size {
@@ -310,7 +345,10 @@ impl LayoutBuilder {
                 let what = format!("domain '{}'", domain.name);
                 let p = param(a.param, &what)?;
                 if a.axis > 1 {
-                    return err(format!("{what}: parameter '{}' has no axis {} (parameters are 2-D)", p.name, a.axis));
+                    return err(format!(
+                        "{what}: parameter '{}' has no axis {} (parameters are 2-D)",
+                        p.name, a.axis
+                    ));
                 }
                 if a.fold == 0 || p.shape[a.axis] != size * a.fold {
                     return err(format!(
@@ -340,7 +378,14 @@ impl LayoutBuilder {
                 return err(format!("the {what} layer #{} does not exist", l.index()));
             }
         }
-        Ok(Layout { graph, params, domains, domain_of, input, output })
+        Ok(Layout {
+            graph,
+            params,
+            domains,
+            domain_of,
+            input,
+            output,
+        })
     }
 }
 
@@ -357,7 +402,9 @@ impl Layout {
 
     /// The layer with this name.
     pub fn layer_named(&self, name: &str) -> Option<LayerId> {
-        self.graph.node_indices().find(|&l| self.graph[l].name == name)
+        self.graph
+            .node_indices()
+            .find(|&l| self.graph[l].name == name)
     }
 
     /// All parameters, indexed by [`ParamId`].
@@ -391,8 +438,12 @@ impl Layout {
     }
 
     /// Connections in insertion order: `(id, from, to, connection)`.
-    pub fn connections(&self) -> impl Iterator<Item = (ConnectionId, LayerId, LayerId, &Connection)> {
-        self.graph.edge_references().map(|e| (e.id(), e.source(), e.target(), e.weight()))
+    pub fn connections(
+        &self,
+    ) -> impl Iterator<Item = (ConnectionId, LayerId, LayerId, &Connection)> {
+        self.graph
+            .edge_references()
+            .map(|e| (e.id(), e.source(), e.target(), e.weight()))
     }
 
     /// Connections leaving (`Outgoing`) or entering (`Incoming`) a layer.
@@ -401,7 +452,9 @@ impl Layout {
         layer: LayerId,
         direction: Direction,
     ) -> impl Iterator<Item = (ConnectionId, &Connection)> {
-        self.graph.edges_directed(layer, direction).map(|e| (e.id(), e.weight()))
+        self.graph
+            .edges_directed(layer, direction)
+            .map(|e| (e.id(), e.weight()))
     }
 
     /// Every tensor axis a domain's permutation moves: weight rows of its outgoing
@@ -411,12 +464,24 @@ impl Layout {
         let mut axes = Vec::new();
         for &l in &d.layers {
             for (_, c) in self.connections_at(l, Direction::Outgoing) {
-                axes.push(Axis { param: c.weight, axis: 0, fold: c.in_fold });
+                axes.push(Axis {
+                    param: c.weight,
+                    axis: 0,
+                    fold: c.in_fold,
+                });
             }
             for (_, c) in self.connections_at(l, Direction::Incoming) {
-                axes.push(Axis { param: c.weight, axis: 1, fold: c.out_fold });
+                axes.push(Axis {
+                    param: c.weight,
+                    axis: 1,
+                    fold: c.out_fold,
+                });
                 if let Some(b) = c.bias {
-                    axes.push(Axis { param: b, axis: 1, fold: c.out_fold });
+                    axes.push(Axis {
+                        param: b,
+                        axis: 1,
+                        fold: c.out_fold,
+                    });
                 }
             }
         }
@@ -426,7 +491,10 @@ impl Layout {
 
     /// The connections into the output layer (the "last layer").
     pub fn is_last(&self, connection: ConnectionId) -> bool {
-        let (_, to) = self.graph.edge_endpoints(connection).expect("connection exists");
+        let (_, to) = self
+            .graph
+            .edge_endpoints(connection)
+            .expect("connection exists");
         Some(to) == self.output
     }
 }
@@ -435,7 +503,9 @@ impl Layout {
 /// the gather index for every position of the axis.
 pub(crate) fn gather_indices(perm: &[usize], fold: usize) -> Vec<usize> {
     let n = perm.len();
-    (0..fold).flat_map(|t| perm.iter().map(move |&p| t * n + p)).collect()
+    (0..fold)
+        .flat_map(|t| perm.iter().map(move |&p| t * n + p))
+        .collect()
 }
 
 impl Axis {

@@ -22,9 +22,9 @@ mod distance;
 mod layout;
 
 pub use bimt_manifold::{Metric, Placement};
-pub use petgraph::Direction;
 pub use distance::{CostConfig, Distances, Reduction};
 pub use layout::{
     Axis, Connection, ConnectionId, Domain, DomainId, LayerId, Layout, LayoutBuilder, LayoutError,
     NeuronLayer, ParamId, ParamSpec, Permutation,
 };
+pub use petgraph::Direction;

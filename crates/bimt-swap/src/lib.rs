@@ -11,7 +11,7 @@
 //! neurons own (O(fan-in + fan-out)), never by re-evaluating the whole cost. Exact mode
 //! places all neurons of a domain at once by solving a linear assignment problem.
 
-use bimt_layout::{Axis, DomainId, Distances, Layout, ParamId, Permutation};
+use bimt_layout::{Axis, Distances, DomainId, Layout, ParamId, Permutation};
 use pathfinding::prelude::{Matrix, kuhn_munkres_min};
 
 /// How a swap round searches.
@@ -113,11 +113,27 @@ impl<'a> Swapper<'a> {
 
     /// The exact change of the connection cost if the domain's neurons moved by `map`
     /// (position `q` receives neuron `map(q)`), touching only the rows and columns that move.
-    pub fn delta(&self, domain: DomainId, params: &[Vec<f32>], map: &dyn Fn(usize) -> usize) -> f64 {
-        self.delta_terms(&self.terms(domain), self.layout.domain_size(domain), params, map)
+    pub fn delta(
+        &self,
+        domain: DomainId,
+        params: &[Vec<f32>],
+        map: &dyn Fn(usize) -> usize,
+    ) -> f64 {
+        self.delta_terms(
+            &self.terms(domain),
+            self.layout.domain_size(domain),
+            params,
+            map,
+        )
     }
 
-    fn delta_terms(&self, terms: &[Term], n: usize, params: &[Vec<f32>], map: &dyn Fn(usize) -> usize) -> f64 {
+    fn delta_terms(
+        &self,
+        terms: &[Term],
+        n: usize,
+        params: &[Vec<f32>],
+        map: &dyn Fn(usize) -> usize,
+    ) -> f64 {
         let moved: Vec<usize> = (0..n).filter(|&q| map(q) != q).collect();
         if moved.is_empty() {
             return 0.0;
@@ -126,20 +142,39 @@ impl<'a> Swapper<'a> {
         for t in terms {
             let w = &params[t.weight];
             let d = &self.distances.weight[t.distances];
-            let pr = |a: usize| if t.row_fold.is_some() { a - a % n + map(a % n) } else { a };
-            let pc = |b: usize| if t.col_fold.is_some() { b - b % n + map(b % n) } else { b };
+            let pr = |a: usize| {
+                if t.row_fold.is_some() {
+                    a - a % n + map(a % n)
+                } else {
+                    a
+                }
+            };
+            let pc = |b: usize| {
+                if t.col_fold.is_some() {
+                    b - b % n + map(b % n)
+                } else {
+                    b
+                }
+            };
             let moved_rows: Vec<usize> = match t.row_fold {
-                Some(f) => (0..f).flat_map(|k| moved.iter().map(move |&q| k * n + q)).collect(),
+                Some(f) => (0..f)
+                    .flat_map(|k| moved.iter().map(move |&q| k * n + q))
+                    .collect(),
                 None => Vec::new(),
             };
             let moved_cols: Vec<usize> = match t.col_fold {
-                Some(f) => (0..f).flat_map(|k| moved.iter().map(move |&q| k * n + q)).collect(),
+                Some(f) => (0..f)
+                    .flat_map(|k| moved.iter().map(move |&q| k * n + q))
+                    .collect(),
                 None => Vec::new(),
             };
             let mut sum = 0.0f32;
             for &a in &moved_rows {
                 let src = pr(a) * t.cols;
-                let (row, drow) = (&w[a * t.cols..(a + 1) * t.cols], &d[a * t.cols..(a + 1) * t.cols]);
+                let (row, drow) = (
+                    &w[a * t.cols..(a + 1) * t.cols],
+                    &d[a * t.cols..(a + 1) * t.cols],
+                );
                 if t.col_fold.is_some() {
                     for b in 0..t.cols {
                         sum += (w[src + pc(b)].abs() - row[b].abs()) * drow[b];
@@ -167,7 +202,10 @@ impl<'a> Swapper<'a> {
 
     /// Runs one swap round over every movable domain, updating `params` in place.
     pub fn round(&self, params: &mut [Vec<f32>], config: &SwapConfig) -> SwapRound {
-        let mut round = SwapRound { permutations: Vec::new(), swaps: 0 };
+        let mut round = SwapRound {
+            permutations: Vec::new(),
+            swaps: 0,
+        };
         for domain in 0..self.layout.domains().len() {
             let perm = if self.layout.domains()[domain].fixed {
                 None
@@ -191,12 +229,20 @@ impl<'a> Swapper<'a> {
         let axes = self.layout.domain_axes(domain);
         let block = self.layout.domains()[domain].block.unwrap_or(n);
         let mut perm: Permutation = (0..n).collect();
-        let self_connected = terms.iter().any(|t| t.row_fold.is_some() && t.col_fold.is_some());
+        let self_connected = terms
+            .iter()
+            .any(|t| t.row_fold.is_some() && t.col_fold.is_some());
         if config.mode == SwapMode::Exact && !self_connected {
             for start in (0..n).step_by(block) {
                 let local = self.assignment(&terms, n, start, block, params);
                 if local.iter().enumerate().any(|(q, &p)| q != p) {
-                    let map = |q: usize| if q >= start && q < start + block { start + local[q - start] } else { q };
+                    let map = |q: usize| {
+                        if q >= start && q < start + block {
+                            start + local[q - start]
+                        } else {
+                            q
+                        }
+                    };
                     if self.delta_terms(&terms, n, params, &map) < 0.0 {
                         let full: Permutation = (0..n).map(map).collect();
                         apply_host(self.layout, &axes, params, &full);
@@ -215,7 +261,15 @@ impl<'a> Swapper<'a> {
                 let first = j - j % block;
                 let mut best = (0.0, j);
                 for k in (first..first + block).filter(|&k| k != j) {
-                    let map = |q: usize| if q == j { k } else if q == k { j } else { q };
+                    let map = |q: usize| {
+                        if q == j {
+                            k
+                        } else if q == k {
+                            j
+                        } else {
+                            q
+                        }
+                    };
                     let delta = self.delta_terms(&terms, n, params, &map);
                     if delta < best.0 {
                         best = (delta, k);
@@ -234,7 +288,10 @@ impl<'a> Swapper<'a> {
                 self.block_swaps(domain, &terms, &axes, params, config, &mut perm, swaps);
             }
         }
-        perm.iter().enumerate().any(|(q, &p)| q != p).then_some(perm)
+        perm.iter()
+            .enumerate()
+            .any(|(q, &p)| q != p)
+            .then_some(perm)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -252,13 +309,17 @@ impl<'a> Swapper<'a> {
         let block = self.layout.domains()[domain].block.unwrap_or(n);
         let blocks = n / block;
         let scores = self.scores(domain, params);
-        let mut block_scores: Vec<(f64, usize)> =
-            (0..blocks).map(|b| (scores[b * block..(b + 1) * block].iter().sum(), b)).collect();
+        let mut block_scores: Vec<(f64, usize)> = (0..blocks)
+            .map(|b| (scores[b * block..(b + 1) * block].iter().sum(), b))
+            .collect();
         block_scores.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         // `at[y]`: the round-start index of the block now at block position `y`.
         let mut at: Vec<usize> = (0..blocks).collect();
         for &(_, start_block) in block_scores.iter().take(config.top_k) {
-            let x = at.iter().position(|&b| b == start_block).unwrap_or(start_block);
+            let x = at
+                .iter()
+                .position(|&b| b == start_block)
+                .unwrap_or(start_block);
             let map_for = |y: usize| {
                 move |q: usize| match q / block {
                     b if b == x => y * block + q % block,
@@ -286,7 +347,14 @@ impl<'a> Swapper<'a> {
 
     /// Optimal placement of the neurons `start..start + len` among those same positions,
     /// everything else fixed: `result[q - start] = j - start` puts neuron `j` at position `q`.
-    fn assignment(&self, terms: &[Term], n: usize, start: usize, len: usize, params: &[Vec<f32>]) -> Vec<usize> {
+    fn assignment(
+        &self,
+        terms: &[Term],
+        n: usize,
+        start: usize,
+        len: usize,
+        params: &[Vec<f32>],
+    ) -> Vec<usize> {
         // cost[j][q]: what neuron j's weights cost if it sat at position q.
         let mut cost = vec![vec![0.0f64; len]; len];
         for t in terms {
@@ -298,7 +366,9 @@ impl<'a> Swapper<'a> {
                         let src = (k * n + start + j) * t.cols;
                         for q in 0..len {
                             let dst = (k * n + start + q) * t.cols;
-                            cost[j][q] += (0..t.cols).map(|b| (w[src + b].abs() * d[dst + b]) as f64).sum::<f64>();
+                            cost[j][q] += (0..t.cols)
+                                .map(|b| (w[src + b].abs() * d[dst + b]) as f64)
+                                .sum::<f64>();
                         }
                     }
                 }
@@ -319,10 +389,17 @@ impl<'a> Swapper<'a> {
                 }
             }
         }
-        let max = cost.iter().flatten().fold(0.0f64, |m, &c| m.max(c.abs())).max(f64::MIN_POSITIVE);
+        let max = cost
+            .iter()
+            .flatten()
+            .fold(0.0f64, |m, &c| m.max(c.abs()))
+            .max(f64::MIN_POSITIVE);
         let scale = 1e12 / max;
-        let matrix = Matrix::from_rows(cost.iter().map(|row| row.iter().map(|&c| (c * scale).round() as i64)))
-            .expect("square cost matrix");
+        let matrix = Matrix::from_rows(
+            cost.iter()
+                .map(|row| row.iter().map(|&c| (c * scale).round() as i64)),
+        )
+        .expect("square cost matrix");
         let (_, assignment) = kuhn_munkres_min(&matrix);
         // assignment[j] = q; invert into position -> neuron.
         let mut local = vec![0; len];

@@ -35,7 +35,10 @@ struct DeviceSplit {
 
 impl DeviceSplit {
     fn new(split: &Split, device: &Device) -> Self {
-        let x = Tensor::from_data(TensorData::new(split.inputs.clone(), [split.n, split.in_dim]), device);
+        let x = Tensor::from_data(
+            TensorData::new(split.inputs.clone(), [split.n, split.in_dim]),
+            device,
+        );
         let (values, dim, labels) = match &split.targets {
             Targets::Regression { values, dim } => (values.clone(), *dim, None),
             Targets::Classes { labels, classes } => {
@@ -47,7 +50,12 @@ impl DeviceSplit {
             }
         };
         let y = Tensor::from_data(TensorData::new(values, [split.n, dim]), device);
-        Self { x, y, labels, n: split.n }
+        Self {
+            x,
+            y,
+            labels,
+            n: split.n,
+        }
     }
 }
 
@@ -69,10 +77,23 @@ impl Supervised {
         let test = DeviceSplit::new(&data.test, device);
         let sampler = match batching {
             Batching::Full => None,
-            Batching::Mini { size, seed } => Some((BatchSampler::new(train.n, size, Sampling::Epochs, seed), batching)),
+            Batching::Mini { size, seed } => Some((
+                BatchSampler::new(train.n, size, Sampling::Epochs, seed),
+                batching,
+            )),
         };
-        let full_batch = Batch { x: train.x.clone(), target: train.y.clone() };
-        Self { train, test, loss, sampler, drawn: 0, full_batch }
+        let full_batch = Batch {
+            x: train.x.clone(),
+            target: train.y.clone(),
+        };
+        Self {
+            train,
+            test,
+            loss,
+            sampler,
+            drawn: 0,
+            full_batch,
+        }
     }
 
     fn loss_of(&self, prediction: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
@@ -80,20 +101,32 @@ impl Supervised {
             Loss::Mse | Loss::OneHotMse => (prediction - target).square().mean(),
             Loss::CrossEntropy => {
                 let [n, _] = prediction.dims();
-                (log_softmax(prediction, 1) * target).sum().mul_scalar(-1.0 / n as f64)
+                (log_softmax(prediction, 1) * target)
+                    .sum()
+                    .mul_scalar(-1.0 / n as f64)
             }
         }
     }
 
-    fn evaluate_split(&self, split: &DeviceSplit, predict: &dyn Fn(Tensor<2>) -> Tensor<2>) -> (f64, Option<f64>) {
+    fn evaluate_split(
+        &self,
+        split: &DeviceSplit,
+        predict: &dyn Fn(Tensor<2>) -> Tensor<2>,
+    ) -> (f64, Option<f64>) {
         let prediction = predict(split.x.clone());
         let accuracy = split.labels.as_ref().map(|labels| {
             let predicted = prediction.clone().argmax(1).into_data().convert::<i64>();
             let predicted = predicted.as_slice::<i64>().unwrap_or(&[]);
-            let right = predicted.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count();
+            let right = predicted
+                .iter()
+                .zip(labels)
+                .filter(|(p, l)| **p == **l as i64)
+                .count();
             right as f64 / labels.len().max(1) as f64
         });
-        let loss = self.loss_of(prediction, split.y.clone()).into_scalar::<f32>() as f64;
+        let loss = self
+            .loss_of(prediction, split.y.clone())
+            .into_scalar::<f32>() as f64;
         (loss, accuracy)
     }
 }
@@ -129,6 +162,10 @@ impl Task for Supervised {
     fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, _device: &Device) -> Evaluation {
         let (train_loss, _) = self.evaluate_split(&self.train, predict);
         let (test_loss, test_accuracy) = self.evaluate_split(&self.test, predict);
-        Evaluation { train_loss, test_loss, test_accuracy }
+        Evaluation {
+            train_loss,
+            test_loss,
+            test_accuracy,
+        }
     }
 }

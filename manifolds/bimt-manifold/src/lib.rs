@@ -60,12 +60,20 @@ pub struct PaperMetric {
 impl PaperMetric {
     /// The L1 metric `A·|Δ| + y*`.
     pub fn l1(a: f64, y_star: f64) -> Self {
-        Self { a, y_star, norm: Norm::L1 }
+        Self {
+            a,
+            y_star,
+            norm: Norm::L1,
+        }
     }
 
     /// The L2 metric `sqrt(A²|Δ|² + y*²)`.
     pub fn l2(a: f64, y_star: f64) -> Self {
-        Self { a, y_star, norm: Norm::L2 }
+        Self {
+            a,
+            y_star,
+            norm: Norm::L2,
+        }
     }
 }
 
@@ -120,17 +128,25 @@ impl Placement {
     /// The positions of `n` neurons of a layer at `depth`.
     pub fn positions(&self, n: usize, depth: f64) -> Result<Vec<Point3<f64>>, PlacementError> {
         let points: Vec<Point2<f64>> = match self {
-            Placement::Line => (0..n).map(|i| Point2::new((i as f64 + 0.5) / n as f64, 0.0)).collect(),
+            Placement::Line => (0..n)
+                .map(|i| Point2::new((i as f64 + 0.5) / n as f64, 0.0))
+                .collect(),
             Placement::Grid { rows, cols } => {
                 if rows * cols != n {
                     return Err(PlacementError {
-                        message: format!("a {rows}x{cols} grid holds {} neurons, the layer has {n}", rows * cols),
+                        message: format!(
+                            "a {rows}x{cols} grid holds {} neurons, the layer has {n}",
+                            rows * cols
+                        ),
                     });
                 }
                 (0..n)
                     .map(|i| {
                         let (r, c) = (i / cols, i % cols);
-                        Point2::new((c as f64 + 0.5) / *cols as f64, (r as f64 + 0.5) / *rows as f64)
+                        Point2::new(
+                            (c as f64 + 0.5) / *cols as f64,
+                            (r as f64 + 0.5) / *rows as f64,
+                        )
                     })
                     .collect()
             }
@@ -143,13 +159,19 @@ impl Placement {
             Placement::Explicit(points) => {
                 if points.len() != n {
                     return Err(PlacementError {
-                        message: format!("{} explicit points for a layer of {n} neurons", points.len()),
+                        message: format!(
+                            "{} explicit points for a layer of {n} neurons",
+                            points.len()
+                        ),
                     });
                 }
                 points.clone()
             }
         };
-        Ok(points.into_iter().map(|p| Point3::new(p.x, p.y, depth)).collect())
+        Ok(points
+            .into_iter()
+            .map(|p| Point3::new(p.x, p.y, depth))
+            .collect())
     }
 
     /// How many in-layer coordinates this placement uses (1 for a line, 2 otherwise).
@@ -175,17 +197,29 @@ mod tests {
 
     #[test]
     fn grid_is_row_major_and_checks_size() {
-        let p = Placement::Grid { rows: 2, cols: 3 }.positions(6, 0.0).unwrap();
+        let p = Placement::Grid { rows: 2, cols: 3 }
+            .positions(6, 0.0)
+            .unwrap();
         assert_eq!((p[1].x, p[1].y), (0.5, 0.25));
         assert_eq!((p[3].x, p[3].y), (1.0 / 6.0, 0.75));
-        let err = Placement::Grid { rows: 28, cols: 28 }.positions(100, 0.0).unwrap_err();
-        assert!(err.message.contains("28x28") && err.message.contains("100"), "{err}");
+        let err = Placement::Grid { rows: 28, cols: 28 }
+            .positions(100, 0.0)
+            .unwrap_err();
+        assert!(
+            err.message.contains("28x28") && err.message.contains("100"),
+            "{err}"
+        );
     }
 
     #[test]
     fn ring_has_given_radius() {
         let c = Point2::new(0.5, 0.5);
-        let p = Placement::Ring { center: c, radius: 0.25 }.positions(10, 3.0).unwrap();
+        let p = Placement::Ring {
+            center: c,
+            radius: 0.25,
+        }
+        .positions(10, 3.0)
+        .unwrap();
         for q in &p {
             assert!(((q.x - 0.5).hypot(q.y - 0.5) - 0.25).abs() < 1e-12);
         }
@@ -202,5 +236,4 @@ mod tests {
         assert!((l2 - (4.0 * 0.25f64 + 0.25).sqrt()).abs() < 1e-12);
         assert!((PaperMetric::l1(2.0, 0.5).bias_length() - 0.5).abs() < 1e-12);
     }
-
 }

@@ -132,7 +132,12 @@ impl Mlp {
                 (c.weight, c.bias.expect("MLP connections have biases"))
             })
             .collect();
-        Ok(Self { layout, layers, weights, activation: config.activation })
+        Ok(Self {
+            layout,
+            layers,
+            weights,
+            activation: config.activation,
+        })
     }
 
     /// The neuron layers, input first.
@@ -161,7 +166,9 @@ impl Network for Mlp {
     }
 
     fn forward(&self, params: &[Tensor<2>], x: Tensor<2>) -> Tensor<2> {
-        self.forward_all(params, x).pop().expect("at least one weight layer")
+        self.forward_all(params, x)
+            .pop()
+            .expect("at least one weight layer")
     }
 
     fn activation(&self) -> String {
@@ -169,6 +176,8 @@ impl Network for Mlp {
     }
 
     fn connection_activation(&self, connection: ConnectionId) -> Option<String> {
-        self.layout.is_last(connection).then(|| "identity".to_string())
+        self.layout
+            .is_last(connection)
+            .then(|| "identity".to_string())
     }
 }
