@@ -94,7 +94,7 @@ fn forced_swaps_without_moving_moments_diverge() {
     swapped
         .model
         .params
-        .set_states(&layout, plain.model.params.states_to_host());
+        .set_states(plain.model.params.states_to_host());
     let _ = states;
     plain.config.steps = 40;
     swapped.config.steps = 40;

@@ -12,7 +12,7 @@ use bimt_layout::CostConfig;
 use bimt_manifold::{Metric, PaperMetric};
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_tasks::{Batching, Loss, Supervised};
-use bimt_views::{GraphStyle, render_graph, write_gif, write_png};
+use bimt_views::{GifWriter, GraphStyle, render_graph, write_png};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -116,10 +116,10 @@ fn cost_spec(h: &Hyper, config: &TrainConfig, metric: &dyn Metric) -> CostSpec {
     }
 }
 
-/// Renders frames on the second core while the first one trains.
+/// Renders and encodes frames on the second core while the first one trains.
 struct FrameSink {
     sender: Option<mpsc::Sender<ModelFile>>,
-    worker: Option<thread::JoinHandle<Vec<image::RgbImage>>>,
+    worker: Option<thread::JoinHandle<GifWriter>>,
 }
 
 impl FrameSink {
@@ -132,7 +132,11 @@ impl FrameSink {
                 title: Some(title),
                 ..GraphStyle::default()
             };
-            receiver.iter().map(|m| render_graph(&m, &style)).collect()
+            let mut gif = GifWriter::new(120);
+            for model in receiver.iter() {
+                gif.push(&render_graph(&model, &style));
+            }
+            gif
         });
         Self {
             sender: Some(sender),
@@ -146,12 +150,12 @@ impl FrameSink {
         }
     }
 
-    fn finish(mut self) -> Vec<image::RgbImage> {
+    fn finish(mut self) -> GifWriter {
         self.sender.take();
         self.worker
             .take()
             .and_then(|w| w.join().ok())
-            .unwrap_or_default()
+            .unwrap_or_else(|| GifWriter::new(120))
     }
 }
 
@@ -248,7 +252,7 @@ pub fn train_and_write<N: Network>(
     observer.bar.finish_and_clear();
     let model_file = export_model(&trainer.model, &data.input_names, &data.output_names, cost);
     let frames = frames.finish();
-    write_outputs(request, data, &model_file, &summary, &frames)
+    write_outputs(request, data, &model_file, &summary, frames)
 }
 
 fn write_outputs(
@@ -256,7 +260,7 @@ fn write_outputs(
     data: &Dataset,
     model: &ModelFile,
     summary: &RunSummary,
-    frames: &[image::RgbImage],
+    frames: GifWriter,
 ) -> Result<MetricsFile, String> {
     let out = &request.out;
     let h = &request.hyper;
@@ -286,7 +290,7 @@ fn write_outputs(
         ..GraphStyle::default()
     };
     write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
-    write_gif(&out.join("evolution.gif"), frames, 120).map_err(e)?;
+    frames.finish(&out.join("evolution.gif")).map_err(e)?;
     let log: String = summary
         .log
         .iter()

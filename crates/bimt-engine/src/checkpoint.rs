@@ -113,6 +113,16 @@ impl Checkpoint {
                 )));
             }
         }
+        let times: Vec<Option<usize>> = ckpt
+            .moments
+            .iter()
+            .map(|m| m.as_ref().map(|m| m.0))
+            .collect();
+        if times.windows(2).any(|w| w[0] != w[1]) {
+            return Err(mismatch(
+                "the AdamW moments disagree on how many steps were taken".into(),
+            ));
+        }
         let is_perm = |order: &[usize], n: usize| {
             let mut seen = vec![false; n];
             order.len() == n
@@ -129,7 +139,7 @@ impl Checkpoint {
         }
         let device = model.params.device().clone();
         model.params = crate::params::ParamStore::from_host(layout, &ckpt.params, &device);
-        model.params.set_states(layout, ckpt.moments.clone());
+        model.params.set_states(ckpt.moments.clone());
         model.set_orders(ckpt.input_order.clone(), ckpt.output_order.clone());
         Ok(ckpt)
     }

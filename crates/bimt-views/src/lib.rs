@@ -49,29 +49,87 @@ const GIF_SPEED: i32 = 10;
 /// larger one is cropped, a smaller one padded with white). Colours are quantised to the
 /// GIF's 256 per frame. An empty `frames` is an error.
 pub fn write_gif(path: &Path, frames: &[RgbImage], frame_delay_ms: u32) -> Result<(), FormatError> {
-    let Some(first) = frames.first() else {
-        return Err(FormatError::Invalid {
-            path: path.to_path_buf(),
-            message: "a GIF needs at least one frame".into(),
-        });
-    };
-    let (w, h) = first.dimensions();
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = GifEncoder::new_with_speed(&mut bytes, GIF_SPEED);
-        encoder
+    let mut gif = GifWriter::new(frame_delay_ms);
+    for frame in frames {
+        gif.push(frame);
+    }
+    gif.finish(path)
+}
+
+/// An animated GIF built one frame at a time (so frames can be encoded while a run trains),
+/// written atomically by [`finish`](Self::finish).
+pub struct GifWriter {
+    bytes: SharedBytes,
+    encoder: Option<GifEncoder<SharedBytes>>,
+    size: Option<(u32, u32)>,
+    delay: Delay,
+    error: Option<String>,
+}
+
+/// A byte buffer the encoder writes into while the writer keeps a handle to read it back.
+#[derive(Clone, Default)]
+struct SharedBytes(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned buffer"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl GifWriter {
+    /// An empty animation whose frames show for `frame_delay_ms` each.
+    pub fn new(frame_delay_ms: u32) -> Self {
+        let bytes = SharedBytes::default();
+        let mut encoder = GifEncoder::new_with_speed(bytes.clone(), GIF_SPEED);
+        let error = encoder
             .set_repeat(Repeat::Infinite)
-            .map_err(|e| encode_error(path, e))?;
-        let delay = Delay::from_numer_denom_ms(frame_delay_ms, 1);
-        for img in frames {
-            let rgba = RgbaImage::from_fn(w, h, |x, y| match img.get_pixel_checked(x, y) {
-                Some(p) => image::Rgba([p[0], p[1], p[2], 255]),
-                None => image::Rgba([255, 255, 255, 255]),
-            });
-            encoder
-                .encode_frame(Frame::from_parts(rgba, 0, 0, delay))
-                .map_err(|e| encode_error(path, e))?;
+            .err()
+            .map(|e| e.to_string());
+        Self {
+            bytes,
+            encoder: Some(encoder),
+            size: None,
+            delay: Delay::from_numer_denom_ms(frame_delay_ms, 1),
+            error,
         }
     }
-    write_atomic(path, &bytes)
+
+    /// Encodes one frame (sized like the first frame: cropped or padded with white).
+    pub fn push(&mut self, img: &RgbImage) {
+        let (w, h) = *self.size.get_or_insert(img.dimensions());
+        let rgba = RgbaImage::from_fn(w, h, |x, y| match img.get_pixel_checked(x, y) {
+            Some(p) => image::Rgba([p[0], p[1], p[2], 255]),
+            None => image::Rgba([255, 255, 255, 255]),
+        });
+        if let Some(encoder) = &mut self.encoder
+            && let Err(e) = encoder.encode_frame(Frame::from_parts(rgba, 0, 0, self.delay))
+        {
+            self.error.get_or_insert(e.to_string());
+        }
+    }
+
+    /// Writes the animation to `path` atomically.
+    pub fn finish(mut self, path: &Path) -> Result<(), FormatError> {
+        let invalid = |message: String| FormatError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(e) = self.error {
+            return Err(invalid(format!("cannot encode the GIF: {e}")));
+        }
+        if self.size.is_none() {
+            return Err(invalid("a GIF needs at least one frame".into()));
+        }
+        drop(self.encoder.take()); // writes the GIF trailer
+        let bytes = self.bytes.0.lock().map(|b| b.clone()).unwrap_or_default();
+        write_atomic(path, &bytes)
+    }
 }
