@@ -1,0 +1,180 @@
+//! The command line's errors: one line that says what is wrong and where, no panic, no
+//! half-written output.
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bimt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bimt"))
+        .args(args)
+        .output()
+        .expect("bimt runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bimt-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn unknown_preset_lists_the_known_ones() {
+    let e = one_line_error(&bimt(&["run", "symbolic-indepndence"]));
+    assert!(
+        e.contains("unknown preset 'symbolic-indepndence'") && e.contains("symbolic-independence"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_override_names_the_setting() {
+    let e = one_line_error(&bimt(&["run", "two-moons", "--lambda", "0:1e-3,abc"]));
+    assert!(e.contains("lambda") && e.contains("abc"), "{e}");
+    let dir = temp_dir("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("bad.json");
+    std::fs::write(&config, r#"{"lr": 1e-3, "learning_rate": 2}"#).unwrap();
+    let e = one_line_error(&bimt(&[
+        "run",
+        "two-moons",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert!(e.contains("bad.json") && e.contains("learning_rate"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn diverging_training_stops_with_the_step_and_writes_nothing() {
+    let dir = temp_dir("nan");
+    let out = bimt(&[
+        "run",
+        "symbolic-independence",
+        "--quiet",
+        "--lr",
+        "1e12",
+        "--steps",
+        "400",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let e = one_line_error(&out);
+    assert!(e.contains("diverged at step") && e.contains("--lr"), "{e}");
+    assert!(!dir.join("metrics.json").exists() && !dir.join("model.json").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn corrupt_checkpoint_names_the_file() {
+    let dir = temp_dir("ckpt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ckpt = dir.join("checkpoint.json");
+    std::fs::write(&ckpt, b"{\"version\": 1, \"step\": ").unwrap();
+    let out = bimt(&[
+        "run",
+        "two-moons",
+        "--quiet",
+        "--resume",
+        ckpt.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let e = one_line_error(&out);
+    assert!(
+        e.contains("checkpoint.json") && e.contains("not a valid checkpoint"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_short_run_writes_the_contract_files_and_resumes() {
+    let dir = temp_dir("run");
+    let d = dir.to_str().unwrap();
+    let out = bimt(&[
+        "run",
+        "two-moons",
+        "--quiet",
+        "--steps",
+        "300",
+        "--log-every",
+        "100",
+        "--checkpoint-every",
+        "100",
+        "--out",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "metrics.json",
+        "model.json",
+        "graph.png",
+        "evolution.gif",
+        "log.jsonl",
+        "decision_boundary.png",
+        "checkpoint.json",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
+    for key in [
+        "preset",
+        "variant",
+        "seed",
+        "steps",
+        "wall_seconds",
+        "steps_per_second",
+        "train_loss",
+        "test_loss",
+        "test_accuracy",
+        "connection_cost",
+        "A",
+        "y_star",
+        "reduction",
+    ] {
+        assert!(metrics.get(key).is_some(), "metrics.json lacks {key}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("log.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    // Resuming the finished checkpoint with more steps continues from step 300.
+    let ckpt = dir.join("checkpoint.json");
+    let out = bimt(&[
+        "run",
+        "two-moons",
+        "--quiet",
+        "--steps",
+        "400",
+        "--log-every",
+        "100",
+        "--resume",
+        ckpt.to_str().unwrap(),
+        "--out",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "only step 400 is new: {log}");
+    std::fs::remove_dir_all(&dir).ok();
+}
