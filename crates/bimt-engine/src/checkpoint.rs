@@ -1,4 +1,5 @@
 use crate::model::{Model, Network};
+use crate::params::Moments;
 use bimt_format::{FormatError, read_json, write_json};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -16,8 +17,8 @@ pub struct Checkpoint {
     pub names: Vec<String>,
     /// Row-major parameter values.
     pub params: Vec<Vec<f32>>,
-    /// `(time, moment_1, moment_2)` per parameter, once it has been stepped.
-    pub moments: Vec<Option<(usize, Vec<f32>, Vec<f32>)>>,
+    /// AdamW moments per parameter, once it has been stepped.
+    pub moments: Vec<Option<Moments>>,
     /// Input order.
     pub input_order: Vec<usize>,
     /// Output order.
@@ -98,7 +99,7 @@ impl Checkpoint {
             }
             let moments_ok = ckpt.moments[i]
                 .as_ref()
-                .is_none_or(|(_, a, b)| a.len() == n && b.len() == n);
+                .is_none_or(|m| m.first.len() == n && m.second.len() == n);
             if ckpt.params[i].len() != n || !moments_ok {
                 return Err(mismatch(format!(
                     "parameter '{}' has {} values, the model expects {n}",
@@ -116,7 +117,7 @@ impl Checkpoint {
         let times: Vec<Option<usize>> = ckpt
             .moments
             .iter()
-            .map(|m| m.as_ref().map(|m| m.0))
+            .map(|m| m.as_ref().map(|m| m.steps))
             .collect();
         if times.windows(2).any(|w| w[0] != w[1]) {
             return Err(mismatch(

@@ -10,6 +10,17 @@ pub fn default_device() -> Device {
     Device::flex()
 }
 
+/// Host copy of one parameter's AdamW moment estimates.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Moments {
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// First moment, row-major.
+    pub first: Vec<f32>,
+    /// Second moment, row-major.
+    pub second: Vec<f32>,
+}
+
 /// The trainable parameters of a layout as burn tensors, with their AdamW state.
 ///
 /// Every parameter is a 2-D tensor (biases are `[1, n]`), indexed by
@@ -179,7 +190,7 @@ impl ParamStore {
     }
 
     /// Host copies of the optimizer state: `(steps taken, moment_1, moment_2)` per parameter.
-    pub fn states_to_host(&self) -> Vec<Option<(usize, Vec<f32>, Vec<f32>)>> {
+    pub fn states_to_host(&self) -> Vec<Option<Moments>> {
         match &self.state {
             None => vec![None; self.segments.len()],
             Some(s) => {
@@ -190,7 +201,13 @@ impl ParamStore {
                 );
                 m1.into_iter()
                     .zip(m2)
-                    .map(|(a, b)| Some((m.time, a, b)))
+                    .map(|(first, second)| {
+                        Some(Moments {
+                            steps: m.time,
+                            first,
+                            second,
+                        })
+                    })
                     .collect()
             }
         }
@@ -198,8 +215,8 @@ impl ParamStore {
 
     /// Restores an optimizer state saved by [`states_to_host`](Self::states_to_host); all
     /// parameters must have been stepped equally often (or none at all).
-    pub fn set_states(&mut self, states: Vec<Option<(usize, Vec<f32>, Vec<f32>)>>) {
-        let Some(Some((time, _, _))) = states.first().cloned() else {
+    pub fn set_states(&mut self, states: Vec<Option<Moments>>) {
+        let Some(Some(Moments { steps: time, .. })) = states.first().cloned() else {
             self.state = None;
             return;
         };
@@ -209,9 +226,9 @@ impl ParamStore {
             .map(|(_, s)| s[0] * s[1])
             .sum::<usize>();
         let (mut m1, mut m2) = (Vec::with_capacity(total), Vec::with_capacity(total));
-        for (a, b) in states.into_iter().flatten().map(|(_, a, b)| (a, b)) {
-            m1.extend(a);
-            m2.extend(b);
+        for m in states.into_iter().flatten() {
+            m1.extend(m.first);
+            m2.extend(m.second);
         }
         self.state = Some(AdamWState::new(AdaptiveMomentumState::new(
             time,

@@ -362,12 +362,14 @@ impl<'a> Swapper<'a> {
             let d = &self.distances.weight[t.distances];
             if let Some(f) = t.row_fold {
                 for k in 0..f {
-                    for j in 0..len {
-                        let src = (k * n + start + j) * t.cols;
-                        for q in 0..len {
-                            let dst = (k * n + start + q) * t.cols;
-                            cost[j][q] += (0..t.cols)
-                                .map(|b| (w[src + b].abs() * d[dst + b]) as f64)
+                    for (j, row) in cost.iter_mut().enumerate() {
+                        let src = &w[(k * n + start + j) * t.cols..][..t.cols];
+                        for (q, c) in row.iter_mut().enumerate() {
+                            let dst = &d[(k * n + start + q) * t.cols..][..t.cols];
+                            *c += src
+                                .iter()
+                                .zip(dst)
+                                .map(|(w, d)| (w.abs() * d) as f64)
                                 .sum::<f64>();
                         }
                     }

@@ -1,5 +1,10 @@
 //! Supervised tasks for the BIMT trainer: a [`bimt_data::Dataset`] uploaded once to the device,
-//! full-batch or mini-batch training, and the paper's losses.
+//! full-batch or mini-batch training, and the paper's losses; and the in-context regression
+//! task of the transformer experiment.
+
+mod in_context;
+
+pub use in_context::InContextTask;
 
 use bimt_data::{BatchSampler, Dataset, Sampling, Split, Targets};
 use bimt_engine::{Batch, Device, Evaluation, Int, Task, Tensor, TensorData};
