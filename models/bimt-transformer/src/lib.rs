@@ -41,7 +41,9 @@
 //! ```
 
 use bimt_engine::{Network, Tensor, TensorData};
-use bimt_layout::{ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, Placement};
+use bimt_layout::{
+    ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, Placement,
+};
 use burn::tensor::Device;
 use burn::tensor::activation::{gelu, softmax};
 use std::sync::OnceLock;
@@ -69,7 +71,15 @@ impl TransformerConfig {
     /// The paper's in-context linear regression model: 2-D tokens, width 32, two blocks of
     /// single-head attention, MLP ratio 4, sequences of three tokens.
     pub fn in_context() -> Self {
-        Self { token_dim: 2, out_dim: 2, width: 32, depth: 2, heads: 1, mlp_ratio: 4, seq_len: 3 }
+        Self {
+            token_dim: 2,
+            out_dim: 2,
+            width: 32,
+            depth: 2,
+            heads: 1,
+            mlp_ratio: 4,
+            seq_len: 3,
+        }
     }
 
     /// Neurons per attention head.
@@ -88,7 +98,10 @@ struct Linear {
 impl Linear {
     fn of(layout: &Layout, connection: ConnectionId) -> Self {
         let c = &layout.graph()[connection];
-        Self { weight: c.weight, bias: c.bias.expect("transformer linears have biases") }
+        Self {
+            weight: c.weight,
+            bias: c.bias.expect("transformer linears have biases"),
+        }
     }
 
     fn apply(self, params: &[Tensor<2>], x: Tensor<2>) -> Tensor<2> {
@@ -124,14 +137,24 @@ impl Transformer {
     /// Builds the layout; an inconsistent configuration (heads not dividing the width, an
     /// empty dimension) is reported with the numbers involved.
     pub fn new(config: TransformerConfig) -> Result<Self, LayoutError> {
-        let TransformerConfig { token_dim, out_dim, width, depth, heads, mlp_ratio, seq_len } = config;
+        let TransformerConfig {
+            token_dim,
+            out_dim,
+            width,
+            depth,
+            heads,
+            mlp_ratio,
+            seq_len,
+        } = config;
         if heads == 0 || width % heads != 0 {
             return Err(LayoutError(format!(
                 "the number of attention heads ({heads}) must divide the width ({width})"
             )));
         }
         if seq_len == 0 {
-            return Err(LayoutError("a transformer needs seq_len of at least 1".into()));
+            return Err(LayoutError(
+                "a transformer needs seq_len of at least 1".into(),
+            ));
         }
         let mut b = LayoutBuilder::new();
         let mut level = 0.0;
@@ -214,6 +237,11 @@ impl Transformer {
 
     /// The hidden activations of every residual layer, `res0 ..= res{2·depth}`, each
     /// `[rows, width]` with rows ordered like `x` (for probing what the stream encodes).
+    /// `x` is in the network's current input order, as [`Network::forward`] takes it.
+    ///
+    /// # Panics
+    ///
+    /// If the number of rows is not a multiple of `seq_len`.
     pub fn forward_residuals(&self, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Tensor<2>> {
         let mut residuals = Vec::with_capacity(self.residuals.len());
         self.trunk(params, x, &mut |h| residuals.push(h.clone()));
@@ -222,7 +250,12 @@ impl Transformer {
 
     /// Runs the input linear and every block, handing each residual layer to `record`, and
     /// returns the last residual layer.
-    fn trunk(&self, params: &[Tensor<2>], x: Tensor<2>, record: &mut dyn FnMut(&Tensor<2>)) -> Tensor<2> {
+    fn trunk(
+        &self,
+        params: &[Tensor<2>],
+        x: Tensor<2>,
+        record: &mut dyn FnMut(&Tensor<2>),
+    ) -> Tensor<2> {
         let [rows, _] = x.dims();
         let t = self.config.seq_len;
         assert!(
@@ -237,13 +270,25 @@ impl Transformer {
         let mut h = self.embed.apply(params, x);
         record(&h);
         for block in &self.blocks {
-            // [rows, 3·width] -> [batch, 3·heads, t, head_dim]: Q heads, then K heads, then V heads.
-            let qkv = block.qkv.apply(params, h.clone()).reshape([batch, t, 3 * heads, head_dim]).swap_dims(1, 2);
-            let q = qkv.clone().narrow(1, 0, heads);
-            let k = qkv.clone().narrow(1, heads, heads);
-            let v = qkv.narrow(1, 2 * heads, heads);
+            // Q, K and V each through their own column slice of the packed projection (cheaper
+            // on the CPU than slicing the packed output), as [batch, heads, t, head_dim].
+            let project = |part: usize| {
+                let w = params[block.qkv.weight]
+                    .clone()
+                    .narrow(1, part * width, width);
+                let b = params[block.qkv.bias]
+                    .clone()
+                    .narrow(1, part * width, width);
+                (h.clone().matmul(w) + b)
+                    .reshape([batch, t, heads, head_dim])
+                    .swap_dims(1, 2)
+            };
+            let (q, k, v) = (project(0), project(1), project(2));
             let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + mask.clone();
-            let attended = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([rows, width]);
+            let attended = softmax(scores, 3)
+                .matmul(v)
+                .swap_dims(1, 2)
+                .reshape([rows, width]);
             h = h + block.proj.apply(params, attended);
             record(&h);
             h = h.clone() + block.fc2.apply(params, gelu(block.fc1.apply(params, h)));
@@ -257,12 +302,23 @@ impl Transformer {
     fn mask(&self, device: &Device) -> Tensor<4> {
         let build = || {
             let t = self.config.seq_len;
-            let values: Vec<f32> =
-                (0..t * t).map(|i| if i % t > i / t { f32::NEG_INFINITY } else { 0.0 }).collect();
+            let values: Vec<f32> = (0..t * t)
+                .map(|i| {
+                    if i % t > i / t {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             Tensor::from_data(TensorData::new(values, [1, 1, t, t]), device)
         };
         let cached = self.mask.get_or_init(build);
-        if cached.device() == *device { cached.clone() } else { build() }
+        if cached.device() == *device {
+            cached.clone()
+        } else {
+            build()
+        }
     }
 }
 
@@ -273,6 +329,10 @@ impl Network for Transformer {
 
     /// `x` is `[batch·seq_len, token_dim]`, sequence-major (row `b·seq_len + t` is token `t` of
     /// sequence `b`); the result is `[batch·seq_len, out_dim]` in the same row order.
+    ///
+    /// # Panics
+    ///
+    /// If the number of rows is not a multiple of `seq_len`.
     fn forward(&self, params: &[Tensor<2>], x: Tensor<2>) -> Tensor<2> {
         let h = self.trunk(params, x, &mut |_| {});
         self.unembed.apply(params, h)
