@@ -154,3 +154,138 @@ fn fixed_domains_never_move() {
     assert!(round.permutations[input].is_none());
     assert!(round.swaps > 0);
 }
+
+#[test]
+fn fast_pair_deltas_match_full_costs() {
+    // The greedy search's pairwise deltas (contiguous rows and transposed columns) against the
+    // general delta and the difference of full costs: folded inputs, the 3D MNIST layout, and a
+    // domain of two layers joined to each other (rows and columns move together).
+    use bimt_layout::{Domain, LayoutBuilder, Placement};
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let shared = {
+        let mut b = LayoutBuilder::new();
+        let input = b.layer("input", 4, Placement::Line, 0.0);
+        let a = b.layer("a", 6, Placement::Line, 1.0);
+        let c = b.layer("b", 6, Placement::Line, 2.0);
+        let output = b.layer("output", 3, Placement::Line, 3.0);
+        b.folded_linear(input, a, 1, 1, true);
+        b.folded_linear(a, c, 1, 1, true);
+        b.folded_linear(c, output, 1, 1, true);
+        b.domain(Domain {
+            name: "shared".into(),
+            layers: vec![a, c],
+            block: None,
+            fixed: false,
+            extra_axes: Vec::new(),
+        });
+        b.input(input).output(output);
+        b.build().unwrap()
+    };
+    let mnist = bimt_mlp::Mlp::new(&bimt_mlp::MlpConfig::image(
+        28,
+        28,
+        &[(10, 10), (10, 10)],
+        10,
+    ))
+    .unwrap();
+    let layouts = [
+        mlp(&[3, 6, 5], 2).layout().clone(),
+        mlp(&[4, 20, 20, 2], 1).layout().clone(),
+        mnist.layout().clone(),
+        shared,
+    ];
+    for (i, layout) in layouts.iter().enumerate() {
+        let host: Vec<Vec<f32>> = layout
+            .params()
+            .iter()
+            .map(|p| {
+                (0..p.shape[0] * p.shape[1])
+                    .map(|_| rng.random_range(-1.0..1.0))
+                    .collect()
+            })
+            .collect();
+        let cfg = CostConfig {
+            reduction: if i % 2 == 0 {
+                Reduction::Mean
+            } else {
+                Reduction::Sum
+            },
+            last_layer_distance: i != 2,
+            ..CostConfig::default()
+        };
+        let distances = Distances::new(layout, &PaperMetric::l1(2.0, 0.5), &cfg);
+        let swapper = Swapper::new(layout, &distances);
+        for d in 0..layout.domains().len() {
+            let n = layout.domain_size(d);
+            for _ in 0..8 {
+                let (j, k) = (rng.random_range(0..n), rng.random_range(0..n));
+                let map = |q: usize| {
+                    if q == j {
+                        k
+                    } else if q == k {
+                        j
+                    } else {
+                        q
+                    }
+                };
+                let fast = swapper.swap_delta(d, &host, j, k);
+                let general = swapper.delta(d, &host, &map);
+                let mut moved = host.clone();
+                let perm: Vec<usize> = (0..n).map(map).collect();
+                apply_host(layout, &layout.domain_axes(d), &mut moved, &perm);
+                let full = distances.cost(layout, &moved) - distances.cost(layout, &host);
+                let tol = 1e-4 * (1.0 + full.abs());
+                assert!(
+                    (fast - full).abs() < tol && (general - full).abs() < tol,
+                    "layout {i}, domain {d}, swap {j}<->{k}: fast {fast}, general {general}, full {full}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mnist_swap_rounds_never_move_a_pixel() {
+    // The real 784-100-100-10 layout: pixels stay put, hidden and output neurons move, and
+    // the function and the pixel order are untouched.
+    let device = device();
+    let config = bimt_mlp::MlpConfig::image(28, 28, &[(10, 10), (10, 10)], 10);
+    let mut model = Model::new(bimt_mlp::Mlp::new(&config).unwrap(), 4, &device);
+    let layout = model.network.layout().clone();
+    let cfg = CostConfig {
+        reduction: Reduction::Mean,
+        ..CostConfig::default()
+    };
+    let distances = Distances::new(&layout, &PaperMetric::l1(2.0, 0.5), &cfg);
+    let x = random_input(6, 784, 4, &device);
+    let before = values(model.predict(x.clone(), false));
+    let input = layout.domain_of(layout.input().unwrap());
+    let mut total = 0;
+    for _ in 0..3 {
+        let mut host = model.params.to_host();
+        let cost_before = distances.cost(&layout, &host);
+        let round = Swapper::new(&layout, &distances).round(
+            &mut host,
+            &SwapConfig {
+                top_k: 30,
+                mode: SwapMode::Greedy,
+            },
+        );
+        assert!(round.permutations[input].is_none(), "a pixel moved");
+        for (d, perm) in round.permutations.iter().enumerate() {
+            if let Some(perm) = perm {
+                model.permute(d, perm);
+            }
+        }
+        assert_eq!(model.params.to_host(), host);
+        assert!(distances.cost(&layout, &host) <= cost_before);
+        total += round.swaps;
+    }
+    assert!(total > 0, "random weights leave room to improve");
+    assert!(
+        model.input_order().iter().enumerate().all(|(p, &f)| p == f),
+        "the pixel order is the identity"
+    );
+    let after = values(model.predict(x, false));
+    assert!(max_abs_diff(&before, &after) < 1e-5);
+}

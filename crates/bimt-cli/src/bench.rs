@@ -56,3 +56,143 @@ pub fn bench() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// Random 28×28 images with random digit labels: a stand-in of MNIST's shape for timing when
+/// the real files are absent.
+fn random_mnist(train: usize, test: usize) -> bimt_data::Dataset {
+    // xorshift64*: enough randomness for timing, no extra dependency.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as u32
+    };
+    let mut split = |n: usize| bimt_data::Split {
+        inputs: (0..n * 784)
+            .map(|_| next() as f32 / (1u32 << 24) as f32)
+            .collect(),
+        n,
+        in_dim: 784,
+        targets: bimt_data::Targets::Classes {
+            labels: (0..n).map(|_| next() % 10).collect(),
+            classes: 10,
+        },
+    };
+    let (train, test) = (split(train), split(test));
+    bimt_data::Dataset {
+        train,
+        test,
+        input_names: (0..784)
+            .map(|i| format!("p({},{})", i / 28, i % 28))
+            .collect(),
+        output_names: (0..10).map(|d| d.to_string()).collect(),
+    }
+}
+
+/// Prints the speed of the mnist preset's pieces: training steps per second (batch 100,
+/// λ > 0), one evaluation on both splits, one swap round of the 784-100-100-10 network
+/// (k = 30; search alone and with the parameter and AdamW-moment moves), and the projected
+/// wall time of the 40,000-step preset under both profiles.
+pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
+    let device = default_device().autodiff();
+    let data = match crate::mnist::load(data_dir) {
+        Ok(data) => {
+            println!(
+                "MNIST from {}: {} training and {} test images",
+                bimt_data::default_mnist_dir(data_dir).display(),
+                data.train.n,
+                data.test.n
+            );
+            data
+        }
+        Err(e) => {
+            println!("{e}\nusing random 28x28 images instead (same shapes, 10,000 + 10,000)");
+            random_mnist(10_000, 10_000)
+        }
+    };
+    let hyper = defaults("mnist", Profile::Paper).expect("preset exists");
+    let metric = metric_of(&hyper);
+    let steps = 1_000;
+    let mut config = train_config(&hyper, Variant::Bimt, None);
+    config.steps = steps;
+    config.log_every = steps;
+    config.swap_every = 0;
+    config.lambda = vec![(0, 0.01)];
+    let batching = Batching::Mini {
+        size: hyper.batch.unwrap_or(100),
+        seed: 0x5eed,
+    };
+    let task = Supervised::new(&data, Loss::OneHotMse, batching, &device);
+    let model = Model::new(crate::mnist::network()?, 0, &device);
+    let mut trainer = Trainer::new(model, task, config.clone(), &metric);
+    // Warm up (allocations, first batches), then time.
+    trainer.config.steps = 50;
+    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    trainer.start_step = 0;
+    trainer.config.steps = steps;
+    let started = Instant::now();
+    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    let with_eval = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let evaluation = trainer.evaluate();
+    let eval = started.elapsed().as_secs_f64();
+    let step = (with_eval - eval).max(1e-9) / steps as f64;
+    println!(
+        "mnist 784-100-100-10, batch {}, λ = 0.01: {:.0} steps/s ({:.3} ms per step); one evaluation on {} + {} images {:.3} s (test accuracy after {} + 50 steps {:.1}%)",
+        hyper.batch.unwrap_or(100),
+        1.0 / step,
+        step * 1e3,
+        data.train.n,
+        data.test.n,
+        eval,
+        steps,
+        100.0 * evaluation.test_accuracy.unwrap_or(0.0),
+    );
+
+    let layout = trainer.model.network.layout().clone();
+    let distances = Distances::new(&layout, &metric, &config.cost_at(config.steps));
+    let swap = SwapConfig {
+        top_k: hyper.top_k,
+        mode: hyper.swap_mode,
+    };
+    let host = trainer.model.params.to_host();
+    let rounds = 20;
+    let mut swaps = 0;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let mut h = host.clone();
+        swaps = Swapper::new(&layout, &distances).round(&mut h, &swap).swaps;
+    }
+    let search = started.elapsed().as_secs_f64() / rounds as f64;
+    // The trainer's own round: the first one applies the most swaps; later ones fewer.
+    let started = Instant::now();
+    trainer.swap_round(&distances);
+    let first = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for _ in 1..rounds {
+        trainer.swap_round(&distances);
+    }
+    let later = started.elapsed().as_secs_f64() / (rounds - 1) as f64;
+    let full = first.max(later);
+    println!(
+        "swap round on 784-100-100-10 (k = {}, {swaps} swaps): search {:.2} ms; with parameter and AdamW-moment moves {:.2} ms (first round), {:.2} ms (later rounds)",
+        hyper.top_k,
+        search * 1e3,
+        first * 1e3,
+        later * 1e3
+    );
+    for profile in [Profile::Paper, Profile::Reference] {
+        let h = defaults("mnist", profile).expect("preset exists");
+        let rounds = h.steps / h.swap_every.max(1);
+        let evals = h.steps / h.log_every.max(1);
+        let projected = h.steps as f64 * step + rounds as f64 * full + evals as f64 * eval;
+        println!(
+            "projected {} profile: {} steps + {rounds} swap rounds + {evals} evaluations ≈ {projected:.0} s (PyTorch reference: 3,092 s, {:.0}x)",
+            profile.name(),
+            h.steps,
+            3092.0 / projected
+        );
+    }
+    Ok(())
+}

@@ -56,6 +56,21 @@ struct Term {
     distances: usize,
 }
 
+/// Column-major `|W|` and distances of one term (`[cols][rows]`), for contiguous column access.
+struct Columns {
+    abs_t: Vec<f32>,
+    dist_t: Vec<f32>,
+}
+
+impl Columns {
+    /// Follows a swap of columns `a` and `b` of the weight (distances stay with positions).
+    fn swap(&mut self, rows: usize, a: usize, b: usize) {
+        for r in 0..rows {
+            self.abs_t.swap(a * rows + r, b * rows + r);
+        }
+    }
+}
+
 /// The swapper for one layout and one set of distances.
 pub struct Swapper<'a> {
     layout: &'a Layout,
@@ -127,6 +142,25 @@ impl<'a> Swapper<'a> {
         )
     }
 
+    /// The exact change of the connection cost if neurons `j` and `k` of the domain traded
+    /// places: [`delta`](Self::delta) of the transposition, computed as the greedy search does
+    /// (one contiguous pass per moving row or column).
+    pub fn swap_delta(&self, domain: DomainId, params: &[Vec<f32>], j: usize, k: usize) -> f64 {
+        if j == k {
+            return 0.0;
+        }
+        let terms = self.terms(domain);
+        let columns = self.prepare(&terms, params);
+        self.pair_delta(
+            &terms,
+            &columns,
+            self.layout.domain_size(domain),
+            params,
+            j,
+            k,
+        )
+    }
+
     fn delta_terms(
         &self,
         terms: &[Term],
@@ -138,60 +172,152 @@ impl<'a> Swapper<'a> {
         if moved.is_empty() {
             return 0.0;
         }
-        let mut total = 0.0f64;
-        for t in terms {
-            let w = &params[t.weight];
-            let d = &self.distances.weight[t.distances];
-            let pr = |a: usize| {
-                if t.row_fold.is_some() {
-                    a - a % n + map(a % n)
-                } else {
-                    a
+        terms
+            .iter()
+            .map(|t| self.term_delta(t, n, params, map, &moved))
+            .sum()
+    }
+
+    /// One term's share of [`delta_terms`](Self::delta_terms); `moved` lists the positions
+    /// with `map(q) != q`.
+    fn term_delta(
+        &self,
+        t: &Term,
+        n: usize,
+        params: &[Vec<f32>],
+        map: &dyn Fn(usize) -> usize,
+        moved: &[usize],
+    ) -> f64 {
+        let w = &params[t.weight];
+        let d = &self.distances.weight[t.distances];
+        let pr = |a: usize| {
+            if t.row_fold.is_some() {
+                a - a % n + map(a % n)
+            } else {
+                a
+            }
+        };
+        let pc = |b: usize| {
+            if t.col_fold.is_some() {
+                b - b % n + map(b % n)
+            } else {
+                b
+            }
+        };
+        let moved_rows: Vec<usize> = match t.row_fold {
+            Some(f) => (0..f)
+                .flat_map(|k| moved.iter().map(move |&q| k * n + q))
+                .collect(),
+            None => Vec::new(),
+        };
+        let moved_cols: Vec<usize> = match t.col_fold {
+            Some(f) => (0..f)
+                .flat_map(|k| moved.iter().map(move |&q| k * n + q))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut sum = 0.0f32;
+        for &a in &moved_rows {
+            let src = pr(a) * t.cols;
+            let (row, drow) = (
+                &w[a * t.cols..(a + 1) * t.cols],
+                &d[a * t.cols..(a + 1) * t.cols],
+            );
+            if t.col_fold.is_some() {
+                for b in 0..t.cols {
+                    sum += (w[src + pc(b)].abs() - row[b].abs()) * drow[b];
                 }
-            };
-            let pc = |b: usize| {
-                if t.col_fold.is_some() {
-                    b - b % n + map(b % n)
-                } else {
-                    b
+            } else {
+                let srow = &w[src..src + t.cols];
+                for b in 0..t.cols {
+                    sum += (srow[b].abs() - row[b].abs()) * drow[b];
                 }
-            };
-            let moved_rows: Vec<usize> = match t.row_fold {
-                Some(f) => (0..f)
-                    .flat_map(|k| moved.iter().map(move |&q| k * n + q))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let moved_cols: Vec<usize> = match t.col_fold {
-                Some(f) => (0..f)
-                    .flat_map(|k| moved.iter().map(move |&q| k * n + q))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let mut sum = 0.0f32;
-            for &a in &moved_rows {
-                let src = pr(a) * t.cols;
-                let (row, drow) = (
-                    &w[a * t.cols..(a + 1) * t.cols],
-                    &d[a * t.cols..(a + 1) * t.cols],
-                );
-                if t.col_fold.is_some() {
-                    for b in 0..t.cols {
-                        sum += (w[src + pc(b)].abs() - row[b].abs()) * drow[b];
+            }
+        }
+        if !moved_cols.is_empty() {
+            let row_moves = |a: usize| t.row_fold.is_some() && map(a % n) != a % n;
+            for a in (0..t.rows).filter(|&a| !row_moves(a)) {
+                let base = a * t.cols;
+                for &b in &moved_cols {
+                    sum += (w[base + pc(b)].abs() - w[base + b].abs()) * d[base + b];
+                }
+            }
+        }
+        sum as f64
+    }
+
+    /// Column-major copies of `|W|` and of the distances of every term whose columns (and
+    /// only columns) the domain moves, so that a column is one contiguous slice.
+    fn prepare(&self, terms: &[Term], params: &[Vec<f32>]) -> Vec<Option<Columns>> {
+        terms
+            .iter()
+            .map(|t| {
+                if t.col_fold.is_none() || t.row_fold.is_some() {
+                    return None;
+                }
+                let (w, d) = (&params[t.weight], &self.distances.weight[t.distances]);
+                let mut abs_t = vec![0.0f32; t.rows * t.cols];
+                let mut dist_t = vec![0.0f32; t.rows * t.cols];
+                for r in 0..t.rows {
+                    for c in 0..t.cols {
+                        abs_t[c * t.rows + r] = w[r * t.cols + c].abs();
+                        dist_t[c * t.rows + r] = d[r * t.cols + c];
                     }
-                } else {
-                    let srow = &w[src..src + t.cols];
-                    for b in 0..t.cols {
-                        sum += (srow[b].abs() - row[b].abs()) * drow[b];
+                }
+                Some(Columns { abs_t, dist_t })
+            })
+            .collect()
+    }
+
+    /// The exact cost change of swapping positions `j` and `k` (`j != k`) of a domain: equal
+    /// to [`delta_terms`](Self::delta_terms) with the transposition as `map`, but each moving
+    /// row or column costs one contiguous pass, `(|w_k| − |w_j|)·(d_j − d_k)`.
+    fn pair_delta(
+        &self,
+        terms: &[Term],
+        columns: &[Option<Columns>],
+        n: usize,
+        params: &[Vec<f32>],
+        j: usize,
+        k: usize,
+    ) -> f64 {
+        let mut total = 0.0f64;
+        for (t, cols) in terms.iter().zip(columns) {
+            if t.row_fold.is_some() && t.col_fold.is_some() {
+                // A connection from the domain to itself: rows and columns move together.
+                let map = |q: usize| {
+                    if q == j {
+                        k
+                    } else if q == k {
+                        j
+                    } else {
+                        q
+                    }
+                };
+                total += self.term_delta(t, n, params, &map, &[j.min(k), j.max(k)]);
+                continue;
+            }
+            let (w, d) = (&params[t.weight], &self.distances.weight[t.distances]);
+            let mut sum = 0.0f32;
+            if let Some(f) = t.row_fold {
+                let c = t.cols;
+                for fold in 0..f {
+                    let (a, b) = ((fold * n + j) * c, (fold * n + k) * c);
+                    let (wa, wb) = (&w[a..a + c], &w[b..b + c]);
+                    let (da, db) = (&d[a..a + c], &d[b..b + c]);
+                    for i in 0..c {
+                        sum += (wb[i].abs() - wa[i].abs()) * (da[i] - db[i]);
                     }
                 }
             }
-            if !moved_cols.is_empty() {
-                let row_moves = |a: usize| t.row_fold.is_some() && map(a % n) != a % n;
-                for a in (0..t.rows).filter(|&a| !row_moves(a)) {
-                    let base = a * t.cols;
-                    for &b in &moved_cols {
-                        sum += (w[base + pc(b)].abs() - w[base + b].abs()) * d[base + b];
+            if let (Some(f), Some(cols)) = (t.col_fold, cols) {
+                let r = t.rows;
+                for fold in 0..f {
+                    let (a, b) = ((fold * n + j) * r, (fold * n + k) * r);
+                    let (wa, wb) = (&cols.abs_t[a..a + r], &cols.abs_t[b..b + r]);
+                    let (da, db) = (&cols.dist_t[a..a + r], &cols.dist_t[b..b + r]);
+                    for i in 0..r {
+                        sum += (wb[i] - wa[i]) * (da[i] - db[i]);
                     }
                 }
             }
@@ -253,6 +379,7 @@ impl<'a> Swapper<'a> {
             }
         } else {
             let scores = self.scores(domain, params);
+            let mut columns = self.prepare(&terms, params);
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
             for &neuron in order.iter().take(config.top_k) {
@@ -261,16 +388,7 @@ impl<'a> Swapper<'a> {
                 let first = j - j % block;
                 let mut best = (0.0, j);
                 for k in (first..first + block).filter(|&k| k != j) {
-                    let map = |q: usize| {
-                        if q == j {
-                            k
-                        } else if q == k {
-                            j
-                        } else {
-                            q
-                        }
-                    };
-                    let delta = self.delta_terms(&terms, n, params, &map);
+                    let delta = self.pair_delta(&terms, &columns, n, params, j, k);
                     if delta < best.0 {
                         best = (delta, k);
                     }
@@ -280,6 +398,13 @@ impl<'a> Swapper<'a> {
                     let mut swap: Permutation = (0..n).collect();
                     swap.swap(j, k);
                     apply_host(self.layout, &axes, params, &swap);
+                    for (t, cols) in terms.iter().zip(&mut columns) {
+                        if let (Some(f), Some(cols)) = (t.col_fold, cols) {
+                            for fold in 0..f {
+                                cols.swap(t.rows, fold * n + j, fold * n + k);
+                            }
+                        }
+                    }
                     perm.swap(j, k);
                     *swaps += 1;
                 }

@@ -66,6 +66,40 @@ impl MlpConfig {
             activation: Activation::Silu,
         }
     }
+
+    /// The paper's 3D embedding of an image classifier (§3.5, Fig. 8, App. G): the input is
+    /// the `rows × cols` pixel grid (pixel `r·cols + c` at `((c + 0.5)/cols, (r + 0.5)/rows)`),
+    /// which never swaps; hidden layer `i` is a `hidden[i].0 × hidden[i].1` grid; the
+    /// `outputs` neurons sit on a ring of radius 1/4 around the centre `(0.5, 0.5)` (the
+    /// reference code's choice). Layers stack one gap apart (depth 0, 1, 2, ...), so a metric
+    /// with layer gap `y*` measures distances in 3D.
+    ///
+    /// ```
+    /// use bimt_mlp::{Mlp, MlpConfig};
+    /// let config = MlpConfig::image(28, 28, &[(10, 10), (10, 10)], 10);
+    /// assert_eq!(config.widths, vec![784, 100, 100, 10]);
+    /// assert!(Mlp::new(&config).is_ok());
+    /// ```
+    pub fn image(rows: usize, cols: usize, hidden: &[(usize, usize)], outputs: usize) -> Self {
+        let mut widths = vec![rows * cols];
+        let mut placements = vec![Placement::Grid { rows, cols }];
+        for &(rows, cols) in hidden {
+            widths.push(rows * cols);
+            placements.push(Placement::Grid { rows, cols });
+        }
+        widths.push(outputs);
+        placements.push(Placement::Ring {
+            center: [0.5, 0.5].into(),
+            radius: 0.25,
+        });
+        Self {
+            widths,
+            placements,
+            input_fold: 1,
+            fixed_input: true,
+            activation: Activation::Silu,
+        }
+    }
 }
 
 /// The MLP: its layout and the ids of its parameters.
