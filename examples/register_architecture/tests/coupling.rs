@@ -1,0 +1,158 @@
+//! The residual MLP's coupling group is what keeps swaps harmless.
+use bimt_engine::{Model, Network, Tensor, TensorData, default_device};
+use bimt_layout::{CostConfig, Distances};
+use bimt_manifold::PaperMetric;
+use bimt_swap::{SwapConfig, SwapMode, Swapper};
+use rand::{Rng, SeedableRng, seq::SliceRandom};
+use rand_chacha::ChaCha8Rng;
+use register_architecture::{ResidualMlp, ResidualMlpConfig};
+
+const CONFIG: ResidualMlpConfig = ResidualMlpConfig {
+    inputs: 4,
+    width: 8,
+    hidden: 6,
+    blocks: 2,
+    outputs: 3,
+};
+
+fn outputs(model: &Model<ResidualMlp>, x: &Tensor<2>) -> Vec<f32> {
+    model
+        .predict(x.clone(), false)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+fn input(rng: &mut ChaCha8Rng) -> Tensor<2> {
+    let v: Vec<f32> = (0..40).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Tensor::from_data(TensorData::new(v, [10, 4]), &default_device())
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn random_permutations_of_every_group_keep_the_function() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut model = Model::new(
+        ResidualMlp::new(CONFIG).unwrap(),
+        1,
+        &default_device().autodiff(),
+    );
+    let x = input(&mut rng);
+    let before = outputs(&model, &x);
+    for domain in 0..model.network.layout().domains().len() {
+        let mut perm: Vec<usize> = (0..model.network.layout().domain_size(domain)).collect();
+        perm.shuffle(&mut rng);
+        model.permute(domain, &perm);
+    }
+    assert!(max_diff(&before, &outputs(&model, &x)) < 1e-5);
+}
+
+#[test]
+fn permuting_one_stream_layer_alone_breaks_the_function() {
+    // What the coupling group prevents: move only the rows and columns of s1.
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut model = Model::new(
+        ResidualMlp::new(CONFIG).unwrap(),
+        2,
+        &default_device().autodiff(),
+    );
+    let x = input(&mut rng);
+    let before = outputs(&model, &x);
+    let layout = model.network.layout().clone();
+    let s1 = layout.layer_named("s1").unwrap();
+    let perm = vec![1, 0, 2, 3, 4, 5, 6, 7];
+    for (_, c) in layout.connections_at(s1, bimt_layout::Direction::Incoming) {
+        model.params.permute(
+            &bimt_layout::Axis {
+                param: c.weight,
+                axis: 1,
+                fold: 1,
+            },
+            &perm,
+        );
+        model.params.permute(
+            &bimt_layout::Axis {
+                param: c.bias.unwrap(),
+                axis: 1,
+                fold: 1,
+            },
+            &perm,
+        );
+    }
+    for (_, c) in layout.connections_at(s1, bimt_layout::Direction::Outgoing) {
+        model.params.permute(
+            &bimt_layout::Axis {
+                param: c.weight,
+                axis: 0,
+                fold: 1,
+            },
+            &perm,
+        );
+    }
+    assert!(max_diff(&before, &outputs(&model, &x)) > 1e-4);
+}
+
+#[test]
+fn swap_rounds_keep_the_function_and_lower_the_cost() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut model = Model::new(
+        ResidualMlp::new(CONFIG).unwrap(),
+        3,
+        &default_device().autodiff(),
+    );
+    let x = input(&mut rng);
+    let before = outputs(&model, &x);
+    let layout = model.network.layout().clone();
+    let distances = Distances::new(&layout, &PaperMetric::l1(2.0, 0.1), &CostConfig::default());
+    let mut host = model.params.to_host();
+    let cost = distances.cost(&layout, &host);
+    let round = Swapper::new(&layout, &distances).round(
+        &mut host,
+        &SwapConfig {
+            top_k: 8,
+            mode: SwapMode::Greedy,
+        },
+    );
+    assert!(round.swaps > 0);
+    let stream = layout.domain_of(layout.layer_named("s0").unwrap());
+    assert!(
+        round.permutations[stream].is_some(),
+        "the stream group moved as one"
+    );
+    for (d, p) in round.permutations.iter().enumerate() {
+        if let Some(p) = p {
+            model.permute(d, p);
+        }
+    }
+    assert_eq!(model.params.to_host(), host);
+    assert!(distances.cost(&layout, &host) < cost);
+    assert!(max_diff(&before, &outputs(&model, &x)) < 1e-5);
+}
+
+#[test]
+fn stream_layers_of_different_widths_are_rejected() {
+    // A user who makes the skip join layers of different sizes gets a clear error.
+    let mut b = bimt_layout::LayoutBuilder::new();
+    let s0 = b.layer("s0", 8, bimt_layout::Placement::Line, 0.0);
+    let s1 = b.layer("s1", 6, bimt_layout::Placement::Line, 1.0);
+    b.linear(s0, s1, true);
+    b.domain(bimt_layout::Domain {
+        name: "stream".into(),
+        layers: vec![s0, s1],
+        block: None,
+        fixed: false,
+        extra_axes: vec![],
+    });
+    let e = b.build().unwrap_err().to_string();
+    assert!(
+        e.contains("stream") && e.contains("8 and 6") && e.contains("s1"),
+        "{e}"
+    );
+}
