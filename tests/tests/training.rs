@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 fn config(steps: usize, variant: Variant) -> TrainConfig {
     TrainConfig {
         steps,
-        lr: 2e-3,
+        lr: vec![(0, 2e-3)],
         lambda: vec![(0, 1e-3), (steps / 2, 1e-2)],
         swap_every: 50,
         top_k: 6,

@@ -2,6 +2,10 @@
 //! neurons are active, which inputs still reach which outputs, the network's function and its
 //! connection cost.
 
+mod probe;
+
+pub use probe::{NeuronProbe, PairProbe, pair_r2, pearson, probe};
+
 use bimt_format::ModelFile;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::Dfs;

@@ -1,11 +1,18 @@
 //! `bimt`: Brain-Inspired Modular Training from the command line.
 
 mod bench;
+mod in_context;
+mod mnist;
 mod presets;
 mod report;
 mod run;
 
-use bimt_engine::Variant;
+use bimt_engine::{Backend, Variant};
+
+/// mimalloc: glibc's allocator returns and re-faults the many small tensors of a training step
+/// (about 12 % of a transformer step).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use presets::{Overrides, Profile};
 use std::path::PathBuf;
@@ -25,11 +32,23 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a preset (an experiment of the paper) and write metrics, model and pictures.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the presets.
     Presets,
     /// Measure training and swap speed on this machine (release build).
-    Bench,
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Measure the MNIST network instead (784-100-100-10 in 3D): one swap round and the
+    /// training step.
+    #[arg(long)]
+    mnist: bool,
+    /// MNIST directory for --mnist (default: $BIMT_MNIST_DIR, else ../shared/data/mnist;
+    /// random images of the same shape when absent).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -60,10 +79,18 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// CPU backend: flex (default, fastest here) or ndarray.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Directory of the MNIST IDX files (mnist preset; default: $BIMT_MNIST_DIR, else
+    /// ../shared/data/mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     #[arg(long)]
     steps: Option<usize>,
+    /// Learning rate: a number, or phases STEP:VALUE,STEP:VALUE,...
     #[arg(long)]
-    lr: Option<f64>,
+    lr: Option<String>,
     /// λ: a number, or phases STEP:VALUE,STEP:VALUE,...
     #[arg(long)]
     lambda: Option<String>,
@@ -107,7 +134,8 @@ fn main() -> ExitCode {
 
 fn execute(command: Command) -> Result<(), String> {
     match command {
-        Command::Bench => bench::bench(),
+        Command::Bench(args) if args.mnist => bench::bench_mnist(args.data_dir.as_deref()),
+        Command::Bench(_) => bench::bench(),
         Command::Presets => {
             for (name, description) in presets::PRESETS {
                 println!("{name:28} {description}");
@@ -115,6 +143,12 @@ fn execute(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Run(args) => {
+            let backend = Backend::parse(&args.backend).ok_or_else(|| {
+                format!(
+                    "unknown backend '{}'; expected flex or ndarray",
+                    args.backend
+                )
+            })?;
             let variant = Variant::parse(&args.variant).ok_or_else(|| {
                 format!(
                     "unknown variant '{}'; expected vanilla, l1, l1-local, l1-swap or bimt",
@@ -131,8 +165,8 @@ fn execute(command: Command) -> Result<(), String> {
             }
             let flags = Overrides {
                 steps: args.steps,
-                lr: args.lr,
-                lambda: args.lambda.clone(),
+                lr: args.lr.clone().map(presets::PhaseSpec::Text),
+                lambda: args.lambda.clone().map(presets::PhaseSpec::Text),
                 a: args.a,
                 y_star: args.y_star,
                 top_k: args.top_k,
@@ -161,6 +195,8 @@ fn execute(command: Command) -> Result<(), String> {
                 resume: args.resume,
                 checkpoint_every: args.checkpoint_every,
                 quiet: args.quiet,
+                data_dir: args.data_dir,
+                backend,
             };
             let m = run::run(&request)?;
             let accuracy = m

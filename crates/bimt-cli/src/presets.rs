@@ -27,7 +27,8 @@ impl Profile {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hyper {
     pub steps: usize,
-    pub lr: f64,
+    /// `(first step, lr)` phases.
+    pub lr: Vec<(usize, f64)>,
     /// `(first step, λ)` phases.
     pub lambda: Vec<(usize, f64)>,
     pub a: f64,
@@ -45,7 +46,7 @@ pub struct Hyper {
 }
 
 /// The experiments `bimt run` knows.
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 7] = [
     (
         "symbolic-independence",
         "y = ((x1+x3)^3, x2^2 + sin(pi x4)), MLP 4-20-20-2 (paper Fig. 3a)",
@@ -62,6 +63,18 @@ pub const PRESETS: [(&str, &str); 4] = [
         "two-moons",
         "two interleaved half circles, MLP 2-20-20-2, cross entropy (Fig. 4)",
     ),
+    (
+        "mnist",
+        "MNIST digits in 3D: 28x28 pixel grid, 10x10, 10x10, output ring; MLP 784-100-100-10 (Fig. 8)",
+    ),
+    (
+        "in-context",
+        "in-context linear regression, x ~ U[1,3], LayerNorm-free transformer (Fig. 7)",
+    ),
+    (
+        "in-context-singular",
+        "the same with x ~ U[-1,1]: the singularity at x1 = 0 (App. F, Fig. 15)",
+    ),
 ];
 
 /// The default settings of `preset` under `profile`.
@@ -74,7 +87,7 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
         };
         Hyper {
             steps,
-            lr: if reference { 2e-3 } else { 1e-3 },
+            lr: vec![(0, if reference { 2e-3 } else { 1e-3 })],
             lambda,
             a: if reference { 1.0 } else { 2.0 },
             y_star: 0.1,
@@ -96,7 +109,7 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
         "symbolic-compositionality" => symbolic(reference, true),
         "two-moons" if reference => Hyper {
             steps: 10_001,
-            lr: 2e-3,
+            lr: vec![(0, 2e-3)],
             lambda: vec![(0, 1e-3), (5_000, 1e-2)],
             a: 1.0,
             y_star: 0.2,
@@ -106,6 +119,48 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             ..symbolic(true, false)
         },
         "two-moons" => symbolic(false, false),
+        "mnist" => Hyper {
+            steps: 40_000,
+            lr: vec![(0, 1e-3)],
+            lambda: if reference {
+                vec![(0, 0.01), (10_000, 0.1), (20_000, 1.0)]
+            } else {
+                vec![(0, 0.001), (10_000, 0.01), (20_000, 0.1), (30_000, 0.3)]
+            },
+            a: 2.0,
+            y_star: 0.5,
+            top_k: 30,
+            swap_every: if reference { 500 } else { 200 },
+            swap_mode: SwapMode::Greedy,
+            reduction: Reduction::Mean,
+            bias_penalty: true,
+            bias_from: 0,
+            last_layer_distance: !reference,
+            l2: false,
+            log_every: 1_000,
+            batch: Some(100),
+        },
+        "in-context" | "in-context-singular" => Hyper {
+            steps: 40_000,
+            lr: vec![(0, 1e-3)],
+            lambda: if reference {
+                vec![(0, 1e-3), (10_000, 1e-2), (30_000, 1e-1)]
+            } else {
+                vec![(0, 1e-3), (10_000, 1e-2), (20_000, 0.1), (30_000, 0.3)]
+            },
+            a: 2.0,
+            y_star: 0.5,
+            top_k: if reference { 20 } else { 30 },
+            swap_every: 200,
+            swap_mode: SwapMode::Greedy,
+            reduction: Reduction::Mean,
+            bias_penalty: true,
+            bias_from: 0,
+            last_layer_distance: true,
+            l2: false,
+            log_every: 1_000,
+            batch: Some(64),
+        },
         _ => return None,
     })
 }
@@ -115,8 +170,8 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
     pub steps: Option<usize>,
-    pub lr: Option<f64>,
-    pub lambda: Option<String>,
+    pub lr: Option<PhaseSpec>,
+    pub lambda: Option<PhaseSpec>,
     #[serde(rename = "A")]
     pub a: Option<f64>,
     pub y_star: Option<f64>,
@@ -140,7 +195,6 @@ impl Overrides {
         }
         set!(
             steps,
-            lr,
             a,
             y_star,
             top_k,
@@ -153,8 +207,14 @@ impl Overrides {
         if let Some(b) = self.batch {
             h.batch = Some(b);
         }
-        if let Some(text) = &self.lambda {
-            h.lambda = parse_lambda(text)?;
+        if let Some(spec) = &self.lambda {
+            h.lambda = spec.phases("lambda")?;
+        }
+        if let Some(spec) = &self.lr {
+            h.lr = spec.phases("lr")?;
+            if h.lr.iter().any(|&(_, v)| v == 0.0) {
+                return Err("lr: expected a learning rate > 0 in every phase".into());
+            }
         }
         if let Some(m) = &self.swap_mode {
             h.swap_mode = match m.as_str() {
@@ -177,7 +237,7 @@ impl Overrides {
                 other => return Err(format!("metric '{other}': expected l1 or l2")),
             };
         }
-        for (name, v) in [("lr", h.lr), ("A", h.a), ("y_star", h.y_star)] {
+        for (name, v) in [("A", h.a), ("y_star", h.y_star)] {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("{name} = {v}: expected a finite number ≥ 0"));
             }
@@ -189,11 +249,31 @@ impl Overrides {
     }
 }
 
-/// Parses `λ` phases: `1e-3` (constant) or `0:1e-3,5000:1e-2,15000:1e-3`.
-pub fn parse_lambda(text: &str) -> Result<Vec<(usize, f64)>, String> {
+/// A setting given as one number or as phases `STEP:VALUE,STEP:VALUE,...`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PhaseSpec {
+    /// The same value throughout.
+    Value(f64),
+    /// Phases, or a number, as text.
+    Text(String),
+}
+
+impl PhaseSpec {
+    /// The phases; a bad value names the setting.
+    pub fn phases(&self, name: &str) -> Result<Vec<(usize, f64)>, String> {
+        match self {
+            PhaseSpec::Value(v) => parse_phases(name, &v.to_string()),
+            PhaseSpec::Text(text) => parse_phases(name, text),
+        }
+    }
+}
+
+/// Parses phases: `1e-3` (constant) or `0:1e-3,5000:1e-2,15000:1e-3`.
+pub fn parse_phases(name: &str, text: &str) -> Result<Vec<(usize, f64)>, String> {
     let bad = |part: &str| {
         format!(
-            "lambda '{text}': cannot read '{part}'; expected a number or STEP:VALUE,STEP:VALUE,..."
+            "{name} '{text}': cannot read '{part}'; expected a number or STEP:VALUE,STEP:VALUE,..."
         )
     };
     let mut phases = Vec::new();
@@ -209,7 +289,7 @@ pub fn parse_lambda(text: &str) -> Result<Vec<(usize, f64)>, String> {
         phases.push((step, value));
     }
     if phases.windows(2).any(|w| w[0].0 >= w[1].0) {
-        return Err(format!("lambda '{text}': phase steps must increase"));
+        return Err(format!("{name} '{text}': phase steps must increase"));
     }
     Ok(phases)
 }

@@ -9,7 +9,14 @@ use serde_json::{Value, json};
 pub const ACTIVE_THRESHOLD: f64 = 0.03;
 
 /// Active neurons per layer, which inputs reach which outputs, and the preset's own check.
+///
+/// For `mnist` the per-pixel reach lists are replaced by counts, and the receptive field, the
+/// weight signs per layer, the top first-layer features and the output ring are added (see
+/// [`crate::mnist::structure`]).
 pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
+    if preset == "mnist" {
+        return crate::mnist::structure(model, data);
+    }
     let reach = reachability(model, ACTIVE_THRESHOLD);
     let name = |names: &[String], i: usize| names.get(i).cloned().unwrap_or_else(|| i.to_string());
     let reaches: serde_json::Map<String, Value> = reach
@@ -46,6 +53,9 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
 
 type Features<'a> = &'a dyn Fn(&[f32]) -> Vec<(&'static str, f64)>;
 
+/// One test sample: the probed layer's values and the candidate features.
+type ProbeRow = (Vec<f64>, Vec<(&'static str, f64)>);
+
 /// For each active neuron of `layer`, the feature its activation correlates with best (over
 /// the test inputs), with the Pearson correlation.
 fn probe_layer(model: &ModelFile, data: &Dataset, layer: usize, features: Features) -> Value {
@@ -54,7 +64,7 @@ fn probe_layer(model: &ModelFile, data: &Dataset, layer: usize, features: Featur
         return Value::Null;
     };
     let split = &data.test;
-    let rows: Vec<(Vec<f64>, Vec<(&str, f64)>)> = (0..split.n)
+    let rows: Vec<ProbeRow> = (0..split.n)
         .map(|i| {
             let x = split.row(i);
             let xs: Vec<f64> = x.iter().map(|&v| v as f64).collect();

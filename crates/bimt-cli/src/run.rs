@@ -4,8 +4,8 @@ use crate::presets::{Hyper, Profile};
 use crate::report;
 use bimt_data::Dataset;
 use bimt_engine::{
-    Checkpoint, LogEntry, Model, Network, Observer, RunSummary, TrainConfig, Trainer, Variant,
-    default_device, export_model,
+    Backend, Checkpoint, Device, LogEntry, Model, Network, Observer, RunSummary, Task, TrainConfig,
+    Trainer, Variant, export_model,
 };
 use bimt_format::{CostSpec, MetricsFile, ModelFile, write_atomic, write_json};
 use bimt_layout::CostConfig;
@@ -29,10 +29,38 @@ pub struct RunRequest {
     pub resume: Option<PathBuf>,
     pub checkpoint_every: Option<usize>,
     pub quiet: bool,
+    /// Where the mnist preset reads its IDX files (`--data-dir`; else `$BIMT_MNIST_DIR`, else
+    /// `../shared/data/mnist`).
+    pub data_dir: Option<PathBuf>,
+    /// The burn backend to train on.
+    pub backend: Backend,
+}
+
+impl RunRequest {
+    /// The training device (the chosen backend, with autodiff).
+    pub fn device(&self) -> Device {
+        self.backend.device().autodiff()
+    }
+}
+
+/// What a preset adds to the standard outputs once training ends.
+pub struct Extras {
+    /// The `structure` section of `metrics.json`.
+    pub structure: serde_json::Value,
+    /// Extra pictures: file name and image.
+    pub pictures: Vec<(&'static str, image::RgbImage)>,
 }
 
 /// Runs a preset end to end; returns the metrics written.
 pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
+    match request.preset.as_str() {
+        "mnist" => {
+            let data = crate::mnist::load(request.data_dir.as_deref())?;
+            return train_and_write(request, crate::mnist::network()?, &data, Loss::OneHotMse);
+        }
+        "in-context" | "in-context-singular" => return crate::in_context::run(request),
+        _ => {}
+    }
     let (data, widths, loss) = match request.preset.as_str() {
         "symbolic-independence" => (
             symbolic(bimt_data::Formula::Independence, request.seed),
@@ -86,7 +114,7 @@ pub fn metric_of(h: &Hyper) -> PaperMetric {
 pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>) -> TrainConfig {
     TrainConfig {
         steps: h.steps,
-        lr: h.lr,
+        lr: h.lr.clone(),
         lambda: h.lambda.clone(),
         swap_every: h.swap_every,
         top_k: h.top_k,
@@ -122,16 +150,35 @@ struct FrameSink {
     worker: Option<thread::JoinHandle<GifWriter>>,
 }
 
+/// How a preset's connectivity graphs are drawn: `frame` for the frames of `evolution.gif`,
+/// else `graph.png`. The MNIST network (784 pixels, 100 + 100 hidden neurons) gets a larger
+/// picture and thinner lines, so that its dense start does not turn into a solid block.
+pub fn graph_style(preset: &str, title: String, frame: bool) -> GraphStyle {
+    let mnist = preset == "mnist";
+    let (width, height) = match (mnist, frame) {
+        (false, true) => (480, 360),
+        (false, false) => (800, 600),
+        (true, true) => (640, 520),
+        (true, false) => (1000, 820),
+    };
+    GraphStyle {
+        width,
+        height,
+        title: Some(title),
+        max_line_width: match (mnist, frame) {
+            (true, true) => 1.0,
+            (true, false) => 1.5,
+            (false, _) => 3.0,
+        },
+        ..GraphStyle::default()
+    }
+}
+
 impl FrameSink {
-    fn start(title: String) -> Self {
+    fn start(preset: &str, title: String) -> Self {
         let (sender, receiver) = mpsc::channel::<ModelFile>();
+        let style = graph_style(preset, title, true);
         let worker = thread::spawn(move || {
-            let style = GraphStyle {
-                width: 480,
-                height: 360,
-                title: Some(title),
-                ..GraphStyle::default()
-            };
             let mut gif = GifWriter::new(120);
             for model in receiver.iter() {
                 gif.push(&render_graph(&model, &style));
@@ -168,7 +215,7 @@ struct RunObserver<'a> {
 
 impl<N: Network> Observer<N> for RunObserver<'_> {
     fn on_step(&mut self, step: usize) {
-        if step % 100 == 0 {
+        if step.is_multiple_of(100) {
             self.bar.set_position(step as u64);
         }
     }
@@ -191,39 +238,70 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
     }
 }
 
-/// Trains `network` on `data` and writes every output of the command-line contract.
+/// Trains an MLP-style `network` on a supervised `data` set and writes every output of the
+/// command-line contract, with the preset's structure report and pictures.
 pub fn train_and_write<N: Network>(
     request: &RunRequest,
     network: N,
     data: &Dataset,
     loss: Loss,
 ) -> Result<MetricsFile, String> {
-    let h = &request.hyper;
-    let device = default_device().autodiff();
-    let metric = metric_of(h);
-    let config = train_config(h, request.variant, request.checkpoint_every);
-    let batching = match h.batch {
+    let batching = match request.hyper.batch {
         Some(size) => Batching::Mini {
             size,
             seed: request.seed ^ 0x5eed,
         },
         None => Batching::Full,
     };
-    let task = Supervised::new(data, loss, batching, &device);
+    let task = Supervised::new(data, loss, batching, &request.device());
+    let names = (&data.input_names[..], &data.output_names[..]);
+    train_task(request, network, task, names, |_, _, model| {
+        let mut pictures = Vec::new();
+        if request.preset == "two-moons" {
+            pictures.push((
+                "decision_boundary.png",
+                report::decision_boundary(model, data),
+            ));
+        }
+        if request.preset == "mnist" {
+            crate::mnist::write_views(&request.out, model, data).map_err(|e| e.to_string())?;
+        }
+        Ok(Extras {
+            structure: report::structure(&request.preset, model, data),
+            pictures,
+        })
+    })
+}
+
+/// Trains `network` on `task` (resuming if asked), then writes `model.json`, `graph.png`,
+/// `evolution.gif`, `log.jsonl`, what `finish` adds, and last `metrics.json`.
+pub fn train_task<N: Network, T: Task>(
+    request: &RunRequest,
+    network: N,
+    task: T,
+    names: (&[String], &[String]),
+    finish: impl FnOnce(&Model<N>, &T, &ModelFile) -> Result<Extras, String>,
+) -> Result<MetricsFile, String> {
+    let h = &request.hyper;
+    let device = request.device();
+    let metric = metric_of(h);
+    let config = train_config(h, request.variant, request.checkpoint_every);
     let mut model = Model::new(network, request.seed, &device);
-    let checkpoint_path = request.out.join("checkpoint.json");
     let mut resumed = None;
     if let Some(path) = &request.resume {
         resumed = Some(Checkpoint::restore(path, &mut model).map_err(|e| e.to_string())?);
     }
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
-    trainer.checkpoint_path = Some(checkpoint_path);
+    trainer.checkpoint_path = Some(request.out.join("checkpoint.json"));
     if let Some(ckpt) = &resumed {
         trainer.start_step = ckpt.step.min(config.steps);
         trainer.swaps = ckpt.swaps;
     }
     let cost = cost_spec(h, &config, &metric);
-    let frames = FrameSink::start(format!("{} ({})", request.preset, request.variant.name()));
+    let frames = FrameSink::start(
+        &request.preset,
+        format!("{} ({})", request.preset, request.variant.name()),
+    );
     let bar = if request.quiet {
         ProgressBar::hidden()
     } else {
@@ -236,36 +314,30 @@ pub fn train_and_write<N: Network>(
         .expect("valid template"),
     );
     bar.set_position(trainer.start_step as u64);
-    frames.push(export_model(
-        &trainer.model,
-        &data.input_names,
-        &data.output_names,
-        cost.clone(),
-    ));
+    frames.push(export_model(&trainer.model, names.0, names.1, cost.clone()));
     let mut observer = RunObserver {
         bar,
         frames: &frames,
-        names: (&data.input_names, &data.output_names),
+        names,
         cost: cost.clone(),
     };
     let summary = trainer.run(&mut observer).map_err(|e| e.to_string())?;
     observer.bar.finish_and_clear();
-    let model_file = export_model(&trainer.model, &data.input_names, &data.output_names, cost);
-    let frames = frames.finish();
-    write_outputs(request, data, &model_file, &summary, frames)
+    let model_file = export_model(&trainer.model, names.0, names.1, cost);
+    let extras = finish(&trainer.model, &trainer.task, &model_file)?;
+    write_outputs(request, &model_file, &summary, frames.finish(), extras)
 }
 
 fn write_outputs(
     request: &RunRequest,
-    data: &Dataset,
     model: &ModelFile,
     summary: &RunSummary,
     frames: GifWriter,
+    extras: Extras,
 ) -> Result<MetricsFile, String> {
     let out = &request.out;
     let h = &request.hyper;
     let e = |x: bimt_format::FormatError| x.to_string();
-    let structure = report::structure(&request.preset, model, data);
     let metrics = MetricsFile {
         preset: request.preset.clone(),
         variant: request.variant.name().to_string(),
@@ -282,13 +354,19 @@ fn write_outputs(
         y_star: h.y_star,
         reduction: h.reduction.name().to_string(),
         swaps: summary.swaps,
-        structure,
+        structure: extras.structure,
     };
     write_json(&out.join("model.json"), model).map_err(e)?;
-    let style = GraphStyle {
-        title: Some(format!("{} ({})", request.preset, request.variant.name())),
-        ..GraphStyle::default()
-    };
+    let mut title = format!("{} ({})", request.preset, request.variant.name());
+    if request.preset == "mnist" {
+        // The ring's digits are not drawn on a planar layer: name them in the title.
+        let order: Vec<String> = crate::mnist::ring_order(model)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        title.push_str(&format!(", ring (anticlockwise): {}", order.join(" ")));
+    }
+    let style = graph_style(&request.preset, title, false);
     write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
     frames.finish(&out.join("evolution.gif")).map_err(e)?;
     let log: String = summary
@@ -297,12 +375,8 @@ fn write_outputs(
         .map(|entry| serde_json::to_string(entry).expect("plain data") + "\n")
         .collect();
     write_atomic(&out.join("log.jsonl"), log.as_bytes()).map_err(e)?;
-    if request.preset == "two-moons" {
-        write_png(
-            &out.join("decision_boundary.png"),
-            &report::decision_boundary(model, data),
-        )
-        .map_err(e)?;
+    for (name, picture) in &extras.pictures {
+        write_png(&out.join(name), picture).map_err(e)?;
     }
     write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
     Ok(metrics)

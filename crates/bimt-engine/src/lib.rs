@@ -16,7 +16,7 @@ mod trainer;
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use export::export_model;
 pub use model::{Batch, Evaluation, Model, Network, Task};
-pub use params::{Moments, ParamStore, default_device};
+pub use params::{Backend, Moments, ParamStore, default_device};
 pub use regulariser::Regulariser;
 pub use trainer::{LogEntry, Observer, RunSummary, TrainConfig, TrainError, Trainer, Variant};
 

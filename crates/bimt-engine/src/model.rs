@@ -144,14 +144,20 @@ impl<N: Network> Model<N> {
         self.orders_changed();
     }
 
+    /// `x` (original feature order) moved into the network's current input order: what
+    /// [`Network::forward`] takes, for models that expose more than one output (probes).
+    pub fn to_input_order(&self, x: Tensor<2>) -> Tensor<2> {
+        match &self.gathers.0 {
+            Some(g) => x.select(1, g.clone()),
+            None => x,
+        }
+    }
+
     /// Runs the network on `x` given in the original feature order and returns outputs in the
     /// original order. `tracked` keeps the autodiff graph (training); otherwise parameters are
     /// detached (evaluation).
     pub fn predict(&self, x: Tensor<2>, tracked: bool) -> Tensor<2> {
-        let x = match &self.gathers.0 {
-            Some(g) => x.select(1, g.clone()),
-            None => x,
-        };
+        let x = self.to_input_order(x);
         let y = if tracked {
             self.network.forward(self.params.tensors(), x)
         } else {

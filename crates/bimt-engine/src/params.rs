@@ -5,9 +5,38 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
-/// The CPU device bimt trains on (burn's flex backend, the fastest CPU backend here).
+/// The CPU backends bimt can train on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// burn's flex backend (SIMD, rayon): the fastest on the networks of the paper.
+    Flex,
+    /// burn's ndarray backend.
+    NdArray,
+}
+
+impl Backend {
+    /// Parses `flex` or `ndarray`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "flex" => Some(Backend::Flex),
+            "ndarray" => Some(Backend::NdArray),
+            _ => None,
+        }
+    }
+
+    /// The backend's device, without autodiff (call `.autodiff()` to train).
+    #[allow(deprecated)] // burn 0.22 deprecates ndarray in favour of flex; we keep it selectable
+    pub fn device(self) -> Device {
+        match self {
+            Backend::Flex => Device::flex(),
+            Backend::NdArray => Device::ndarray(),
+        }
+    }
+}
+
+/// The CPU device bimt trains on by default (flex, the fastest CPU backend here).
 pub fn default_device() -> Device {
-    Device::flex()
+    Backend::Flex.device()
 }
 
 /// Host copy of one parameter's AdamW moment estimates.

@@ -70,8 +70,8 @@ impl Variant {
 pub struct TrainConfig {
     /// Number of optimizer steps.
     pub steps: usize,
-    /// AdamW learning rate.
-    pub lr: f64,
+    /// AdamW learning rate in phases: `(first step, lr)`, sorted by step.
+    pub lr: Vec<(usize, f64)>,
     /// λ in phases: `(first step, λ)`, sorted by step.
     pub lambda: Vec<(usize, f64)>,
     /// Swap every `S` steps.
@@ -93,16 +93,17 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The learning rate at `step`.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        phase_value(&self.lr, step)
+    }
+
     /// λ at `step`.
     pub fn lambda_at(&self, step: usize) -> f64 {
         if !self.variant.regularised() {
             return 0.0;
         }
-        self.lambda
-            .iter()
-            .rev()
-            .find(|(from, _)| *from <= step)
-            .map_or(0.0, |&(_, l)| l)
+        phase_value(&self.lambda, step)
     }
 
     /// Whether biases are charged at `step`.
@@ -255,9 +256,12 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         let device = self.model.params.device().clone();
         let layout = self.model.network.layout();
         let config = self.config.clone();
-        // Swaps always shorten the local wiring, also in the "L1 + swap" ablation.
+        // Swaps always shorten the whole local wiring, also in the "L1 + swap" ablation and
+        // where the loss leaves the last layer's distance out (the reference code swaps by
+        // the full cost): otherwise output neurons could never move.
         let swap_cost = CostConfig {
             local: true,
+            last_layer_distance: true,
             ..config.cost_at(config.steps)
         };
         let swap_distances = Distances::new(layout, self.metric, &swap_cost);
@@ -279,7 +283,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
                 loss = loss + cost.mul_scalar(lambda);
             }
             let grads = loss.backward();
-            self.model.params.step(config.lr, &grads);
+            self.model.params.step(config.lr_at(step), &grads);
             let done = step + 1;
             if config.variant.swaps() && config.swap_every > 0 && done % config.swap_every == 0 {
                 self.swaps += self.swap_round(&swap_distances);
@@ -338,4 +342,13 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             log,
         })
     }
+}
+
+/// The value of the last phase that has started by `step` (0 before the first).
+fn phase_value(phases: &[(usize, f64)], step: usize) -> f64 {
+    phases
+        .iter()
+        .rev()
+        .find(|(from, _)| *from <= step)
+        .map_or(0.0, |&(_, v)| v)
 }

@@ -45,13 +45,18 @@ fn main() {
     let mlp = Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).expect("a valid layout");
     let config = TrainConfig {
         steps,
-        lr: 1e-3,
+        lr: vec![(0, 1e-3)],
         lambda: vec![(0, 1e-3), (steps / 4, 1e-2), (steps * 3 / 4, 1e-3)],
         swap_every: 200,
         top_k: 6,
         swap_mode: SwapMode::Greedy,
         variant: Variant::Bimt,
-        cost: CostConfig { reduction: Reduction::Sum, bias_penalty: true, last_layer_distance: true, local: true },
+        cost: CostConfig {
+            reduction: Reduction::Sum,
+            bias_penalty: true,
+            last_layer_distance: true,
+            local: true,
+        },
         bias_from: 0,
         log_every: steps / 10,
         checkpoint_every: None,
@@ -70,18 +75,36 @@ fn main() {
     };
     let model = export_model(&trainer.model, &data.input_names, &data.output_names, spec);
     let reach = bimt_analysis::reachability(&model, 0.03);
-    println!("{} steps on a torus: test MSE {:.2e}, torus wiring cost {start_cost:.2} -> {:.2}, {} swaps",
-        steps, summary.evaluation.test_loss, summary.connection_cost, summary.swaps);
+    println!(
+        "{} steps on a torus: test MSE {:.2e}, torus wiring cost {start_cost:.2} -> {:.2}, {} swaps",
+        steps, summary.evaluation.test_loss, summary.connection_cost, summary.swaps
+    );
     for (o, inputs) in reach.iter().enumerate() {
-        let names: Vec<&str> = inputs.iter().map(|&i| data.input_names[i].as_str()).collect();
+        let names: Vec<&str> = inputs
+            .iter()
+            .map(|&i| data.input_names[i].as_str())
+            .collect();
         println!("  {} <- {}", data.output_names[o], names.join(", "));
     }
     let layout = trainer.model.network.layout();
-    let positions: Vec<String> = trainer.model.input_order().iter().map(|&f| data.input_names[f].clone()).collect();
-    println!("  input positions on the circle ({} neurons): {}", layout.layer(layout.input().unwrap()).size, positions.join(" "));
-    let style = bimt_views::GraphStyle { title: Some("BIMT on a torus".into()), ..Default::default() };
+    let positions: Vec<String> = trainer
+        .model
+        .input_order()
+        .iter()
+        .map(|&f| data.input_names[f].clone())
+        .collect();
+    println!(
+        "  input positions on the circle ({} neurons): {}",
+        layout.layer(layout.input().unwrap()).size,
+        positions.join(" ")
+    );
+    let style = bimt_views::GraphStyle {
+        title: Some("BIMT on a torus".into()),
+        ..Default::default()
+    };
     let png = out.join("graph.png");
-    bimt_views::write_png(&png, &bimt_views::render_graph(&model, &style)).expect("writable output dir");
+    bimt_views::write_png(&png, &bimt_views::render_graph(&model, &style))
+        .expect("writable output dir");
     bimt_format::write_json(&out.join("model.json"), &model).expect("writable output dir");
     println!("  wrote {} and model.json", png.display());
 }
