@@ -196,3 +196,44 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Steps per second of the in-context transformer (the preset's settings, swaps included)
+/// over `steps` steps, and the time of one swap round on it.
+pub fn bench_in_context(steps: usize) -> Result<(), String> {
+    let device = default_device().autodiff();
+    let mut hyper = defaults("in-context", Profile::Paper).expect("preset exists");
+    hyper.steps = steps;
+    hyper.log_every = steps;
+    let metric = metric_of(&hyper);
+    let data = crate::in_context::data("in-context", 0);
+    let network = bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())
+        .map_err(|e| e.to_string())?;
+    let task = bimt_tasks::InContextTask::new(&data, 64, 0, &device);
+    let config = train_config(&hyper, Variant::Bimt, None);
+    let mut trainer = Trainer::new(Model::new(network, 0, &device), task, config.clone(), &metric);
+    let started = Instant::now();
+    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "in-context transformer (width 32, 2 blocks, batch 64), {steps} steps with swaps every {}: {wall:.2} s, {:.0} steps/s (40,000 steps: {:.0} s)",
+        config.swap_every,
+        steps as f64 / wall,
+        40_000.0 * wall / steps as f64
+    );
+    let layout = trainer.model.network.layout();
+    let distances = Distances::new(layout, &metric, &config.cost_at(config.steps));
+    let swap = SwapConfig { top_k: config.top_k, mode: config.swap_mode };
+    let host = trainer.model.params.to_host();
+    let rounds = 100;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let mut h = host.clone();
+        Swapper::new(layout, &distances).round(&mut h, &swap);
+    }
+    println!(
+        "swap round on the transformer (k = {}): {:.3} ms",
+        config.top_k,
+        started.elapsed().as_secs_f64() / rounds as f64 * 1e3
+    );
+    Ok(())
+}

@@ -45,6 +45,9 @@ struct BenchArgs {
     /// training step.
     #[arg(long)]
     mnist: bool,
+    /// Measure the in-context transformer instead (steps per second, swap round).
+    #[arg(long)]
+    in_context: bool,
     /// MNIST directory for --mnist (default: $BIMT_MNIST_DIR, else ../shared/data/mnist;
     /// random images of the same shape when absent).
     #[arg(long)]
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Bench(args) if args.mnist => bench::bench_mnist(args.data_dir.as_deref()),
+        Command::Bench(args) if args.in_context => bench::bench_in_context(4_000),
         Command::Bench(_) => bench::bench(),
         Command::Presets => {
             for (name, description) in presets::PRESETS {
