@@ -206,11 +206,17 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
     hyper.log_every = steps;
     let metric = metric_of(&hyper);
     let data = crate::in_context::data("in-context", 0);
-    let network = bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())
-        .map_err(|e| e.to_string())?;
+    let network =
+        bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())
+            .map_err(|e| e.to_string())?;
     let task = bimt_tasks::InContextTask::new(&data, 64, 0, &device);
     let config = train_config(&hyper, Variant::Bimt, None);
-    let mut trainer = Trainer::new(Model::new(network, 0, &device), task, config.clone(), &metric);
+    let mut trainer = Trainer::new(
+        Model::new(network, 0, &device),
+        task,
+        config.clone(),
+        &metric,
+    );
     let started = Instant::now();
     trainer.run(&mut ()).map_err(|e| e.to_string())?;
     let wall = started.elapsed().as_secs_f64();
@@ -222,7 +228,10 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
     );
     let layout = trainer.model.network.layout();
     let distances = Distances::new(layout, &metric, &config.cost_at(config.steps));
-    let swap = SwapConfig { top_k: config.top_k, mode: config.swap_mode };
+    let swap = SwapConfig {
+        top_k: config.top_k,
+        mode: config.swap_mode,
+    };
     let host = trainer.model.params.to_host();
     let rounds = 100;
     let started = Instant::now();
