@@ -11,14 +11,13 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::Dfs;
 use serde::Serialize;
 
-/// Neurons that a weight of at least `threshold × (largest |w| of its matrix)` touches,
-/// per layer, in storage order.
-pub fn active_neurons(model: &ModelFile, threshold: f64) -> Vec<Vec<bool>> {
-    let mut active: Vec<Vec<bool>> = model
-        .neuron_layers
-        .iter()
-        .map(|l| vec![false; l.size])
-        .collect();
+/// Calls `visit(from_layer, from_neuron, to_layer, to_neuron)` for every weight of at least
+/// `threshold × (largest |w| of its matrix)`; folded indices map to their neurons.
+fn visible_weights(
+    model: &ModelFile,
+    threshold: f64,
+    mut visit: impl FnMut(usize, usize, usize, usize),
+) {
     for c in &model.connections {
         let max = c
             .weight
@@ -35,12 +34,25 @@ pub fn active_neurons(model: &ModelFile, threshold: f64) -> Vec<Vec<bool>> {
         for (o, row) in c.weight.iter().enumerate() {
             for (i, w) in row.iter().enumerate() {
                 if w.abs() as f64 >= threshold * max {
-                    active[c.from][i % n_from] = true;
-                    active[c.to][o % n_to] = true;
+                    visit(c.from, i % n_from, c.to, o % n_to);
                 }
             }
         }
     }
+}
+
+/// Neurons that a weight of at least `threshold × (largest |w| of its matrix)` touches,
+/// per layer, in storage order.
+pub fn active_neurons(model: &ModelFile, threshold: f64) -> Vec<Vec<bool>> {
+    let mut active: Vec<Vec<bool>> = model
+        .neuron_layers
+        .iter()
+        .map(|l| vec![false; l.size])
+        .collect();
+    visible_weights(model, threshold, |from, i, to, o| {
+        active[from][i] = true;
+        active[to][o] = true;
+    });
     active
 }
 
@@ -78,24 +90,9 @@ pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
         .enumerate()
         .map(|(l, layer)| (0..layer.size).map(|n| graph.add_node((l, n))).collect())
         .collect();
-    for c in &model.connections {
-        let max = c
-            .weight
-            .iter()
-            .flatten()
-            .fold(0.0f32, |m, w| m.max(w.abs())) as f64;
-        let (n_from, n_to) = (
-            model.neuron_layers[c.from].size,
-            model.neuron_layers[c.to].size,
-        );
-        for (o, row) in c.weight.iter().enumerate() {
-            for (i, w) in row.iter().enumerate() {
-                if max > 0.0 && w.abs() as f64 >= threshold * max {
-                    graph.update_edge(nodes[c.from][i % n_from], nodes[c.to][o % n_to], ());
-                }
-            }
-        }
-    }
+    visible_weights(model, threshold, |from, i, to, o| {
+        graph.update_edge(nodes[from][i], nodes[to][o], ());
+    });
     let by_depth = |f: fn(f64, f64) -> bool| {
         (0..model.neuron_layers.len())
             .reduce(|a, b| {

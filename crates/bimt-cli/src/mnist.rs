@@ -4,6 +4,7 @@
 
 use crate::report::ACTIVE_THRESHOLD;
 use bimt_analysis::active_counts;
+use bimt_analysis::pearson;
 use bimt_data::Dataset;
 use bimt_format::{ConnectionFile, FormatError, ModelFile};
 use bimt_mlp::{Mlp, MlpConfig};
@@ -211,19 +212,6 @@ fn digit_similarity(data: &Dataset) -> Vec<Vec<f64>> {
     (0..10)
         .map(|a| (0..10).map(|b| pearson(&sums[a], &sums[b])).collect())
         .collect()
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().max(1) as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    if va == 0.0 || vb == 0.0 {
-        0.0
-    } else {
-        cov / (va * vb).sqrt()
-    }
 }
 
 /// How often the trained network mixes up two digits on the test split: `c[a][b]` counts the

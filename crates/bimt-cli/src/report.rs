@@ -1,6 +1,6 @@
 //! The structure each preset should show, in numbers (written into `metrics.json`).
 
-use bimt_analysis::{active_counts, active_neurons, forward_chain, predict, reachability};
+use bimt_analysis::{active_counts, active_neurons, forward_chain, pearson, predict, reachability};
 use bimt_data::Dataset;
 use bimt_format::ModelFile;
 use serde_json::{Value, json};
@@ -85,19 +85,6 @@ fn probe_layer(model: &ModelFile, data: &Dataset, layer: usize, features: Featur
         }
     }
     json!({ "layer": model.neuron_layers.get(layer).map(|l| l.name.clone()), "neurons": neurons })
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().max(1) as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    if va == 0.0 || vb == 0.0 {
-        0.0
-    } else {
-        cov / (va * vb).sqrt()
-    }
 }
 
 /// The two-moons decision boundary of the exported network, with the test points.
