@@ -226,6 +226,12 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
         steps as f64 / wall,
         40_000.0 * wall / steps as f64
     );
+    let started = Instant::now();
+    trainer.evaluate();
+    println!(
+        "one evaluation (8,000 training + 2,000 test sequences): {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     let layout = trainer.model.network.layout();
     let distances = Distances::new(layout, &metric, &config.cost_at(config.steps));
     let swap = SwapConfig {

@@ -158,7 +158,7 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             bias_from: 0,
             last_layer_distance: true,
             l2: false,
-            log_every: 1_000,
+            log_every: 2_000,
             batch: Some(64),
         },
         _ => return None,
