@@ -2,9 +2,8 @@
 mod common;
 use bimt_engine::{Checkpoint, Model, Network, TrainConfig, Trainer, Variant, export_model};
 use bimt_format::CostSpec;
-use bimt_layout::{CostConfig, Distances, Reduction};
+use bimt_layout::{CostConfig, Distances};
 use bimt_manifold::PaperMetric;
-use bimt_swap::SwapMode;
 use bimt_tasks::{Batching, Loss, Supervised};
 use common::*;
 use rand::SeedableRng;
@@ -12,22 +11,12 @@ use rand_chacha::ChaCha8Rng;
 
 fn config(steps: usize, variant: Variant) -> TrainConfig {
     TrainConfig {
-        steps,
         lr: vec![(0, 2e-3)],
         lambda: vec![(0, 1e-3), (steps / 2, 1e-2)],
         swap_every: 50,
-        top_k: 6,
-        swap_mode: SwapMode::Greedy,
         variant,
-        cost: CostConfig {
-            reduction: Reduction::Sum,
-            bias_penalty: true,
-            last_layer_distance: true,
-            local: true,
-        },
-        bias_from: 0,
         log_every: steps / 4,
-        checkpoint_every: None,
+        ..TrainConfig::paper(steps)
     }
 }
 

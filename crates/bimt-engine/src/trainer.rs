@@ -2,7 +2,7 @@ use crate::checkpoint::Checkpoint;
 use crate::model::{Evaluation, Model, Network, Task};
 use crate::regulariser::Regulariser;
 use bimt_format::FormatError;
-use bimt_layout::{CostConfig, Distances};
+use bimt_layout::{CostConfig, Distances, Reduction};
 use bimt_manifold::Metric;
 use bimt_swap::{SwapConfig, SwapMode, Swapper};
 use std::path::PathBuf;
@@ -93,6 +93,31 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The paper's symbolic-formula settings (§3.1) scaled to `steps`: lr 1e-3, λ = 1e-3,
+    /// 1e-2, 1e-3 over the first quarter, the middle half and the last quarter, swaps of the
+    /// top 6 neurons every 200 steps, the full BIMT variant, sum reduction, biases charged.
+    /// A starting point for a new model: override fields with struct update syntax.
+    pub fn paper(steps: usize) -> Self {
+        Self {
+            steps,
+            lr: vec![(0, 1e-3)],
+            lambda: vec![(0, 1e-3), (steps / 4, 1e-2), (steps * 3 / 4, 1e-3)],
+            swap_every: 200,
+            top_k: 6,
+            swap_mode: SwapMode::Greedy,
+            variant: Variant::Bimt,
+            cost: CostConfig {
+                reduction: Reduction::Sum,
+                bias_penalty: true,
+                last_layer_distance: true,
+                local: true,
+            },
+            bias_from: 0,
+            log_every: (steps / 10).max(1),
+            checkpoint_every: None,
+        }
+    }
+
     /// The learning rate at `step`.
     pub fn lr_at(&self, step: usize) -> f64 {
         phase_value(&self.lr, step)

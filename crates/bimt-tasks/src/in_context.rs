@@ -1,18 +1,16 @@
 //! In-context linear regression (paper §3.4): sequences of tokens, a transformer predicting
 //! the next token, the loss on the `y` component at the positions that hold an `x`.
 
-use bimt_data::{BatchSampler, InContext, Sampling, Split, Targets};
-use bimt_engine::{Batch, Device, Evaluation, Int, Task, Tensor, TensorData};
+use crate::batches::{StepSampler, gather};
+use bimt_data::{InContext, Sampling, Split, Targets};
+use bimt_engine::{Batch, Device, Evaluation, Task, Tensor, TensorData};
 
 /// The in-context regression task. Rows of a batch are tokens, sequence-major
 /// (`row = sequence·seq_len + position`), as `bimt-transformer` expects.
 pub struct InContextTask {
     train: Tokens,
     test: Tokens,
-    sampler: BatchSampler,
-    batch_size: usize,
-    seed: u64,
-    drawn: usize,
+    sampler: StepSampler,
     seq_len: usize,
     /// Loss mask of one batch: component 0 at every position but the `y` tokens.
     batch_mask: Tensor<2>,
@@ -71,15 +69,12 @@ impl InContextTask {
         let train = Tokens::new(&data.data.train, seq_len, dim, device);
         let test = Tokens::new(&data.data.test, seq_len, dim, device);
         let sampler =
-            BatchSampler::new(train.sequences, batch_size, Sampling::WithReplacement, seed);
+            StepSampler::new(train.sequences, batch_size, Sampling::WithReplacement, seed);
         let batch_mask = mask(batch_size, seq_len, dim, &x_positions(seq_len), device);
         Self {
             train,
             test,
             sampler,
-            batch_size,
-            seed,
-            drawn: 0,
             seq_len,
             batch_mask,
         }
@@ -111,31 +106,14 @@ impl InContextTask {
 
 impl Task for InContextTask {
     fn batch(&mut self, step: usize, device: &Device) -> Batch {
-        if step != self.drawn {
-            self.sampler = BatchSampler::new(
-                self.train.sequences,
-                self.batch_size,
-                Sampling::WithReplacement,
-                self.seed,
-            );
-            for _ in 0..step {
-                self.sampler.next_batch();
-            }
-        }
-        self.drawn = step + 1;
         let seq_len = self.seq_len;
-        let rows: Vec<i64> = self
+        let rows = self
             .sampler
-            .next_batch()
+            .batch(step)
             .iter()
             .flat_map(|&s| (0..seq_len).map(move |p| (s * seq_len + p) as i64))
             .collect();
-        let n = rows.len();
-        let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), device);
-        Batch {
-            x: self.train.x.clone().select(0, index.clone()),
-            target: self.train.y.clone().select(0, index),
-        }
+        gather(&self.train.x, &self.train.y, rows, device)
     }
 
     fn loss(&self, prediction: Tensor<2>, batch: &Batch) -> Tensor<1> {

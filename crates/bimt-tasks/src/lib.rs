@@ -2,12 +2,14 @@
 //! full-batch or mini-batch training, and the paper's losses; and the in-context regression
 //! task of the transformer experiment.
 
+mod batches;
 mod in_context;
 
 pub use in_context::InContextTask;
 
-use bimt_data::{BatchSampler, Dataset, Sampling, Split, Targets};
-use bimt_engine::{Batch, Device, Evaluation, Int, Task, Tensor, TensorData};
+use batches::{StepSampler, gather};
+use bimt_data::{Dataset, Sampling, Split, Targets};
+use bimt_engine::{Batch, Device, Evaluation, Task, Tensor, TensorData};
 use burn::tensor::activation::log_softmax;
 
 /// The prediction loss.
@@ -69,9 +71,7 @@ pub struct Supervised {
     train: DeviceSplit,
     test: DeviceSplit,
     loss: Loss,
-    sampler: Option<(BatchSampler, Batching)>,
-    /// Batches drawn so far, so that a resumed run draws the same batches.
-    drawn: usize,
+    sampler: Option<StepSampler>,
     full_batch: Batch,
 }
 
@@ -82,10 +82,9 @@ impl Supervised {
         let test = DeviceSplit::new(&data.test, device);
         let sampler = match batching {
             Batching::Full => None,
-            Batching::Mini { size, seed } => Some((
-                BatchSampler::new(train.n, size, Sampling::Epochs, seed),
-                batching,
-            )),
+            Batching::Mini { size, seed } => {
+                Some(StepSampler::new(train.n, size, Sampling::Epochs, seed))
+            }
         };
         let full_batch = Batch {
             x: train.x.clone(),
@@ -96,7 +95,6 @@ impl Supervised {
             test,
             loss,
             sampler,
-            drawn: 0,
             full_batch,
         }
     }
@@ -138,26 +136,11 @@ impl Supervised {
 
 impl Task for Supervised {
     fn batch(&mut self, step: usize, device: &Device) -> Batch {
-        let Some((sampler, batching)) = &mut self.sampler else {
+        let Some(sampler) = &mut self.sampler else {
             return self.full_batch.clone();
         };
-        if step != self.drawn {
-            // A resumed run: replay the sampler up to `step`.
-            if let Batching::Mini { size, seed } = *batching {
-                *sampler = BatchSampler::new(self.train.n, size, Sampling::Epochs, seed);
-            }
-            for _ in 0..step {
-                sampler.next_batch();
-            }
-        }
-        self.drawn = step + 1;
-        let rows: Vec<i64> = sampler.next_batch().iter().map(|&i| i as i64).collect();
-        let n = rows.len();
-        let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), device);
-        Batch {
-            x: self.train.x.clone().select(0, index.clone()),
-            target: self.train.y.clone().select(0, index),
-        }
+        let rows = sampler.batch(step).iter().map(|&i| i as i64).collect();
+        gather(&self.train.x, &self.train.y, rows, device)
     }
 
     fn loss(&self, prediction: Tensor<2>, batch: &Batch) -> Tensor<1> {

@@ -5,12 +5,10 @@
 //! cargo run --release -p custom-metric -- [steps] [out-dir]
 //! ```
 
-use bimt_engine::{Model, Network, TrainConfig, Trainer, Variant, default_device, export_model};
+use bimt_engine::{Model, Network, TrainConfig, Trainer, default_device, export_model};
 use bimt_format::CostSpec;
-use bimt_layout::{CostConfig, Reduction};
 use bimt_manifold::Metric;
 use bimt_mlp::{Mlp, MlpConfig};
-use bimt_swap::SwapMode;
 use bimt_tasks::{Batching, Loss, Supervised};
 use nalgebra::Point3;
 use std::path::PathBuf;
@@ -43,24 +41,7 @@ fn main() {
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, 0);
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
     let mlp = Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).expect("a valid layout");
-    let config = TrainConfig {
-        steps,
-        lr: vec![(0, 1e-3)],
-        lambda: vec![(0, 1e-3), (steps / 4, 1e-2), (steps * 3 / 4, 1e-3)],
-        swap_every: 200,
-        top_k: 6,
-        swap_mode: SwapMode::Greedy,
-        variant: Variant::Bimt,
-        cost: CostConfig {
-            reduction: Reduction::Sum,
-            bias_penalty: true,
-            last_layer_distance: true,
-            local: true,
-        },
-        bias_from: 0,
-        log_every: steps / 10,
-        checkpoint_every: None,
-    };
+    let config = TrainConfig::paper(steps);
     let mut trainer = Trainer::new(Model::new(mlp, 0, &device), task, config, &metric);
     let start_cost = trainer.connection_cost(0);
     let summary = trainer.run(&mut ()).expect("training converges");

@@ -5,11 +5,9 @@
 //! cargo run --release -p register-architecture -- [steps] [out-dir]
 //! ```
 
-use bimt_engine::{Model, TrainConfig, Trainer, Variant, default_device, export_model};
+use bimt_engine::{Model, TrainConfig, Trainer, default_device, export_model};
 use bimt_format::CostSpec;
-use bimt_layout::{CostConfig, Reduction};
 use bimt_manifold::PaperMetric;
-use bimt_swap::SwapMode;
 use bimt_tasks::{Batching, Loss, Supervised};
 use register_architecture::{ResidualMlp, ResidualMlpConfig};
 use std::path::PathBuf;
@@ -34,24 +32,7 @@ fn main() {
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, 0);
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
     let metric = PaperMetric::l1(2.0, 0.1);
-    let config = TrainConfig {
-        steps,
-        lr: vec![(0, 1e-3)],
-        lambda: vec![(0, 1e-3), (steps / 4, 1e-2), (steps * 3 / 4, 1e-3)],
-        swap_every: 200,
-        top_k: 6,
-        swap_mode: SwapMode::Greedy,
-        variant: Variant::Bimt,
-        cost: CostConfig {
-            reduction: Reduction::Sum,
-            bias_penalty: true,
-            last_layer_distance: true,
-            local: true,
-        },
-        bias_from: 0,
-        log_every: steps / 10,
-        checkpoint_every: None,
-    };
+    let config = TrainConfig::paper(steps);
     let mut trainer = Trainer::new(Model::new(network, 0, &device), task, config, &metric);
     let start_cost = trainer.connection_cost(0);
     let summary = trainer.run(&mut ()).expect("training converges");
