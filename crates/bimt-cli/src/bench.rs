@@ -29,20 +29,13 @@ pub fn bench() -> Result<(), String> {
         config.steps as f64 / wall,
         summary.evaluation.test_loss
     );
-    let layout = trainer.model.network.layout();
-    let distances = Distances::new(layout, &metric, &config.cost_at(config.steps));
-    let swap = SwapConfig {
-        top_k: config.top_k,
-        mode: config.swap_mode,
-    };
-    let host = trainer.model.params.to_host();
+    let distances = Distances::new(
+        trainer.model.network.layout(),
+        &metric,
+        &config.cost_at(config.steps),
+    );
+    let search = swap_search_seconds(&trainer.model, &distances, &config, 1000);
     let rounds = 1000;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        let mut h = host.clone();
-        Swapper::new(layout, &distances).round(&mut h, &swap);
-    }
-    let search = started.elapsed().as_secs_f64() / rounds as f64;
     let started = Instant::now();
     for _ in 0..rounds {
         trainer.swap_round(&distances);
@@ -232,23 +225,38 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
         "one evaluation (8,000 training + 2,000 test sequences): {:.3} s",
         started.elapsed().as_secs_f64()
     );
-    let layout = trainer.model.network.layout();
-    let distances = Distances::new(layout, &metric, &config.cost_at(config.steps));
+    let distances = Distances::new(
+        trainer.model.network.layout(),
+        &metric,
+        &config.cost_at(config.steps),
+    );
+    let search = swap_search_seconds(&trainer.model, &distances, &config, 100);
+    println!(
+        "swap round on the transformer (k = {}): {:.3} ms",
+        config.top_k,
+        search * 1e3
+    );
+    Ok(())
+}
+
+/// Mean seconds of one swap-round search (host side, no tensor moves) on copies of the
+/// model's current weights.
+fn swap_search_seconds<N: Network>(
+    model: &Model<N>,
+    distances: &Distances,
+    config: &bimt_engine::TrainConfig,
+    rounds: usize,
+) -> f64 {
+    let layout = model.network.layout();
     let swap = SwapConfig {
         top_k: config.top_k,
         mode: config.swap_mode,
     };
-    let host = trainer.model.params.to_host();
-    let rounds = 100;
+    let host = model.params.to_host();
     let started = Instant::now();
     for _ in 0..rounds {
         let mut h = host.clone();
-        Swapper::new(layout, &distances).round(&mut h, &swap);
+        Swapper::new(layout, distances).round(&mut h, &swap);
     }
-    println!(
-        "swap round on the transformer (k = {}): {:.3} ms",
-        config.top_k,
-        started.elapsed().as_secs_f64() / rounds as f64 * 1e3
-    );
-    Ok(())
+    started.elapsed().as_secs_f64() / rounds as f64
 }
