@@ -122,6 +122,13 @@ struct RunArgs {
     log_every: Option<usize>,
     #[arg(long)]
     batch: Option<usize>,
+    /// Steps of pruned fine-tuning after the schedule: weights under 3 % of their matrix's
+    /// largest are zeroed and held there, the rest train without the cost (0: none).
+    #[arg(long)]
+    finetune_steps: Option<usize>,
+    /// Learning rate of the pruned fine-tune.
+    #[arg(long)]
+    finetune_lr: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -183,6 +190,8 @@ fn execute(command: Command) -> Result<(), String> {
                 metric: args.metric.clone(),
                 log_every: args.log_every,
                 batch: args.batch,
+                finetune_steps: args.finetune_steps,
+                finetune_lr: args.finetune_lr,
             };
             flags.apply(&mut hyper)?;
             let out = args

@@ -43,6 +43,10 @@ pub struct Hyper {
     pub l2: bool,
     pub log_every: usize,
     pub batch: Option<usize>,
+    /// Steps of pruned fine-tuning after the schedule (0: none).
+    pub finetune_steps: usize,
+    /// Learning rate of the fine-tune.
+    pub finetune_lr: f64,
 }
 
 /// The experiments `bimt run` knows.
@@ -101,6 +105,8 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             l2: false,
             log_every: 400,
             batch: None,
+            finetune_steps: 0,
+            finetune_lr: 1e-4,
         }
     };
     let reference = profile == Profile::Reference;
@@ -139,6 +145,8 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             l2: false,
             log_every: 1_000,
             batch: Some(100),
+            finetune_steps: 0,
+            finetune_lr: 1e-4,
         },
         "in-context" | "in-context-singular" => Hyper {
             steps: 40_000,
@@ -160,6 +168,8 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             l2: false,
             log_every: 2_000,
             batch: Some(64),
+            finetune_steps: 0,
+            finetune_lr: 1e-4,
         },
         _ => return None,
     })
@@ -185,6 +195,8 @@ pub struct Overrides {
     pub metric: Option<String>,
     pub log_every: Option<usize>,
     pub batch: Option<usize>,
+    pub finetune_steps: Option<usize>,
+    pub finetune_lr: Option<f64>,
 }
 
 impl Overrides {
@@ -202,7 +214,9 @@ impl Overrides {
             bias_penalty,
             bias_from,
             last_layer_distance,
-            log_every
+            log_every,
+            finetune_steps,
+            finetune_lr
         );
         if let Some(b) = self.batch {
             h.batch = Some(b);
@@ -241,6 +255,12 @@ impl Overrides {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("{name} = {v}: expected a finite number ≥ 0"));
             }
+        }
+        if !(h.finetune_lr.is_finite() && h.finetune_lr > 0.0) {
+            return Err(format!(
+                "finetune_lr = {}: expected a learning rate > 0",
+                h.finetune_lr
+            ));
         }
         if h.steps == 0 {
             return Err("steps = 0: expected at least one step".into());

@@ -4,8 +4,8 @@ use crate::presets::{Hyper, Profile};
 use crate::report;
 use bimt_data::Dataset;
 use bimt_engine::{
-    Backend, Checkpoint, Device, LogEntry, Model, Network, Observer, RunSummary, Task, TrainConfig,
-    Trainer, Variant, export_model,
+    Backend, Checkpoint, Device, Finetune, LogEntry, Model, Network, Observer, RunSummary, Task,
+    TrainConfig, Trainer, Variant, export_model,
 };
 use bimt_format::{CostSpec, MetricsFile, ModelFile, write_atomic, write_json};
 use bimt_layout::CostConfig;
@@ -129,6 +129,11 @@ pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>
         bias_from: h.bias_from,
         log_every: h.log_every,
         checkpoint_every,
+        finetune: (h.finetune_steps > 0).then_some(Finetune {
+            steps: h.finetune_steps,
+            lr: h.finetune_lr,
+            threshold: crate::report::ACTIVE_THRESHOLD,
+        }),
     }
 }
 
@@ -294,7 +299,7 @@ pub fn train_task<N: Network, T: Task>(
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
     trainer.checkpoint_path = Some(request.out.join("checkpoint.json"));
     if let Some(ckpt) = &resumed {
-        trainer.start_step = ckpt.step.min(config.steps);
+        trainer.start_step = ckpt.step.min(config.total_steps());
         trainer.swaps = ckpt.swaps;
     }
     let cost = cost_spec(h, &config, &metric);
@@ -305,7 +310,7 @@ pub fn train_task<N: Network, T: Task>(
     let bar = if request.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(config.steps as u64)
+        ProgressBar::new(config.total_steps() as u64)
     };
     bar.set_style(
         ProgressStyle::with_template(
@@ -328,6 +333,11 @@ pub fn train_task<N: Network, T: Task>(
     write_outputs(request, &model_file, &summary, frames.finish(), extras)
 }
 
+/// All steps of a run, the pruned fine-tune included.
+fn config_steps(h: &Hyper) -> usize {
+    h.steps + h.finetune_steps
+}
+
 fn write_outputs(
     request: &RunRequest,
     model: &ModelFile,
@@ -343,7 +353,7 @@ fn write_outputs(
         variant: request.variant.name().to_string(),
         profile: request.profile.name().to_string(),
         seed: request.seed,
-        steps: h.steps,
+        steps: config_steps(h),
         wall_seconds: summary.wall_seconds,
         steps_per_second: summary.steps_run as f64 / summary.wall_seconds.max(1e-9),
         train_loss: summary.evaluation.train_loss,

@@ -18,6 +18,8 @@ pub use export::export_model;
 pub use model::{Batch, Evaluation, Model, Network, Task};
 pub use params::{Backend, Moments, ParamStore, default_device};
 pub use regulariser::Regulariser;
-pub use trainer::{LogEntry, Observer, RunSummary, TrainConfig, TrainError, Trainer, Variant};
+pub use trainer::{
+    Finetune, LogEntry, Observer, RunSummary, TrainConfig, TrainError, Trainer, Variant,
+};
 
 pub use burn::tensor::{Device, Int, Tensor, TensorData};

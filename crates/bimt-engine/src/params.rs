@@ -67,6 +67,8 @@ pub struct ParamStore {
     segments: Vec<(usize, [usize; 2])>,
     state: Option<AdamWState<2>>,
     optimizer: AdamW,
+    /// `1` where a parameter may change, `0` where [`prune`](Self::prune) holds it at zero.
+    mask: Option<Tensor<2>>,
     device: Device,
 }
 
@@ -108,6 +110,7 @@ impl ParamStore {
             flat: tensor(host.concat(), [1, offset], device),
             segments,
             state: None,
+            mask: None,
             optimizer: AdamWConfig::new()
                 .with_weight_decay(0.0)
                 .with_epsilon(1e-8)
@@ -176,9 +179,45 @@ impl ParamStore {
         let (updated, state) = self
             .optimizer
             .step(lr, self.flat.clone(), grad, self.state.take());
-        self.flat = updated;
+        self.flat = match &self.mask {
+            Some(mask) => updated * mask.clone(),
+            None => updated,
+        };
         self.state = state;
         self.refresh_leaves();
+    }
+
+    /// Prunes the weights of `layout`: every weight matrix entry that is zero or below
+    /// `threshold` × that matrix's largest |w| is set to zero and held there by every later
+    /// [`step`](Self::step). Biases and embeddings are left free. Returns the number of weights
+    /// held at zero. `threshold = 0` only holds the weights that are already zero (what a
+    /// resumed run needs).
+    pub fn prune(&mut self, layout: &Layout, threshold: f64) -> usize {
+        let mut values = host(&self.flat);
+        let mut mask = vec![1.0f32; values.len()];
+        let mut pruned = 0;
+        for (spec, &(offset, [rows, cols])) in layout.params().iter().zip(&self.segments) {
+            if spec.penalised_like_bias {
+                continue;
+            }
+            let range = offset..offset + rows * cols;
+            let largest = values[range.clone()]
+                .iter()
+                .fold(0.0f32, |m, w| m.max(w.abs()));
+            let cut = threshold as f32 * largest;
+            for (w, keep) in values[range.clone()].iter_mut().zip(&mut mask[range]) {
+                if *w == 0.0 || w.abs() < cut {
+                    *w = 0.0;
+                    *keep = 0.0;
+                    pruned += 1;
+                }
+            }
+        }
+        let total = values.len();
+        self.flat = tensor(values, [1, total], &self.device);
+        self.mask = Some(tensor(mask, [1, total], &self.device));
+        self.refresh_leaves();
+        pruned
     }
 
     /// Moves `axis` of its parameter, and the parameter's AdamW moments, by `perm`
@@ -207,6 +246,7 @@ impl ParamStore {
             tensor(flat, [1, total], &device)
         };
         self.flat = moved(&self.flat);
+        self.mask = self.mask.as_ref().map(&moved);
         if let Some(state) = &mut self.state {
             let m = &mut state.momentum;
             m.moment_1 = moved(&m.moment_1);

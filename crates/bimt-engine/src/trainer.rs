@@ -90,6 +90,23 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Write a checkpoint every this many steps.
     pub checkpoint_every: Option<usize>,
+    /// Pruned fine-tuning after the `steps` of BIMT, if any.
+    pub finetune: Option<Finetune>,
+}
+
+/// Pruned fine-tuning: after the BIMT schedule, every weight below `threshold` × its
+/// matrix's largest |w| is set to zero and held there, and `steps` more steps fit what is left
+/// to the task alone (λ = 0, no swaps), the learning rate falling linearly from `lr` to 0. The connection cost's L1 pull
+/// biases the surviving weights towards zero; this removes that bias without adding a
+/// connection.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Finetune {
+    /// Steps of fine-tuning.
+    pub steps: usize,
+    /// Learning rate of the first fine-tune step.
+    pub lr: f64,
+    /// Pruning threshold, as a fraction of each weight matrix's largest |w|.
+    pub threshold: f64,
 }
 
 impl TrainConfig {
@@ -115,17 +132,29 @@ impl TrainConfig {
             bias_from: 0,
             log_every: (steps / 10).max(1),
             checkpoint_every: None,
+            finetune: None,
         }
+    }
+
+    /// All steps of the run: the BIMT schedule and the fine-tune.
+    pub fn total_steps(&self) -> usize {
+        self.steps + self.finetune.map_or(0, |f| f.steps)
     }
 
     /// The learning rate at `step`.
     pub fn lr_at(&self, step: usize) -> f64 {
-        phase_value(&self.lr, step)
+        match self.finetune {
+            // Linear decay to zero over the fine-tune: the last steps average out the noise.
+            Some(f) if step >= self.steps => {
+                f.lr * (1.0 - (step - self.steps) as f64 / f.steps.max(1) as f64)
+            }
+            _ => phase_value(&self.lr, step),
+        }
     }
 
-    /// λ at `step`.
+    /// λ at `step` (0 during the fine-tune).
     pub fn lambda_at(&self, step: usize) -> f64 {
-        if !self.variant.regularised() {
+        if !self.variant.regularised() || step >= self.steps {
             return 0.0;
         }
         phase_value(&self.lambda, step)
@@ -297,7 +326,19 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         );
         let mut log = Vec::new();
         let start = self.start_step;
-        for step in start..config.steps {
+        let total = config.total_steps();
+        if config.finetune.is_some() && start > config.steps && start < total {
+            // Resuming inside the fine-tune: the pruned weights are the zeros.
+            let model = &mut self.model;
+            model.params.prune(model.network.layout(), 0.0);
+        }
+        for step in start..total {
+            if let Some(f) = config.finetune
+                && step == config.steps
+            {
+                let model = &mut self.model;
+                model.params.prune(model.network.layout(), f.threshold);
+            }
             let lambda = config.lambda_at(step);
             let batch = self.task.batch(step, &device);
             let prediction = self.model.predict(batch.x.clone(), true);
@@ -310,10 +351,14 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             let grads = loss.backward();
             self.model.params.step(config.lr_at(step), &grads);
             let done = step + 1;
-            if config.variant.swaps() && config.swap_every > 0 && done % config.swap_every == 0 {
+            if config.variant.swaps()
+                && config.swap_every > 0
+                && done % config.swap_every == 0
+                && done <= config.steps
+            {
                 self.swaps += self.swap_round(&swap_distances);
             }
-            if done % config.log_every.max(1) == 0 || done == config.steps {
+            if done % config.log_every.max(1) == 0 || done == total {
                 let evaluation = self.evaluate();
                 for (what, value) in [
                     ("training", evaluation.train_loss),
@@ -342,7 +387,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
                 log.push(entry);
             }
             if let (Some(every), Some(path)) = (config.checkpoint_every, &self.checkpoint_path)
-                && (done % every == 0 || done == config.steps)
+                && (done % every == 0 || done == total)
             {
                 Checkpoint::capture(&self.model, done, self.swaps).save(path)?;
             }
@@ -350,16 +395,16 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         }
         let wall_seconds = started.elapsed().as_secs_f64();
         let evaluation = match log.last() {
-            Some(e) if e.step == config.steps => Evaluation {
+            Some(e) if e.step == total => Evaluation {
                 train_loss: e.train_loss,
                 test_loss: e.test_loss,
                 test_accuracy: e.test_accuracy,
             },
             _ => self.evaluate(),
         };
-        self.start_step = config.steps;
+        self.start_step = total;
         Ok(RunSummary {
-            steps_run: config.steps.saturating_sub(start),
+            steps_run: total.saturating_sub(start),
             evaluation,
             connection_cost: self.connection_cost(config.steps.saturating_sub(1)),
             swaps: self.swaps,
