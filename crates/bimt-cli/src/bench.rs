@@ -197,6 +197,7 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
     let mut hyper = defaults("in-context", Profile::Paper).expect("preset exists");
     hyper.steps = steps;
     hyper.log_every = steps;
+    hyper.finetune_steps = 0;
     let metric = metric_of(&hyper);
     let data = crate::in_context::data("in-context", 0);
     let network =

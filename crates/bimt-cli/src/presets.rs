@@ -73,7 +73,7 @@ pub const PRESETS: [(&str, &str); 7] = [
     ),
     (
         "in-context",
-        "in-context linear regression, x ~ U[1,3], LayerNorm-free transformer (Fig. 7)",
+        "in-context linear regression, x ~ U[1,3], LayerNorm-free transformer (Fig. 7); then a 2,000-step pruned fine-tune",
     ),
     (
         "in-context-singular",
@@ -106,7 +106,7 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             log_every: 400,
             batch: None,
             finetune_steps: 0,
-            finetune_lr: 1e-4,
+            finetune_lr: 1e-3,
         }
     };
     let reference = profile == Profile::Reference;
@@ -146,7 +146,7 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             log_every: 1_000,
             batch: Some(100),
             finetune_steps: 0,
-            finetune_lr: 1e-4,
+            finetune_lr: 1e-3,
         },
         "in-context" | "in-context-singular" => Hyper {
             steps: 40_000,
@@ -166,10 +166,13 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             bias_from: 0,
             last_layer_distance: true,
             l2: false,
-            log_every: 2_000,
+            log_every: 4_000,
             batch: Some(64),
-            finetune_steps: 0,
-            finetune_lr: 1e-4,
+            // Not in the paper: 2,000 steps of pruned fine-tuning remove the bias that the
+            // λ = 0.3 quarter leaves on the surviving weights (query MSE 1.1e-3 -> 3.4e-4 at
+            // seed 0, docs/gaps.md). The reference notebook has none.
+            finetune_steps: if reference { 0 } else { 2_000 },
+            finetune_lr: 2e-3,
         },
         _ => return None,
     })
