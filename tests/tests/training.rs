@@ -261,35 +261,27 @@ fn pruned_finetune_keeps_pruned_weights_at_zero_and_lowers_the_loss() {
         .collect();
     assert!(pruned.iter().flatten().filter(|&&p| p).count() > 0);
 
-    let with = |steps_first: Option<usize>| {
-        let cfg = TrainConfig {
-            finetune: Some(finetune),
-            ..config(300, Variant::Bimt)
-        };
-        let mut t = trainer(7, cfg.clone(), &metric);
-        if let Some(stop) = steps_first {
-            let dir = std::env::temp_dir().join(format!("bimt-ft-{}", std::process::id()));
-            let path = dir.join("checkpoint.json");
-            t.config.finetune = Some(Finetune {
-                steps: stop - 300,
-                ..finetune
-            });
-            t.run(&mut ()).unwrap();
-            Checkpoint::capture(&t.model, stop, t.swaps)
-                .save(&path)
-                .unwrap();
-            let mut resumed = trainer(7, cfg, &metric);
-            let ckpt = Checkpoint::restore(&path, &mut resumed.model).unwrap();
-            resumed.start_step = ckpt.step;
-            resumed.swaps = ckpt.swaps;
-            std::fs::remove_dir_all(&dir).ok();
-            t = resumed;
-        }
-        let summary = t.run(&mut ()).unwrap();
-        (t, summary)
+    let cfg = TrainConfig {
+        finetune: Some(finetune),
+        log_every: 120,
+        ..config(300, Variant::Bimt)
     };
-    let (tuned, summary) = with(None);
-    let tuned_host = tuned.model.params.to_host();
+    let mut whole = trainer(7, cfg.clone(), &metric);
+    // Save a checkpoint at step 360, inside the fine-tune, while running through.
+    struct SaveAt(usize, std::path::PathBuf);
+    impl<N: Network> bimt_engine::Observer<N> for SaveAt {
+        fn on_log(&mut self, model: &Model<N>, entry: &bimt_engine::LogEntry) {
+            if entry.step == self.0 {
+                Checkpoint::capture(model, entry.step, entry.swaps)
+                    .save(&self.1)
+                    .unwrap();
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("bimt-ft-{}", std::process::id()));
+    let path = dir.join("checkpoint.json");
+    let summary = whole.run(&mut SaveAt(360, path.clone())).unwrap();
+    let tuned_host = whole.model.params.to_host();
     for ((mask, w), spec) in pruned.iter().zip(&tuned_host).zip(layout.params()) {
         for (&p, &v) in mask.iter().zip(w) {
             if p {
@@ -303,6 +295,12 @@ fn pruned_finetune_keeps_pruned_weights_at_zero_and_lowers_the_loss() {
         "fine-tune {} vs before {start}",
         summary.evaluation.train_loss
     );
-    let (resumed, _) = with(Some(360));
+    let mut resumed = trainer(7, cfg, &metric);
+    let ckpt = Checkpoint::restore(&path, &mut resumed.model).unwrap();
+    assert_eq!(ckpt.step, 360);
+    resumed.start_step = ckpt.step;
+    resumed.swaps = ckpt.swaps;
+    resumed.run(&mut ()).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(tuned_host, resumed.model.params.to_host());
 }
