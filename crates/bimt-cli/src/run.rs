@@ -333,11 +333,6 @@ pub fn train_task<N: Network, T: Task>(
     write_outputs(request, &model_file, &summary, frames.finish(), extras)
 }
 
-/// All steps of a run, the pruned fine-tune included.
-fn config_steps(h: &Hyper) -> usize {
-    h.steps + h.finetune_steps
-}
-
 fn write_outputs(
     request: &RunRequest,
     model: &ModelFile,
@@ -353,7 +348,7 @@ fn write_outputs(
         variant: request.variant.name().to_string(),
         profile: request.profile.name().to_string(),
         seed: request.seed,
-        steps: config_steps(h),
+        steps: summary.steps,
         wall_seconds: summary.wall_seconds,
         steps_per_second: summary.steps_run as f64 / summary.wall_seconds.max(1e-9),
         train_loss: summary.evaluation.train_loss,

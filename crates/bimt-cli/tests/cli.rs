@@ -49,6 +49,54 @@ fn bad_override_names_the_setting() {
         config.to_str().unwrap(),
     ]));
     assert!(e.contains("bad.json") && e.contains("learning_rate"), "{e}");
+    let e = one_line_error(&bimt(&["run", "two-moons", "--finetune-lr", "0"]));
+    assert!(e.contains("finetune_lr = 0"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_pruned_finetune_counts_its_steps_and_leaves_exact_zeros() {
+    let dir = temp_dir("finetune");
+    let d = dir.to_str().unwrap();
+    let out = bimt(&[
+        "run",
+        "two-moons",
+        "--quiet",
+        "--steps",
+        "300",
+        "--finetune-steps",
+        "100",
+        "--log-every",
+        "100",
+        "--out",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics = std::fs::read_to_string(dir.join("metrics.json")).unwrap();
+    assert!(metrics.contains("\"steps\": 400"), "{metrics}");
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert!(
+        log.lines().last().unwrap().contains("\"step\":400"),
+        "{log}"
+    );
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap();
+    let zeros = model["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["weight"].as_array().unwrap().iter())
+        .flat_map(|row| row.as_array().unwrap().iter())
+        .filter(|w| w.as_f64() == Some(0.0))
+        .count();
+    assert!(
+        zeros > 0,
+        "the pruned weights are exact zeros in model.json"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -209,6 +209,8 @@ impl<N> Observer<N> for () {}
 /// The outcome of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSummary {
+    /// Steps completed, those before a resume and the fine-tune included.
+    pub steps: usize,
     /// Steps run in this call (excluding those before a resume).
     pub steps_run: usize,
     /// Final evaluation.
@@ -404,6 +406,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         };
         self.start_step = total;
         Ok(RunSummary {
+            steps: total,
             steps_run: total.saturating_sub(start),
             evaluation,
             connection_cost: self.connection_cost(config.steps.saturating_sub(1)),
