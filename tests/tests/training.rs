@@ -22,6 +22,18 @@ fn config(steps: usize, variant: Variant) -> TrainConfig {
     }
 }
 
+/// The cost definition of `PaperMetric::l1(2.0, 0.1)` with `config`'s switches.
+fn cost_spec() -> CostSpec {
+    CostSpec {
+        metric: "l1".into(),
+        a: 2.0,
+        y_star: 0.1,
+        reduction: "sum".into(),
+        bias_penalty: true,
+        last_layer_distance: true,
+    }
+}
+
 fn trainer(
     seed: u64,
     cfg: TrainConfig,
@@ -152,15 +164,7 @@ fn exported_file_rebuilds_function_and_cost() {
     let metric = PaperMetric::l1(2.0, 0.1);
     let mut t = trainer(2, config(200, Variant::Bimt), &metric);
     t.run(&mut ()).unwrap();
-    let spec = CostSpec {
-        metric: "l1".into(),
-        a: 2.0,
-        y_star: 0.1,
-        reduction: "sum".into(),
-        bias_penalty: true,
-        last_layer_distance: true,
-    };
-    let file = export_model(&t.model, &[], &[], spec);
+    let file = export_model(&t.model, &[], &[], cost_spec());
     file.check().unwrap();
     let engine_cost = t.connection_cost(199);
     let file_cost = bimt_analysis::connection_cost(&file).unwrap();
@@ -303,4 +307,37 @@ fn pruned_finetune_keeps_pruned_weights_at_zero_and_lowers_the_loss() {
     resumed.run(&mut ()).unwrap();
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(tuned_host, resumed.model.params.to_host());
+}
+
+/// The pruning frontier (App. A) starts at the trained network, with the engine's test loss,
+/// and removes at least one parameter per point until none is left.
+#[test]
+fn pruning_frontier_starts_at_the_trained_network_and_ends_empty() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let mut t = trainer(2, config(200, Variant::Bimt), &metric);
+    let summary = t.run(&mut ()).unwrap();
+    let file = export_model(&t.model, &[], &[], cost_spec());
+    let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, 2);
+    let rows = |f: &dyn Fn(usize) -> Vec<f32>| -> Vec<Vec<f64>> {
+        (0..data.test.n)
+            .map(|i| f(i).into_iter().map(f64::from).collect())
+            .collect()
+    };
+    let inputs = rows(&|i| data.test.row(i).to_vec());
+    let targets = rows(&|i| data.test.target_row(i).unwrap().to_vec());
+    let frontier = bimt_analysis::pruning_frontier(&file, &inputs, &targets);
+    let (first, last) = (frontier[0], frontier[frontier.len() - 1]);
+    assert_eq!(first.0, bimt_analysis::nonzero_parameters(&file));
+    let engine = summary.evaluation.test_loss;
+    assert!(
+        (first.1 - engine).abs() < 1e-4 * engine,
+        "{} vs {engine}",
+        first.1
+    );
+    assert_eq!(last.0, 0);
+    assert!(frontier.windows(2).all(|w| w[1].0 < w[0].0));
+    assert_eq!(
+        bimt_analysis::nonzero_parameters(&bimt_analysis::prune(&file, 0.0)),
+        first.0
+    );
 }

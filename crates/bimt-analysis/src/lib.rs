@@ -3,8 +3,10 @@
 //! connection cost.
 
 mod probe;
+mod pruning;
 
 pub use probe::{NeuronProbe, PairProbe, pair_r2, pearson, probe};
+pub use pruning::{best_within_budget, mse, nonzero_parameters, prune, pruning_frontier};
 
 use bimt_format::ModelFile;
 use petgraph::graph::{DiGraph, NodeIndex};
