@@ -1,6 +1,7 @@
 //! `bimt`: Brain-Inspired Modular Training from the command line.
 
 mod bench;
+mod frontier;
 mod in_context;
 mod mnist;
 mod presets;
@@ -37,6 +38,26 @@ enum Command {
     Presets,
     /// Measure training and swap speed on this machine (release build).
     Bench(BenchArgs),
+    /// The pruning experiment (App. A, Fig. 9): train symbolic-pruning in all five variants,
+    /// prune each by magnitude, and compare parameters kept against test MSE.
+    Frontier(FrontierArgs),
+}
+
+#[derive(clap::Args)]
+struct FrontierArgs {
+    /// Output directory (default: runs/frontier): one run directory per variant, plus
+    /// frontier.json and frontier.png.
+    #[arg(long, default_value = "runs/frontier")]
+    out: PathBuf,
+    /// Random seed for data, initialisation and batches.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Training steps of each variant (default: the preset's 20,000).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -147,6 +168,7 @@ fn execute(command: Command) -> Result<(), String> {
         Command::Bench(args) if args.mnist => bench::bench_mnist(args.data_dir.as_deref()),
         Command::Bench(args) if args.in_context => bench::bench_in_context(4_000),
         Command::Bench(_) => bench::bench(),
+        Command::Frontier(args) => frontier::frontier(&args.out, args.seed, args.steps, args.quiet),
         Command::Presets => {
             for (name, description) in presets::PRESETS {
                 println!("{name:28} {description}");

@@ -50,7 +50,7 @@ pub struct Hyper {
 }
 
 /// The experiments `bimt run` knows.
-pub const PRESETS: [(&str, &str); 7] = [
+pub const PRESETS: [(&str, &str); 8] = [
     (
         "symbolic-independence",
         "y = ((x1+x3)^3, x2^2 + sin(pi x4)), MLP 4-20-20-2 (paper Fig. 3a)",
@@ -62,6 +62,10 @@ pub const PRESETS: [(&str, &str); 7] = [
     (
         "symbolic-compositionality",
         "y = sqrt((x1-x2)^2 + (x3-x4)^2), MLP 4-20-20-20-20-1 (Fig. 3c)",
+    ),
+    (
+        "symbolic-pruning",
+        "y = (x1 x4 + x2 x3, x1 x4 - x2 x3), MLP 4-20-20-2; `bimt frontier` prunes five variants (App. A, Fig. 9)",
     ),
     (
         "two-moons",
@@ -111,7 +115,9 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
     };
     let reference = profile == Profile::Reference;
     Some(match preset {
-        "symbolic-independence" | "symbolic-feature-sharing" => symbolic(reference, false),
+        "symbolic-independence" | "symbolic-feature-sharing" | "symbolic-pruning" => {
+            symbolic(reference, false)
+        }
         "symbolic-compositionality" => symbolic(reference, true),
         "two-moons" if reference => Hyper {
             steps: 10_001,

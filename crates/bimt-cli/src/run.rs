@@ -77,6 +77,11 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
             vec![4, 20, 20, 20, 20, 1],
             Loss::Mse,
         ),
+        "symbolic-pruning" => (
+            symbolic(bimt_data::Formula::Pruning, request.seed),
+            vec![4, 20, 20, 2],
+            Loss::Mse,
+        ),
         "two-moons" => (
             bimt_data::two_moons(200, 200, 0.1, request.seed),
             vec![2, 20, 20, 2],
@@ -88,7 +93,8 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
     train_and_write(request, mlp, &data, loss)
 }
 
-fn symbolic(formula: bimt_data::Formula, seed: u64) -> Dataset {
+/// The symbolic-formula data of the paper: 100 training and 100 test samples.
+pub fn symbolic(formula: bimt_data::Formula, seed: u64) -> Dataset {
     bimt_data::symbolic(formula, 100, 100, seed)
 }
 

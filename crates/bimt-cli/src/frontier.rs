@@ -1,0 +1,115 @@
+//! `bimt frontier`: the pruning experiment of the paper's App. A (Fig. 9). Trains the
+//! `symbolic-pruning` preset in all five variants, then prunes each network by magnitude and
+//! records how many parameters are left against the test MSE.
+
+use crate::presets::{Hyper, Profile, defaults};
+use crate::run::{self, RunRequest};
+use bimt_analysis::{best_within_budget, nonzero_parameters, pruning_frontier};
+use bimt_engine::{Backend, Variant};
+use bimt_format::{ModelFile, read_json, write_json};
+use bimt_views::{render_line_plot, write_png};
+use std::path::Path;
+
+const PRESET: &str = "symbolic-pruning";
+/// The MSE levels at which the summary reports the fewest parameters.
+const LEVELS: [f64; 3] = [1e-1, 1e-2, 1e-3];
+
+/// Trains the five variants into `out/<variant>/` and writes `out/frontier.json` and
+/// `out/frontier.png`; `steps` overrides the preset's 20,000.
+pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Result<(), String> {
+    let mut hyper: Hyper = defaults(PRESET, Profile::Paper).expect("preset exists");
+    if let Some(steps) = steps {
+        hyper.steps = steps;
+    }
+    let data = run::symbolic(bimt_data::Formula::Pruning, seed);
+    let split = &data.test;
+    let inputs: Vec<Vec<f64>> = (0..split.n)
+        .map(|i| split.row(i).iter().map(|&v| v as f64).collect())
+        .collect();
+    let targets: Vec<Vec<f64>> = (0..split.n)
+        .map(|i| {
+            split
+                .target_row(i)
+                .expect("regression targets")
+                .iter()
+                .map(|&v| v as f64)
+                .collect()
+        })
+        .collect();
+    let mut curves = Vec::new();
+    let mut report = Vec::new();
+    println!(
+        "{:10} {:>10} {:>8}   fewest parameters with test MSE at most {}",
+        "variant",
+        "test MSE",
+        "params",
+        LEVELS.map(|l| format!("{l:.0e}")).join(" / ")
+    );
+    for variant in Variant::ALL {
+        let dir = out.join(variant.name());
+        run::run(&RunRequest {
+            preset: PRESET.into(),
+            profile: Profile::Paper,
+            variant,
+            seed,
+            hyper: hyper.clone(),
+            out: dir.clone(),
+            resume: None,
+            checkpoint_every: None,
+            quiet,
+            data_dir: None,
+            backend: Backend::Flex,
+        })?;
+        let model: ModelFile =
+            read_json(&dir.join("model.json"), "model file").map_err(|e| e.to_string())?;
+        let points = pruning_frontier(&model, &inputs, &targets);
+        let fewest = LEVELS.map(|level| {
+            points
+                .iter()
+                .filter(|(_, loss)| *loss <= level)
+                .map(|(n, _)| *n)
+                .min()
+        });
+        println!(
+            "{:10} {:>10.2e} {:>8}   {}",
+            variant.name(),
+            points[0].1,
+            nonzero_parameters(&model),
+            fewest
+                .map(|f| f.map_or("-".to_string(), |n| n.to_string()))
+                .join(" / ")
+        );
+        report.push(serde_json::json!({
+            "variant": variant.name(),
+            "unpruned_test_mse": points[0].1,
+            "parameters": points[0].0,
+            "fewest_parameters_at_mse": LEVELS.iter().zip(fewest).map(|(l, f)| serde_json::json!({"mse": l, "parameters": f})).collect::<Vec<_>>(),
+            "frontier": points.iter().map(|(n, loss)| serde_json::json!({"parameters": n, "test_mse": loss})).collect::<Vec<_>>(),
+        }));
+        curves.push((variant, points[0].0, points));
+    }
+    let most = curves.iter().map(|c| c.1).max().unwrap_or(0);
+    let series: Vec<(String, Vec<f64>)> = curves
+        .iter()
+        .map(|(variant, _, points)| {
+            let best = best_within_budget(points, most);
+            (
+                variant.name().to_string(),
+                best.into_iter().map(f64::log10).collect(),
+            )
+        })
+        .collect();
+    write_json(
+        &out.join("frontier.json"),
+        &serde_json::json!({ "preset": PRESET, "seed": seed, "steps": hyper.steps, "variants": report }),
+    )
+    .map_err(|e| e.to_string())?;
+    let title = "log10 test MSE (best pruning) vs parameters kept";
+    write_png(
+        &out.join("frontier.png"),
+        &render_line_plot(&series, title, (720, 480)),
+    )
+    .map_err(|e| e.to_string())?;
+    println!("-> {}", out.display());
+    Ok(())
+}
