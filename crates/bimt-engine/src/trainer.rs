@@ -96,9 +96,9 @@ pub struct TrainConfig {
 
 /// Pruned fine-tuning: after the BIMT schedule, every weight below `threshold` × its
 /// matrix's largest |w| is set to zero and held there, and `steps` more steps fit what is left
-/// to the task alone (λ = 0, no swaps), the learning rate falling linearly from `lr` to 0. The connection cost's L1 pull
-/// biases the surviving weights towards zero; this removes that bias without adding a
-/// connection.
+/// to the task alone (λ = 0, no swaps), the learning rate falling linearly from `lr` to 0.
+/// The connection cost's L1 pull biases the surviving weights towards zero; this removes that
+/// bias without adding a connection.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Finetune {
     /// Steps of fine-tuning.
