@@ -10,6 +10,23 @@ fn bimt(args: &[&str]) -> Output {
         .expect("bimt runs")
 }
 
+/// A quiet two-moons run of `steps` steps, logged every 100, into `out`, with `extra` flags.
+fn two_moons(out: &str, steps: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "two-moons",
+        "--quiet",
+        "--steps",
+        steps,
+        "--log-every",
+        "100",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    bimt(&args)
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bimt-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -58,19 +75,7 @@ fn bad_override_names_the_setting() {
 fn a_pruned_finetune_counts_its_steps_and_leaves_exact_zeros() {
     let dir = temp_dir("finetune");
     let d = dir.to_str().unwrap();
-    let out = bimt(&[
-        "run",
-        "two-moons",
-        "--quiet",
-        "--steps",
-        "300",
-        "--finetune-steps",
-        "100",
-        "--log-every",
-        "100",
-        "--out",
-        d,
-    ]);
+    let out = two_moons(d, "300", &["--finetune-steps", "100"]);
     assert!(
         out.status.success(),
         "{}",
@@ -147,19 +152,7 @@ fn corrupt_checkpoint_names_the_file() {
 fn a_short_run_writes_the_contract_files_and_resumes() {
     let dir = temp_dir("run");
     let d = dir.to_str().unwrap();
-    let out = bimt(&[
-        "run",
-        "two-moons",
-        "--quiet",
-        "--steps",
-        "300",
-        "--log-every",
-        "100",
-        "--checkpoint-every",
-        "100",
-        "--out",
-        d,
-    ]);
+    let out = two_moons(d, "300", &["--checkpoint-every", "100"]);
     assert!(
         out.status.success(),
         "{}",
@@ -204,19 +197,7 @@ fn a_short_run_writes_the_contract_files_and_resumes() {
     );
     // Resuming the finished checkpoint with more steps continues from step 300.
     let ckpt = dir.join("checkpoint.json");
-    let out = bimt(&[
-        "run",
-        "two-moons",
-        "--quiet",
-        "--steps",
-        "400",
-        "--log-every",
-        "100",
-        "--resume",
-        ckpt.to_str().unwrap(),
-        "--out",
-        d,
-    ]);
+    let out = two_moons(d, "400", &["--resume", ckpt.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
