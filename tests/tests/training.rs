@@ -3,7 +3,6 @@ mod common;
 use bimt_engine::{
     Checkpoint, Finetune, Model, Network, TrainConfig, Trainer, Variant, export_model,
 };
-use bimt_format::CostSpec;
 use bimt_layout::{CostConfig, Distances};
 use bimt_manifold::PaperMetric;
 use bimt_tasks::{Batching, Loss, Supervised};
@@ -19,18 +18,6 @@ fn config(steps: usize, variant: Variant) -> TrainConfig {
         variant,
         log_every: steps / 4,
         ..TrainConfig::paper(steps)
-    }
-}
-
-/// The cost definition of `PaperMetric::l1(2.0, 0.1)` with `config`'s switches.
-fn cost_spec() -> CostSpec {
-    CostSpec {
-        metric: "l1".into(),
-        a: 2.0,
-        y_star: 0.1,
-        reduction: "sum".into(),
-        bias_penalty: true,
-        last_layer_distance: true,
     }
 }
 
@@ -164,7 +151,7 @@ fn exported_file_rebuilds_function_and_cost() {
     let metric = PaperMetric::l1(2.0, 0.1);
     let mut t = trainer(2, config(200, Variant::Bimt), &metric);
     t.run(&mut ()).unwrap();
-    let file = export_model(&t.model, &[], &[], cost_spec());
+    let file = export_model(&t.model, &[], &[], t.config.cost_spec(&metric));
     file.check().unwrap();
     let engine_cost = t.connection_cost(199);
     let file_cost = bimt_analysis::connection_cost(&file).unwrap();
@@ -316,7 +303,7 @@ fn pruning_frontier_starts_at_the_trained_network_and_ends_empty() {
     let metric = PaperMetric::l1(2.0, 0.1);
     let mut t = trainer(2, config(200, Variant::Bimt), &metric);
     let summary = t.run(&mut ()).unwrap();
-    let file = export_model(&t.model, &[], &[], cost_spec());
+    let file = export_model(&t.model, &[], &[], t.config.cost_spec(&metric));
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, 2);
     let rows = |f: &dyn Fn(usize) -> Vec<f32>| -> Vec<Vec<f64>> {
         (0..data.test.n)

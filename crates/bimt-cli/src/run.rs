@@ -9,7 +9,7 @@ use bimt_engine::{
 };
 use bimt_format::{CostSpec, MetricsFile, ModelFile, write_atomic, write_json};
 use bimt_layout::CostConfig;
-use bimt_manifold::{Metric, PaperMetric};
+use bimt_manifold::PaperMetric;
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_tasks::{Batching, Loss, Supervised};
 use bimt_views::{GifWriter, GraphStyle, render_graph, write_png};
@@ -140,18 +140,6 @@ pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>
             lr: h.finetune_lr,
             threshold: crate::report::ACTIVE_THRESHOLD,
         }),
-    }
-}
-
-fn cost_spec(h: &Hyper, config: &TrainConfig, metric: &dyn Metric) -> CostSpec {
-    let last = config.cost_at(config.steps.saturating_sub(1));
-    CostSpec {
-        metric: metric.name(),
-        a: if config.variant.local() { h.a } else { 0.0 },
-        y_star: h.y_star,
-        reduction: h.reduction.name().to_string(),
-        bias_penalty: last.bias_penalty,
-        last_layer_distance: h.last_layer_distance,
     }
 }
 
@@ -308,7 +296,7 @@ pub fn train_task<N: Network, T: Task>(
         trainer.start_step = ckpt.step.min(config.total_steps());
         trainer.swaps = ckpt.swaps;
     }
-    let cost = cost_spec(h, &config, &metric);
+    let cost = config.cost_spec(&metric);
     let frames = FrameSink::start(
         &request.preset,
         format!("{} ({})", request.preset, request.variant.name()),

@@ -1,9 +1,9 @@
 use crate::checkpoint::Checkpoint;
 use crate::model::{Evaluation, Model, Network, Task};
 use crate::regulariser::Regulariser;
-use bimt_format::FormatError;
+use bimt_format::{CostSpec, FormatError};
 use bimt_layout::{CostConfig, Distances, Reduction};
-use bimt_manifold::Metric;
+use bimt_manifold::{Metric, PaperMetric};
 use bimt_swap::{SwapConfig, SwapMode, Swapper};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -163,6 +163,21 @@ impl TrainConfig {
     /// Whether biases are charged at `step`.
     pub fn bias_penalty_at(&self, step: usize) -> bool {
         self.cost.bias_penalty && step >= self.bias_from
+    }
+
+    /// The cost definition of the trained model under the paper's `metric`, as `model.json`
+    /// records it: the switches in force at the last step of the schedule, `A = 0` for the
+    /// variants without locality.
+    pub fn cost_spec(&self, metric: &PaperMetric) -> CostSpec {
+        let last = self.cost_at(self.steps.saturating_sub(1));
+        CostSpec {
+            metric: metric.name(),
+            a: if last.local { metric.a } else { 0.0 },
+            y_star: metric.y_star,
+            reduction: self.cost.reduction.name().to_string(),
+            bias_penalty: last.bias_penalty,
+            last_layer_distance: last.last_layer_distance,
+        }
     }
 
     /// The cost definition used in the loss at `step`.

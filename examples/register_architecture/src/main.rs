@@ -6,7 +6,6 @@
 //! ```
 
 use bimt_engine::{Model, TrainConfig, Trainer, default_device, export_model};
-use bimt_format::CostSpec;
 use bimt_manifold::PaperMetric;
 use bimt_tasks::{Batching, Loss, Supervised};
 use register_architecture::{ResidualMlp, ResidualMlpConfig};
@@ -33,17 +32,10 @@ fn main() {
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
     let metric = PaperMetric::l1(2.0, 0.1);
     let config = TrainConfig::paper(steps);
+    let spec = config.cost_spec(&metric);
     let mut trainer = Trainer::new(Model::new(network, 0, &device), task, config, &metric);
     let start_cost = trainer.connection_cost(0);
     let summary = trainer.run(&mut ()).expect("training converges");
-    let spec = CostSpec {
-        metric: "l1".into(),
-        a: 2.0,
-        y_star: 0.1,
-        reduction: "sum".into(),
-        bias_penalty: true,
-        last_layer_distance: true,
-    };
     let model = export_model(&trainer.model, &data.input_names, &data.output_names, spec);
     println!(
         "residual MLP, {steps} steps: test MSE {:.2e}, wiring cost {start_cost:.2} -> {:.2}, {} swaps",
