@@ -6,11 +6,13 @@
 //! `f32` buffers and targets are either real vectors or class indices.
 //!
 //! * [`symbolic`]: the symbolic-formula tasks of the paper (§3.1, App. A, B).
+//! * [`algorithmic`]: modular addition and S4 composition tables (§3.3, App. D, E).
 //! * [`two_moons`]: scikit-learn's `make_moons` distribution (§3.2, App. C).
 //! * [`in_context`]: in-context linear regression sequences (§3.4, App. F).
 //! * [`load_mnist`]: an IDX (optionally gzipped) MNIST loader (§3.5, App. G).
 //! * [`BatchSampler`]: deterministic mini-batch index sampling.
 
+mod algorithmic;
 mod dataset;
 mod error;
 mod in_context;
@@ -20,6 +22,7 @@ mod rng;
 mod sampler;
 mod symbolic;
 
+pub use algorithmic::{Operation, algorithmic, is_even_permutation, permutations_of_four};
 pub use dataset::{Dataset, Split, Targets};
 pub use error::DataError;
 pub use in_context::{InContext, in_context};
