@@ -148,12 +148,20 @@ fn erf(x: f64) -> f64 {
 /// Runs a feed-forward chain of connections (an MLP) from `model.json` on one sample given in
 /// the original input order; returns every layer's values in storage order, the last being
 /// the output layer. Connections apply the model's activation unless they name their own.
+/// Where the model has a token embedding, `x` holds token ids.
+///
+/// Panics if a token id is not a row of the embedding.
 pub fn forward_chain(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
     let n_in = model.input_features.len();
     let fold = model.connections.first().map_or(1, |c| c.in_fold);
-    let mut h: Vec<f64> = (0..n_in * fold)
-        .map(|i| x[i - i % n_in + model.input_features[i % n_in]])
-        .collect();
+    let mut h: Vec<f64> = match &model.token_embedding {
+        Some(embedding) => (0..n_in * fold)
+            .map(|i| embedding[x[i / n_in] as usize][i % n_in] as f64)
+            .collect(),
+        None => (0..n_in * fold)
+            .map(|i| x[i - i % n_in + model.input_features[i % n_in]])
+            .collect(),
+    };
     let mut layers = vec![h.clone()];
     for c in &model.connections {
         let act = c.activation.as_deref().unwrap_or(&model.activation);
@@ -235,6 +243,17 @@ pub fn connection_cost(model: &ModelFile) -> Option<f64> {
                 s
             };
         }
+    }
+    if spec.bias_penalty
+        && let Some(embedding) = &model.token_embedding
+    {
+        let values = embedding.iter().flatten();
+        let s: f64 = values.clone().map(|e| e.abs() as f64 * spec.y_star).sum();
+        total += if mean {
+            s / values.count().max(1) as f64
+        } else {
+            s
+        };
     }
     Some(total)
 }

@@ -56,5 +56,9 @@ pub fn export_model<N: Network>(
         input_names: input_names.to_vec(),
         output_names: output_names.to_vec(),
         cost,
+        token_embedding: model.network.token_embedding().map(|e| {
+            let [_, cols] = layout.params()[e].shape;
+            host[e].chunks(cols).map(<[f32]>::to_vec).collect()
+        }),
     }
 }

@@ -1,5 +1,5 @@
 use crate::params::ParamStore;
-use bimt_layout::{ConnectionId, DomainId, Layout};
+use bimt_layout::{ConnectionId, DomainId, Layout, ParamId};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// An architecture BIMT can train: a layout and a forward pass over the parameters it declares.
@@ -15,6 +15,12 @@ pub trait Network {
 
     /// The activation written into `model.json` (`silu`, `gelu`, ...).
     fn activation(&self) -> String;
+
+    /// The token embedding `[vocabulary, input width]`, where the input is token ids: row `t`
+    /// is token `t`'s vector, its columns stored like the input layer's neurons.
+    fn token_embedding(&self) -> Option<ParamId> {
+        None
+    }
 
     /// A connection's own activation where it differs from [`activation`](Self::activation)
     /// (`identity` for the last layer, `attention` for a Q,K,V projection, ...).
@@ -115,8 +121,11 @@ impl<N: Network> Model<N> {
                 * layout.layer(l).size
         });
         let output_width = self.output_order.len();
+        // Token ids are not in input-neuron order: the embedding's columns, which swap with
+        // the input neurons, carry the order instead.
+        let embedded = self.network.token_embedding().is_some();
         self.gathers = (
-            column_gather(&self.input_order, input_width, false, &device),
+            column_gather(&self.input_order, input_width, false, &device).filter(|_| !embedded),
             column_gather(&self.output_order, output_width, true, &device),
         );
     }

@@ -28,6 +28,13 @@ pub struct ModelFile {
     pub output_names: Vec<String>,
     /// How the connection cost of this network is defined.
     pub cost: CostSpec,
+    /// Token embeddings, where the input is token ids (modular addition, S4): row `t` is token
+    /// `t`'s vector, one value per input neuron in storage order. A row of `k` token ids
+    /// feeds the first connection the `k` rows, concatenated (input index `j·size + q` is
+    /// token `j`'s value at input neuron `q`); `input_features[q]` names the embedding
+    /// dimension that sits at neuron `q`. The cost charges `y*·|E|` like a bias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_embedding: Option<Vec<Vec<f32>>>,
 }
 
 /// One neuron layer.
@@ -205,6 +212,15 @@ impl ModelFile {
                     layer.name,
                     layer.coords.len(),
                     layer.size
+                ));
+            }
+        }
+        if let Some(embedding) = &self.token_embedding {
+            let width = self.input_features.len();
+            if let Some((t, row)) = embedding.iter().enumerate().find(|(_, r)| r.len() != width) {
+                return Err(format!(
+                    "token_embedding row {t}: {} values, expected one per input neuron ({width})",
+                    row.len()
                 ));
             }
         }

@@ -132,6 +132,7 @@ fn mlp(locality: f64, seed: u64) -> ModelFile {
         input_names: (1..=4).map(|i| format!("x{i}")).collect(),
         output_names: vec!["y1".into(), "y2".into()],
         cost: cost(),
+        token_embedding: None,
     }
 }
 
@@ -157,6 +158,7 @@ fn mnist(seed: u64) -> ModelFile {
             .collect(),
         output_names: (0..10).map(|d| d.to_string()).collect(),
         cost: cost(),
+        token_embedding: None,
     }
 }
 
@@ -181,6 +183,7 @@ fn attention(seed: u64) -> ModelFile {
         input_names: vec![],
         output_names: vec![],
         cost: cost(),
+        token_embedding: None,
     }
 }
 

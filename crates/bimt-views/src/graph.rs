@@ -751,6 +751,7 @@ mod tests {
                 bias_penalty: true,
                 last_layer_distance: true,
             },
+            token_embedding: None,
         }
     }
 

@@ -11,7 +11,8 @@
 
 use bimt_engine::{Network, Tensor};
 use bimt_layout::{
-    ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, Placement,
+    Axis, ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, ParamSpec,
+    Placement,
 };
 
 /// Nonlinearity between weight layers.
@@ -49,6 +50,12 @@ pub struct MlpConfig {
     pub placements: Vec<Placement>,
     /// How many input values share each input neuron (concatenated token embeddings).
     pub input_fold: usize,
+    /// Token embeddings: a vocabulary of this many tokens, each a trainable vector of the
+    /// input layer's width (drawn from N(0, 1), charged `y*·|E|` like a bias). The input is
+    /// then `input_fold` token ids per row, and their embeddings, concatenated, feed the first
+    /// weight layer: the tokens share the input neurons, which swap with the embedding's
+    /// columns.
+    pub token_vocabulary: Option<usize>,
     /// Input neurons never move (image pixels).
     pub fixed_input: bool,
     /// The nonlinearity.
@@ -63,7 +70,27 @@ impl MlpConfig {
             placements: vec![Placement::Line; widths.len()],
             input_fold: 1,
             fixed_input: false,
+            token_vocabulary: None,
             activation: Activation::Silu,
+        }
+    }
+
+    /// The paper's algorithmic-task MLP (§3.3, Fig. 5, 6): `tokens` token ids per row, each
+    /// embedded into the first of `widths` (its embedding width `d`) from a vocabulary of
+    /// `vocabulary`, then the rest of `widths`, every layer on a line.
+    ///
+    /// ```
+    /// use bimt_mlp::{Mlp, MlpConfig};
+    /// let config = MlpConfig::token_embedding(59, 2, &[32, 50, 50, 59]);
+    /// let mlp = Mlp::new(&config).unwrap();
+    /// # use bimt_engine::Network;
+    /// assert!(mlp.token_embedding().is_some());
+    /// ```
+    pub fn token_embedding(vocabulary: usize, tokens: usize, widths: &[usize]) -> Self {
+        Self {
+            input_fold: tokens,
+            token_vocabulary: Some(vocabulary),
+            ..Self::lines(widths)
         }
     }
 
@@ -97,6 +124,7 @@ impl MlpConfig {
             placements,
             input_fold: 1,
             fixed_input: true,
+            token_vocabulary: None,
             activation: Activation::Silu,
         }
     }
@@ -108,6 +136,8 @@ pub struct Mlp {
     layout: Layout,
     layers: Vec<LayerId>,
     weights: Vec<(ParamId, ParamId)>,
+    /// The token embedding `[vocabulary, input width]` and the tokens per row.
+    embedding: Option<(ParamId, usize)>,
     activation: Activation,
 }
 
@@ -148,13 +178,35 @@ impl Mlp {
             let fold = if i == 0 { config.input_fold } else { 1 };
             connections.push(b.folded_linear(pair[0], pair[1], fold, 1, true));
         }
-        if config.fixed_input {
+        let embedding = match config.token_vocabulary {
+            Some(0) => {
+                return Err(LayoutError(
+                    "token embedding: the vocabulary has no tokens".into(),
+                ));
+            }
+            Some(vocabulary) => Some(b.param(ParamSpec {
+                name: "embedding".into(),
+                shape: [vocabulary, config.widths[0]],
+                init_bound: 0.0,
+                init_normal: Some(1.0),
+                penalised_like_bias: true,
+            })),
+            None => None,
+        };
+        if config.fixed_input || embedding.is_some() {
             b.domain(Domain {
                 name: "input".into(),
                 layers: vec![layers[0]],
                 block: None,
-                fixed: true,
-                extra_axes: Vec::new(),
+                fixed: config.fixed_input,
+                extra_axes: embedding
+                    .map(|param| Axis {
+                        param,
+                        axis: 1,
+                        fold: 1,
+                    })
+                    .into_iter()
+                    .collect(),
             });
         }
         b.input(layers[0]).output(layers[last]);
@@ -170,6 +222,7 @@ impl Mlp {
             layout,
             layers,
             weights,
+            embedding: embedding.map(|e| (e, config.input_fold)),
             activation: config.activation,
         })
     }
@@ -182,7 +235,10 @@ impl Mlp {
     /// Forward pass that also returns every hidden layer's activations (for probing).
     pub fn forward_all(&self, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Tensor<2>> {
         let mut outs = Vec::with_capacity(self.weights.len());
-        let mut h = x;
+        let mut h = match self.embedding {
+            Some((embedding, tokens)) => Self::embed(&params[embedding], x, tokens),
+            None => x,
+        };
         for (i, &(w, b)) in self.weights.iter().enumerate() {
             h = h.matmul(params[w].clone()) + params[b].clone();
             if i + 1 < self.weights.len() {
@@ -191,6 +247,19 @@ impl Mlp {
             outs.push(h.clone());
         }
         outs
+    }
+
+    /// `[rows, tokens]` token ids to their embeddings, concatenated: `[rows, tokens·d]`.
+    fn embed(embedding: &Tensor<2>, ids: Tensor<2>, tokens: usize) -> Tensor<2> {
+        let [rows, _] = ids.dims();
+        let ids = ids.int();
+        let parts = (0..tokens)
+            .map(|t| {
+                let column = ids.clone().narrow(1, t, 1).reshape([rows]);
+                embedding.clone().select(0, column)
+            })
+            .collect();
+        Tensor::cat(parts, 1)
     }
 }
 
@@ -207,6 +276,10 @@ impl Network for Mlp {
 
     fn activation(&self) -> String {
         self.activation.name().to_string()
+    }
+
+    fn token_embedding(&self) -> Option<ParamId> {
+        self.embedding.map(|(e, _)| e)
     }
 
     fn connection_activation(&self, connection: ConnectionId) -> Option<String> {
