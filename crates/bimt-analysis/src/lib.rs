@@ -2,9 +2,11 @@
 //! neurons are active, which inputs still reach which outputs, the network's function and its
 //! connection cost.
 
+mod modules;
 mod probe;
 mod pruning;
 
+pub use modules::{Module, knock_out, modules};
 pub use probe::{NeuronProbe, PairProbe, pair_r2, pearson, probe};
 pub use pruning::{best_within_budget, mse, nonzero_parameters, prune, pruning_frontier};
 

@@ -1,0 +1,186 @@
+//! Modules: the parts of a network that no visible weight joins below the output layer
+//! (paper §3.3: a tree with several roots), and what is left when one is knocked out.
+
+use crate::visible_weights;
+use bimt_format::ModelFile;
+use petgraph::unionfind::UnionFind;
+use serde::Serialize;
+
+/// One module: its neurons, as `(layer, neuron)` in storage order, layer by layer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Module {
+    /// The neurons, sorted.
+    pub neurons: Vec<(usize, usize)>,
+}
+
+impl Module {
+    /// How many of the module's neurons sit in `layer`.
+    pub fn count_in(&self, layer: usize) -> usize {
+        self.neurons.iter().filter(|(l, _)| *l == layer).count()
+    }
+}
+
+/// The connected components of the visible weights (at least `threshold ×` the largest |w|
+/// of their matrix) among all layers but the output layer (the deepest), keeping those with a
+/// visible weight into the output layer: the modules that each vote on the outputs. Sorted
+/// by size, largest first.
+pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
+    let layers = &model.neuron_layers;
+    let Some(output) =
+        (0..layers.len()).max_by(|&a, &b| layers[a].depth.total_cmp(&layers[b].depth))
+    else {
+        return Vec::new();
+    };
+    let offsets: Vec<usize> = layers
+        .iter()
+        .scan(0, |total, l| {
+            let start = *total;
+            *total += l.size;
+            Some(start)
+        })
+        .collect();
+    let total = layers.iter().map(|l| l.size).sum();
+    let mut sets = UnionFind::<usize>::new(total);
+    let mut joined = vec![false; total];
+    let mut votes = vec![false; total];
+    visible_weights(model, threshold, |from, i, to, o| {
+        let a = offsets[from] + i;
+        if to == output {
+            votes[a] = true;
+        } else {
+            let b = offsets[to] + o;
+            sets.union(a, b);
+            joined[a] = true;
+            joined[b] = true;
+        }
+    });
+    let mut by_root: std::collections::BTreeMap<usize, Module> = Default::default();
+    for (l, layer) in layers.iter().enumerate().filter(|&(l, _)| l != output) {
+        for n in 0..layer.size {
+            let id = offsets[l] + n;
+            if joined[id] || votes[id] {
+                by_root
+                    .entry(sets.find(id))
+                    .or_insert_with(|| Module {
+                        neurons: Vec::new(),
+                    })
+                    .neurons
+                    .push((l, n));
+            }
+        }
+    }
+    let mut found: Vec<Module> = by_root
+        .into_values()
+        .filter(|m| m.neurons.iter().any(|&(l, n)| votes[offsets[l] + n]))
+        .collect();
+    found.sort_by(|a, b| {
+        b.neurons
+            .len()
+            .cmp(&a.neurons.len())
+            .then(a.neurons.cmp(&b.neurons))
+    });
+    found
+}
+
+/// The model with every weight leaving a neuron of `module` set to zero: the module no longer
+/// passes anything on.
+pub fn knock_out(model: &ModelFile, module: &Module) -> ModelFile {
+    let mut out = model.clone();
+    for c in &mut out.connections {
+        let n_from = out.neuron_layers[c.from].size;
+        for row in &mut c.weight {
+            for (i, w) in row.iter_mut().enumerate() {
+                if module.neurons.binary_search(&(c.from, i % n_from)).is_ok() {
+                    *w = 0.0;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bimt_format::{ConnectionFile, CostSpec, NeuronLayerFile};
+
+    fn layer(name: &str, size: usize, depth: f64) -> NeuronLayerFile {
+        NeuronLayerFile {
+            name: name.into(),
+            size,
+            coords: (0..size).map(|i| vec![i as f64]).collect(),
+            depth,
+        }
+    }
+
+    fn connection(from: usize, to: usize, weight: Vec<Vec<f32>>) -> ConnectionFile {
+        ConnectionFile {
+            from,
+            to,
+            weight,
+            bias: None,
+            in_fold: 1,
+            out_fold: 1,
+            activation: None,
+        }
+    }
+
+    /// 4 inputs, 4 hidden, 2 outputs: inputs 0,1 -> hidden 0 -> both outputs; inputs 2,3 ->
+    /// hidden 2 -> output 1; hidden 3 is fed but feeds nothing.
+    fn two_modules() -> ModelFile {
+        let mut w1 = vec![vec![0.0f32; 4]; 4];
+        w1[0][0] = 1.0;
+        w1[0][1] = -0.5;
+        w1[2][2] = 0.8;
+        w1[2][3] = 0.6;
+        w1[3][3] = 0.9;
+        let mut w2 = vec![vec![0.0f32; 4]; 2];
+        w2[0][0] = 1.0;
+        w2[1][0] = 0.5;
+        w2[1][2] = -1.0;
+        ModelFile {
+            activation: "silu".into(),
+            neuron_layers: vec![
+                layer("input", 4, 0.0),
+                layer("hidden", 4, 1.0),
+                layer("output", 2, 2.0),
+            ],
+            connections: vec![connection(0, 1, w1), connection(1, 2, w2)],
+            input_features: (0..4).collect(),
+            output_features: vec![0, 1],
+            input_names: vec![],
+            output_names: vec![],
+            cost: CostSpec {
+                metric: "l1".into(),
+                a: 1.0,
+                y_star: 1.0,
+                reduction: "sum".into(),
+                bias_penalty: false,
+                last_layer_distance: true,
+            },
+            token_embedding: None,
+        }
+    }
+
+    #[test]
+    fn finds_the_modules_that_reach_the_outputs() {
+        let found = modules(&two_modules(), 0.03);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].neurons, vec![(0, 2), (0, 3), (1, 2), (1, 3)]);
+        assert_eq!(found[1].neurons, vec![(0, 0), (0, 1), (1, 0)]);
+        assert_eq!(found[0].count_in(0), 2);
+    }
+
+    #[test]
+    fn knocking_out_a_module_silences_only_it() {
+        let model = two_modules();
+        let found = modules(&model, 0.03);
+        let out = knock_out(&model, &found[1]);
+        let x = [1.0, 1.0, 1.0, 1.0];
+        let (before, after) = (crate::predict(&model, &x), crate::predict(&out, &x));
+        // Output 0 hears only the knocked-out module, output 1 still hears the other one.
+        assert_eq!(after[0], 0.0);
+        assert!(before[0] != 0.0 && after[1] != 0.0 && after[1] != before[1]);
+        assert_eq!(modules(&out, 0.03).len(), 1);
+    }
+}
