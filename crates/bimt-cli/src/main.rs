@@ -1,5 +1,6 @@
 //! `bimt`: Brain-Inspired Modular Training from the command line.
 
+mod algorithmic;
 mod bench;
 mod frontier;
 mod in_context;

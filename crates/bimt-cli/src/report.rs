@@ -17,6 +17,9 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
     if preset == "mnist" {
         return crate::mnist::structure(model, data);
     }
+    if crate::algorithmic::operation(preset).is_some() {
+        return crate::algorithmic::structure(preset, model, data);
+    }
     let reach = reachability(model, ACTIVE_THRESHOLD);
     let name = |names: &[String], i: usize| names.get(i).cloned().unwrap_or_else(|| i.to_string());
     let reaches: serde_json::Map<String, Value> = reach

@@ -59,7 +59,11 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
             return train_and_write(request, crate::mnist::network()?, &data, Loss::OneHotMse);
         }
         "in-context" | "in-context-singular" => return crate::in_context::run(request),
-        _ => {}
+        preset => {
+            if let Some(operation) = crate::algorithmic::operation(preset) {
+                return crate::algorithmic::run(request, operation);
+            }
+        }
     }
     let (data, widths, loss) = match request.preset.as_str() {
         "symbolic-independence" => (

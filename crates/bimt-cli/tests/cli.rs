@@ -207,3 +207,57 @@ fn a_short_run_writes_the_contract_files_and_resumes() {
     assert_eq!(log.lines().count(), 1, "only step 400 is new: {log}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn an_s4_run_rebuilds_its_accuracy_from_the_token_embedding_in_model_json() {
+    let dir = temp_dir("s4");
+    let d = dir.to_str().unwrap();
+    let out = bimt(&[
+        "run",
+        "permutation-s4",
+        "--profile",
+        "reference",
+        "--steps",
+        "5000",
+        "--log-every",
+        "1000",
+        "--quiet",
+        "--out",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap()
+    };
+    let (metrics, model) = (read("metrics.json"), read("model.json"));
+    let embedding = model["token_embedding"]
+        .as_array()
+        .expect("token_embedding");
+    assert_eq!(embedding.len(), 24);
+    assert!(
+        embedding
+            .iter()
+            .all(|row| row.as_array().unwrap().len() == 32)
+    );
+    let engine = metrics["test_accuracy"].as_f64().unwrap();
+    let s = &metrics["structure"];
+    let rebuilt = s["test_accuracy_from_model_json"].as_f64().unwrap();
+    // 115 test pairs; chance is 1/24.
+    assert!(engine > 0.2, "learns beyond chance: {engine}");
+    assert!(
+        (engine - rebuilt).abs() <= 1.0 / 115.0,
+        "{engine} vs {rebuilt}"
+    );
+    let active_embedding = s["active_neurons"][0]["active"].as_u64().unwrap();
+    assert!(active_embedding < 32, "λ prunes embedding dimensions");
+    let modules = s["modules"].as_array().unwrap();
+    assert!(!modules.is_empty());
+    for m in modules {
+        assert!(m["test_accuracy_without_it"].as_f64().unwrap() < engine);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
