@@ -96,6 +96,20 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
     value
 }
 
+/// The active embedding neurons (rows, in storage order) over all tokens (columns), each row
+/// normalised by its largest |value| as in the paper's Fig. 6: blue +1, red −1, white 0.
+pub fn embedding_picture(model: &ModelFile) -> image::RgbImage {
+    let Some(embedding) = &model.token_embedding else {
+        return image::RgbImage::new(1, 1);
+    };
+    let active = &bimt_analysis::active_neurons(model, ACTIVE_THRESHOLD)[0];
+    let rows: Vec<Vec<f32>> = (0..active.len())
+        .filter(|&n| active[n])
+        .map(|n| embedding.iter().map(|token| token[n]).collect())
+        .collect();
+    bimt_views::render_image_grid(&rows, embedding.len(), 1, 1, 12)
+}
+
 /// Among the active embedding neurons, the one whose value over the 24 permutations
 /// correlates best with their sign (+1 even, −1 odd), with that correlation.
 fn sign_neuron(model: &ModelFile, name: &dyn Fn(usize) -> String) -> Value {

@@ -266,6 +266,9 @@ pub fn train_and_write<N: Network>(
                 report::decision_boundary(model, data),
             ));
         }
+        if crate::algorithmic::operation(&request.preset).is_some() {
+            pictures.push(("embedding.png", crate::algorithmic::embedding_picture(model)));
+        }
         if request.preset == "mnist" {
             crate::mnist::write_views(&request.out, model, data).map_err(|e| e.to_string())?;
         }
