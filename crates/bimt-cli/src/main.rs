@@ -8,6 +8,7 @@ mod mnist;
 mod presets;
 mod report;
 mod run;
+mod seeds;
 
 use bimt_engine::{Backend, Variant};
 
@@ -86,6 +87,10 @@ struct RunArgs {
     /// Random seed for data, initialisation and batches.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run once per seed instead (`0-7`, `0,3,6` or both), each into <out>/seed-N, and
+    /// write <out>/seeds.json: the test figure and active neurons per layer of every seed.
+    #[arg(long, conflicts_with_all = ["seed", "resume"])]
+    seeds: Option<String>,
     /// Settings to start from.
     #[arg(long, value_enum, default_value_t = Profile::Paper)]
     profile: Profile,
@@ -234,6 +239,9 @@ fn execute(command: Command) -> Result<(), String> {
                 data_dir: args.data_dir,
                 backend,
             };
+            if let Some(list) = &args.seeds {
+                return seeds::run_seeds(request, &seeds::parse_seeds(list)?);
+            }
             let m = run::run(&request)?;
             let accuracy = m
                 .test_accuracy

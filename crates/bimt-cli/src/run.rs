@@ -19,6 +19,7 @@ use std::sync::mpsc;
 use std::thread;
 
 /// What `bimt run` was asked for.
+#[derive(Clone)]
 pub struct RunRequest {
     pub preset: String,
     pub profile: Profile,
@@ -267,7 +268,10 @@ pub fn train_and_write<N: Network>(
             ));
         }
         if crate::algorithmic::operation(&request.preset).is_some() {
-            pictures.push(("embedding.png", crate::algorithmic::embedding_picture(model)));
+            pictures.push((
+                "embedding.png",
+                crate::algorithmic::embedding_picture(model),
+            ));
         }
         if request.preset == "mnist" {
             crate::mnist::write_views(&request.out, model, data).map_err(|e| e.to_string())?;

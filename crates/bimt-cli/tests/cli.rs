@@ -261,3 +261,30 @@ fn an_s4_run_rebuilds_its_accuracy_from_the_token_embedding_in_model_json() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_seed_sweep_writes_one_run_per_seed_and_their_summary() {
+    let dir = temp_dir("seeds");
+    let d = dir.to_str().unwrap();
+    let out = two_moons(d, "200", &["--seeds", "4,7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |f: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap()
+    };
+    let summary = read(dir.join("seeds.json"));
+    let rows = summary["seeds"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, seed) in rows.iter().zip([4, 7]) {
+        let metrics = read(dir.join(format!("seed-{seed}")).join("metrics.json"));
+        assert_eq!(metrics["seed"], seed);
+        assert_eq!(row["seed"], seed);
+        assert_eq!(row["test_loss"], metrics["test_loss"]);
+        assert_eq!(row["active_neurons"].as_array().unwrap().len(), 4);
+    }
+    assert_ne!(rows[0]["test_loss"], rows[1]["test_loss"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,98 @@
+//! `bimt run <preset> --seeds 0-7`: the same run at several seeds, and how much its test
+//! figure and its structure depend on the seed.
+
+use crate::run::{RunRequest, run};
+use bimt_format::{MetricsFile, write_json};
+use serde_json::{Value, json};
+
+/// Parses `0-7`, `0,3,6` or a mix (`0-3,8`) into seeds, in the order given.
+pub fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
+    let bad = |part: &str| {
+        format!("--seeds '{list}': cannot read '{part}'; expected N, A-B or a comma list of them")
+    };
+    let mut seeds = Vec::new();
+    for part in list.split(',').map(str::trim) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) = (
+                    a.trim().parse().map_err(|_| bad(part))?,
+                    b.trim().parse().map_err(|_| bad(part))?,
+                );
+                if a > b {
+                    return Err(bad(part));
+                }
+                seeds.extend(a..=b);
+            }
+            None => seeds.push(part.parse().map_err(|_| bad(part))?),
+        }
+    }
+    Ok(seeds)
+}
+
+/// One seed's row of `seeds.json`.
+fn row(m: &MetricsFile) -> Value {
+    let active: Vec<Value> = m.structure["active_neurons"]
+        .as_array()
+        .map(|layers| layers.iter().map(|l| l["active"].clone()).collect())
+        .unwrap_or_default();
+    json!({
+        "seed": m.seed,
+        "test_loss": m.test_loss,
+        "test_accuracy": m.test_accuracy,
+        "connection_cost": m.connection_cost,
+        "wall_seconds": m.wall_seconds,
+        "active_neurons": active,
+    })
+}
+
+/// Runs `template` once per seed into `<out>/seed-N`, printing a line per seed, then writes
+/// `<out>/seeds.json`.
+pub fn run_seeds(template: RunRequest, seeds: &[u64]) -> Result<(), String> {
+    let base = template.out.clone();
+    let mut rows = Vec::with_capacity(seeds.len());
+    println!("seed  test loss  accuracy  active neurons per layer");
+    for &seed in seeds {
+        let request = RunRequest {
+            seed,
+            out: base.join(format!("seed-{seed}")),
+            resume: None,
+            quiet: true,
+            ..template.clone()
+        };
+        let m = run(&request).map_err(|e| format!("seed {seed}: {e}"))?;
+        let r = row(&m);
+        let accuracy = m
+            .test_accuracy
+            .map(|a| format!("{:7.2}%", 100.0 * a))
+            .unwrap_or_else(|| "       -".into());
+        println!(
+            "{seed:4}  {:9.3e}  {accuracy}  {}",
+            m.test_loss, r["active_neurons"]
+        );
+        rows.push(r);
+    }
+    let summary = json!({
+        "preset": template.preset,
+        "variant": template.variant.name(),
+        "profile": template.profile.name(),
+        "seeds": rows,
+    });
+    write_json(&base.join("seeds.json"), &summary).map_err(|e| e.to_string())?;
+    println!("-> {}", base.join("seeds.json").display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seeds;
+
+    #[test]
+    fn seed_lists() {
+        assert_eq!(parse_seeds("0-3").unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(parse_seeds("5, 1-2,9").unwrap(), vec![5, 1, 2, 9]);
+        for bad in ["", "3-1", "a", "1-", "-2"] {
+            let e = parse_seeds(bad).unwrap_err();
+            assert!(e.contains("--seeds"), "{e}");
+        }
+    }
+}
