@@ -121,6 +121,27 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             finetune_lr: 1e-3,
         }
     };
+    // The larger networks (§3.3–3.5): lr 1e-3, A = 2, y* = 0.5, k = 30, S = 200, mean
+    // reduction, full batch, logged every 1,000 steps.
+    let large = |steps: usize, lambda: Vec<(usize, f64)>| Hyper {
+        steps,
+        lr: vec![(0, 1e-3)],
+        lambda,
+        a: 2.0,
+        y_star: 0.5,
+        top_k: 30,
+        swap_every: 200,
+        swap_mode: SwapMode::Greedy,
+        reduction: Reduction::Mean,
+        bias_penalty: true,
+        bias_from: 0,
+        last_layer_distance: true,
+        l2: false,
+        log_every: 1_000,
+        batch: None,
+        finetune_steps: 0,
+        finetune_lr: 1e-3,
+    };
     let reference = profile == Profile::Reference;
     Some(match preset {
         "symbolic-independence" | "symbolic-feature-sharing" | "symbolic-pruning" => {
@@ -141,73 +162,29 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
         "two-moons" => symbolic(false, false),
         // The paper trains S4 like modular addition; the reference notebook differs for S4
         // only. Both notebooks train in float64, bimt in float32.
+        "permutation-s4" if reference => Hyper {
+            lr: vec![(0, 2e-3)],
+            a: 1.0,
+            ..large(20_000, vec![(0, 1.0)])
+        },
         "modular-addition" | "permutation-s4" => {
-            let s4_reference = reference && preset == "permutation-s4";
-            Hyper {
-                steps: 20_000,
-                lr: vec![(0, if s4_reference { 2e-3 } else { 1e-3 })],
-                lambda: if s4_reference {
-                    vec![(0, 1.0)]
-                } else {
-                    vec![(0, 0.1), (5_000, 1.0), (15_000, 0.1)]
-                },
-                a: if s4_reference { 1.0 } else { 2.0 },
-                y_star: 0.5,
-                top_k: 30,
-                swap_every: 200,
-                swap_mode: SwapMode::Greedy,
-                reduction: Reduction::Mean,
-                bias_penalty: true,
-                bias_from: 0,
-                last_layer_distance: true,
-                l2: false,
-                log_every: 1_000,
-                batch: None,
-                finetune_steps: 0,
-                finetune_lr: 1e-3,
-            }
+            large(20_000, vec![(0, 0.1), (5_000, 1.0), (15_000, 0.1)])
         }
         "mnist" => Hyper {
-            steps: 40_000,
-            lr: vec![(0, 1e-3)],
-            lambda: if reference {
-                vec![(0, 0.01), (10_000, 0.1), (20_000, 1.0)]
-            } else {
-                vec![(0, 0.001), (10_000, 0.01), (20_000, 0.1), (30_000, 0.3)]
-            },
-            a: 2.0,
-            y_star: 0.5,
-            top_k: 30,
             swap_every: if reference { 500 } else { 200 },
-            swap_mode: SwapMode::Greedy,
-            reduction: Reduction::Mean,
-            bias_penalty: true,
-            bias_from: 0,
             last_layer_distance: !reference,
-            l2: false,
-            log_every: 1_000,
             batch: Some(100),
-            finetune_steps: 0,
-            finetune_lr: 1e-3,
+            ..large(
+                40_000,
+                if reference {
+                    vec![(0, 0.01), (10_000, 0.1), (20_000, 1.0)]
+                } else {
+                    vec![(0, 0.001), (10_000, 0.01), (20_000, 0.1), (30_000, 0.3)]
+                },
+            )
         },
         "in-context" | "in-context-singular" => Hyper {
-            steps: 40_000,
-            lr: vec![(0, 1e-3)],
-            lambda: if reference {
-                vec![(0, 1e-3), (10_000, 1e-2), (30_000, 1e-1)]
-            } else {
-                vec![(0, 1e-3), (10_000, 1e-2), (20_000, 0.1), (30_000, 0.3)]
-            },
-            a: 2.0,
-            y_star: 0.5,
             top_k: if reference { 20 } else { 30 },
-            swap_every: 200,
-            swap_mode: SwapMode::Greedy,
-            reduction: Reduction::Mean,
-            bias_penalty: true,
-            bias_from: 0,
-            last_layer_distance: true,
-            l2: false,
             log_every: 4_000,
             batch: Some(64),
             // Not in the paper: 2,000 steps of pruned fine-tuning remove the bias that the
@@ -215,6 +192,14 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             // seed 0, docs/gaps.md). The reference notebook has none.
             finetune_steps: if reference { 0 } else { 2_000 },
             finetune_lr: 2e-3,
+            ..large(
+                40_000,
+                if reference {
+                    vec![(0, 1e-3), (10_000, 1e-2), (30_000, 1e-1)]
+                } else {
+                    vec![(0, 1e-3), (10_000, 1e-2), (20_000, 0.1), (30_000, 0.3)]
+                },
+            )
         },
         _ => return None,
     })
@@ -357,4 +342,73 @@ pub fn parse_phases(name: &str, text: &str) -> Result<Vec<(usize, f64)>, String>
         return Err(format!("{name} '{text}': phase steps must increase"));
     }
     Ok(phases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(preset: &str) -> (Hyper, Hyper) {
+        (
+            defaults(preset, Profile::Paper).unwrap(),
+            defaults(preset, Profile::Reference).unwrap(),
+        )
+    }
+
+    /// The settings of `../shared/spec/experiments.md`, profile by profile.
+    #[test]
+    fn presets_hold_the_papers_and_the_notebooks_settings() {
+        let (p, r) = both("mnist");
+        assert_eq!(
+            p.lambda,
+            vec![(0, 0.001), (10_000, 0.01), (20_000, 0.1), (30_000, 0.3)]
+        );
+        assert_eq!(r.lambda, vec![(0, 0.01), (10_000, 0.1), (20_000, 1.0)]);
+        assert_eq!((p.swap_every, r.swap_every), (200, 500));
+        assert_eq!(
+            (p.last_layer_distance, r.last_layer_distance),
+            (true, false)
+        );
+        assert_eq!((p.batch, p.top_k, p.a, p.y_star), (Some(100), 30, 2.0, 0.5));
+        assert_eq!((p.steps, p.reduction), (40_000, Reduction::Mean));
+
+        let (p, r) = both("in-context");
+        assert_eq!(
+            p.lambda,
+            vec![(0, 1e-3), (10_000, 1e-2), (20_000, 0.1), (30_000, 0.3)]
+        );
+        assert_eq!(r.lambda, vec![(0, 1e-3), (10_000, 1e-2), (30_000, 1e-1)]);
+        assert_eq!((p.top_k, r.top_k, p.batch), (30, 20, Some(64)));
+        assert_eq!((p.finetune_steps, r.finetune_steps), (2_000, 0));
+
+        let (p, r) = both("modular-addition");
+        assert_eq!(p, r);
+        assert_eq!(p.lambda, vec![(0, 0.1), (5_000, 1.0), (15_000, 0.1)]);
+        assert_eq!(
+            (p.steps, p.lr[0].1, p.a, p.y_star, p.top_k),
+            (20_000, 1e-3, 2.0, 0.5, 30)
+        );
+        assert_eq!((p.reduction, p.batch), (Reduction::Mean, None));
+
+        let (p, r) = both("permutation-s4");
+        assert_eq!(p, defaults("modular-addition", Profile::Paper).unwrap());
+        assert_eq!(
+            (r.lr[0].1, r.a, r.lambda.clone()),
+            (2e-3, 1.0, vec![(0, 1.0)])
+        );
+
+        let (p, r) = both("symbolic-compositionality");
+        assert_eq!(p.lambda, vec![(0, 1e-3), (5_000, 1e-2), (15_000, 1e-3)]);
+        assert_eq!(r.lambda, vec![(0, 1e-3), (5_000, 3e-3)]);
+        assert_eq!(
+            (p.a, p.top_k, r.a, r.top_k, r.bias_from),
+            (2.0, 6, 1.0, 5, 15_000)
+        );
+
+        let (_, r) = both("two-moons");
+        assert_eq!(
+            (r.steps, r.y_star, r.top_k, r.lr[0].1),
+            (10_001, 0.2, 10, 2e-3)
+        );
+    }
 }
