@@ -3,7 +3,7 @@
 
 use crate::report::ACTIVE_THRESHOLD;
 use crate::run::{RunRequest, train_and_write};
-use bimt_analysis::{active_counts, knock_out, modules, pearson, predict};
+use bimt_analysis::{Module, active_counts, knock_out, modules, pearson, predict};
 use bimt_data::{Dataset, Operation, is_even_permutation, permutations_of_four};
 use bimt_format::{MetricsFile, ModelFile};
 use bimt_mlp::{Mlp, MlpConfig};
@@ -55,7 +55,6 @@ fn test_accuracy(model: &ModelFile, data: &Dataset) -> f64 {
 /// roots") with the test accuracy left when each is knocked out, and for S4 the embedding neuron that best tracks
 /// the sign of a permutation.
 pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
-    let found = modules(model, ACTIVE_THRESHOLD);
     let name = |n: usize| {
         let feature = model.input_features.get(n).copied().unwrap_or(n);
         data.input_names
@@ -63,10 +62,12 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
             .cloned()
             .unwrap_or_else(|| feature.to_string())
     };
-    // A part fed by no embedding dimension computes a constant from biases: not a module.
-    let module_reports: Vec<Value> = found
+    let cyclic = match operation(preset) {
+        Some(Operation::ModularAddition { p }) => Some(p),
+        _ => None,
+    };
+    let module_reports: Vec<Value> = embedding_modules(model)
         .iter()
-        .filter(|m| m.count_in(0) > 0)
         .map(|m| {
             let per_layer: Vec<usize> = (0..model.neuron_layers.len() - 1)
                 .map(|l| m.count_in(l))
@@ -77,11 +78,17 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
                 .filter(|(l, _)| *l == 0)
                 .map(|&(_, n)| name(n))
                 .collect();
-            json!({
+            let mut report = json!({
                 "neurons_per_layer": per_layer,
                 "embedding_dimensions": embedding,
                 "test_accuracy_without_it": test_accuracy(&knock_out(model, m), data),
-            })
+            });
+            if let (Some(p), Some((a, b))) = (cyclic, plane(model, m)) {
+                let points = plane_points(model, (a, b));
+                report["plane"] = circle(&points, p);
+                report["plane"]["dimensions"] = json!([name(a), name(b)]);
+            }
+            report
         })
         .collect();
     let mut value = json!({
@@ -94,6 +101,87 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
         value["sign_neuron"] = sign_neuron(model, &name);
     }
     value
+}
+
+/// The modules that the embedding feeds: a part fed by no embedding dimension computes a
+/// constant from biases.
+fn embedding_modules(model: &ModelFile) -> Vec<Module> {
+    modules(model, ACTIVE_THRESHOLD)
+        .into_iter()
+        .filter(|m| m.count_in(0) > 0)
+        .collect()
+}
+
+/// A module's plane: its two embedding neurons (storage positions) whose columns of the
+/// embedding have the largest norm.
+fn plane(model: &ModelFile, module: &Module) -> Option<(usize, usize)> {
+    let embedding = model.token_embedding.as_ref()?;
+    let norm = |q: usize| embedding.iter().map(|t| (t[q] as f64).powi(2)).sum::<f64>();
+    let mut inputs: Vec<usize> = module
+        .neurons
+        .iter()
+        .filter(|(l, _)| *l == 0)
+        .map(|&(_, q)| q)
+        .collect();
+    inputs.sort_by(|&a, &b| norm(b).total_cmp(&norm(a)));
+    Some((*inputs.first()?, *inputs.get(1)?))
+}
+
+/// Every token's embedding in the plane of neurons `(a, b)`.
+fn plane_points(model: &ModelFile, (a, b): (usize, usize)) -> Vec<(f64, f64)> {
+    model
+        .token_embedding
+        .iter()
+        .flatten()
+        .map(|t| (t[a] as f64, t[b] as f64))
+        .collect()
+}
+
+/// How well tokens `0..p` lie on a circle, in order: the spread of their radii (standard
+/// deviation over mean), and the frequency `k` for which token `t` sits near angle
+/// `2π·k·t/p`, with `step_spread` (0: every step between consecutive tokens is the same turn,
+/// 1: no common step).
+fn circle(points: &[(f64, f64)], p: usize) -> Value {
+    let n = points.len().max(1) as f64;
+    let radii: Vec<f64> = points.iter().map(|&(x, y)| x.hypot(y)).collect();
+    let mean = radii.iter().sum::<f64>() / n;
+    let sd = (radii.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let angle = |i: usize| points[i].1.atan2(points[i].0);
+    let (mut c, mut s) = (0.0, 0.0);
+    for t in 0..points.len() {
+        let step = angle((t + 1) % points.len()) - angle(t);
+        c += step.cos();
+        s += step.sin();
+    }
+    let mean_step = s.atan2(c);
+    let k = (mean_step * p as f64 / std::f64::consts::TAU).round().abs() as usize;
+    json!({
+        "radius_spread": if mean > 0.0 { sd / mean } else { f64::NAN },
+        "frequency": k,
+        "step_spread": 1.0 - c.hypot(s) / n,
+    })
+}
+
+/// For each module of a modular-addition network, the tokens in its plane (Fig. 5).
+pub fn planes_picture(model: &ModelFile, data: &Dataset) -> image::RgbImage {
+    let name = |q: usize| {
+        let f = model.input_features.get(q).copied().unwrap_or(q);
+        data.input_names
+            .get(f)
+            .cloned()
+            .unwrap_or_else(|| f.to_string())
+    };
+    let panels: Vec<(String, Vec<(f64, f64)>)> = embedding_modules(model)
+        .iter()
+        .filter_map(|m| plane(model, m))
+        .map(|(a, b)| {
+            (
+                format!("{} vs {}", name(b), name(a)),
+                plane_points(model, (a, b)),
+            )
+        })
+        .collect();
+    bimt_views::render_token_planes(&panels, 260)
 }
 
 /// The active embedding neurons (rows, in storage order) over all tokens (columns), each row
@@ -131,5 +219,35 @@ fn sign_neuron(model: &ModelFile, name: &dyn Fn(usize) -> String) -> Value {
     match best {
         Some((n, r)) => json!({ "neuron": n, "dimension": name(n), "correlation": r }),
         None => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::circle;
+
+    #[test]
+    fn circle_finds_the_frequency_of_an_ordered_circle() {
+        for k in [1usize, 14, 45] {
+            let points: Vec<(f64, f64)> = (0..59)
+                .map(|t| {
+                    let a = std::f64::consts::TAU * (k * t) as f64 / 59.0;
+                    (3.0 * a.cos(), 3.0 * a.sin())
+                })
+                .collect();
+            let fit = circle(&points, 59);
+            // Frequencies k and 59 − k are the same circle run the other way.
+            assert_eq!(fit["frequency"], k.min(59 - k));
+            assert!(fit["radius_spread"].as_f64().unwrap() < 1e-9);
+            assert!(fit["step_spread"].as_f64().unwrap() < 1e-9);
+        }
+        // Tokens on a circle in no order: no common step.
+        let scrambled: Vec<(f64, f64)> = (0..59)
+            .map(|t| {
+                let a = ((t * 7919) % 59) as f64 * ((t * t) % 13) as f64;
+                (a.cos(), a.sin())
+            })
+            .collect();
+        assert!(circle(&scrambled, 59)["step_spread"].as_f64().unwrap() > 0.5);
     }
 }

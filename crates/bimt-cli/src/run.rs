@@ -267,11 +267,17 @@ pub fn train_and_write<N: Network>(
                 report::decision_boundary(model, data),
             ));
         }
-        if crate::algorithmic::operation(&request.preset).is_some() {
+        if let Some(operation) = crate::algorithmic::operation(&request.preset) {
             pictures.push((
                 "embedding.png",
                 crate::algorithmic::embedding_picture(model),
             ));
+            if matches!(operation, bimt_data::Operation::ModularAddition { .. }) {
+                pictures.push((
+                    "embedding_planes.png",
+                    crate::algorithmic::planes_picture(model, data),
+                ));
+            }
         }
         if request.preset == "mnist" {
             crate::mnist::write_views(&request.out, model, data).map_err(|e| e.to_string())?;

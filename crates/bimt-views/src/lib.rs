@@ -4,8 +4,8 @@
 //!   the BIMT paper (line width ∝ `|w|` normalised per weight matrix, blue positive, red
 //!   negative, feature names under the inputs and over the outputs, 2D layers in an oblique
 //!   3D view).
-//! * [`render_decision_boundary`], [`render_scatter`], [`render_image_grid`] and
-//!   [`render_line_plot`]: the paper's task plots.
+//! * [`render_decision_boundary`], [`render_scatter`], [`render_token_planes`],
+//!   [`render_image_grid`] and [`render_line_plot`]: the paper's task plots.
 //! * [`write_png`] and [`write_gif`] (an animated, endlessly looping training evolution), both
 //!   written atomically.
 //!
@@ -16,7 +16,10 @@ mod graph;
 mod plots;
 
 pub use graph::{GraphStyle, render_graph};
-pub use plots::{render_decision_boundary, render_image_grid, render_line_plot, render_scatter};
+pub use plots::{
+    render_decision_boundary, render_image_grid, render_line_plot, render_scatter,
+    render_token_planes,
+};
 
 use bimt_format::{FormatError, write_atomic};
 use image::codecs::gif::{GifEncoder, Repeat};

@@ -1,5 +1,6 @@
 //! Small task plots: decision boundaries (paper Fig. 4), predicted-vs-true scatter plots
-//! (Fig. 7), feature images (Fig. 17) and labelled curves (Fig. 16).
+//! (Fig. 7), token embeddings in a plane (Fig. 5), feature images (Fig. 17) and labelled
+//! curves (Fig. 16).
 
 use crate::canvas::{BLACK, Canvas, MAX_SIDE, PALETTE, Rgb, WHITE, fmt_num, mix, text_width};
 use image::RgbImage;
@@ -273,6 +274,77 @@ pub fn render_scatter(
     canvas.into_image()
 }
 
+/// Side-by-side `panel × panel` plots of token embeddings in a plane, one per `(title,
+/// points)` (paper Fig. 5: each module's embeddings form a circle). Point `t` is token `t`,
+/// coloured by its index around the hue circle, so an ordered circle shows as a rainbow. Both
+/// axes of a panel share one range, symmetric around 0, so a circle stays round. Non-finite
+/// points are skipped; no panels give a 1×1 white picture.
+pub fn render_token_planes(panels: &[(String, Vec<(f64, f64)>)], panel: u32) -> RgbImage {
+    if panels.is_empty() {
+        return RgbImage::from_pixel(1, 1, image::Rgb([255, 255, 255]));
+    }
+    let side = panel.clamp(60, MAX_SIDE);
+    let width = (side as u64 * panels.len() as u64).min(MAX_SIDE as u64) as u32;
+    let mut canvas = Canvas::new(width, side, WHITE);
+    let s = side as f32;
+    for (k, (title, points)) in panels.iter().enumerate() {
+        let x0 = k as f32 * s;
+        if x0 >= width as f32 {
+            break;
+        }
+        let extent = points
+            .iter()
+            .flat_map(|p| [p.0.abs(), p.1.abs()])
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max);
+        let range = nice_range(if extent > 0.0 {
+            (-1.1 * extent, 1.1 * extent)
+        } else {
+            (-1.0, 1.0)
+        });
+        // A square box, so that a circle stays round.
+        let (left, top) = (
+            x0 + 8.0 + text_width(&fmt_num(range.0), FONT) + 8.0,
+            14.0 + TITLE_FONT,
+        );
+        let box_side = (x0 + s - 12.0 - left).min(s - (8.0 + FONT + 8.0) - top);
+        let axes = Axes {
+            left,
+            top,
+            right: left + box_side,
+            bottom: top + box_side,
+            x: range,
+            y: range,
+        };
+        let n = points.len().max(1);
+        let r = (s / 100.0).clamp(2.0, 4.0);
+        for (t, &(x, y)) in points.iter().enumerate() {
+            if x.is_finite() && y.is_finite() {
+                let (px, py) = axes.to_px(x, y);
+                canvas.disc(px, py, r, hue(t as f32 / n as f32), 0.9);
+            }
+        }
+        axes.draw(&mut canvas);
+        canvas.text(title, x0 + s / 2.0, 7.0, TITLE_FONT, BLACK, (0.5, 0.0));
+    }
+    canvas.into_image()
+}
+
+/// A fully saturated colour at `h` turns around the hue circle (0: red, 1/3: green, 2/3: blue).
+fn hue(h: f32) -> Rgb {
+    let h = h.rem_euclid(1.0) * 6.0;
+    let x = 1.0 - (h % 2.0 - 1.0).abs();
+    match h as u32 {
+        0 => [1.0, x, 0.0],
+        1 => [x, 1.0, 0.0],
+        2 => [0.0, 1.0, x],
+        3 => [0.0, x, 1.0],
+        4 => [x, 0.0, 1.0],
+        _ => [1.0, 0.0, x],
+    }
+    .map(|c| 0.85 * c)
+}
+
 /// Tiles `images` (each `height × width` floats, row-major) in `columns` columns, each pixel
 /// blown up to a `scale × scale` block, with a one-block grey gap around every image. Colours
 /// are diverging and normalised per image by its largest `|value|`: blue positive, red
@@ -486,6 +558,44 @@ mod tests {
         assert_eq!(img.dimensions(), (1, 1));
         let flat = render_decision_boundary(&|_, _| 0.5, &[], (0.0, 1.0, 0.0, 1.0), 50);
         assert_eq!(flat.dimensions(), (50, 50));
+    }
+
+    #[test]
+    fn token_planes_draw_a_round_circle_in_each_panel() {
+        let circle: Vec<(f64, f64)> = (0..59)
+            .map(|t| {
+                let a = std::f64::consts::TAU * t as f64 / 59.0;
+                (2.0 * a.cos(), 2.0 * a.sin())
+            })
+            .collect();
+        let img = render_token_planes(
+            &[
+                ("A".into(), circle.clone()),
+                ("B".into(), vec![(f64::NAN, 0.0)]),
+            ],
+            200,
+        );
+        assert_eq!(img.dimensions(), (400, 200));
+        let coloured = |p: [u8; 3]| p.iter().max().unwrap() - p.iter().min().unwrap() > 80;
+        let count = |x0: u32| {
+            (x0..x0 + 200)
+                .flat_map(|x| (0..200).map(move |y| (x, y)))
+                .filter(|&(x, y)| coloured(px(&img, x, y)))
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (count(0), count(200));
+        assert!(a.len() > 200, "the circle's dots: {}", a.len());
+        assert!(b.is_empty(), "a non-finite point draws nothing");
+        // Round: the dots' bounding box is as wide as it is tall.
+        let (xs, ys): (Vec<u32>, Vec<u32>) = a.into_iter().unzip();
+        let span = |v: &[u32]| v.iter().max().unwrap() - v.iter().min().unwrap();
+        assert!(
+            span(&xs).abs_diff(span(&ys)) <= 2,
+            "{} vs {}",
+            span(&xs),
+            span(&ys)
+        );
+        assert_eq!(render_token_planes(&[], 100).dimensions(), (1, 1));
     }
 
     #[test]
