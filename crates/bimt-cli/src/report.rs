@@ -90,8 +90,94 @@ fn probe_layer(model: &ModelFile, data: &Dataset, layer: usize, features: Featur
     json!({ "layer": model.neuron_layers.get(layer).map(|l| l.name.clone()), "neurons": neurons })
 }
 
+/// Most panels in `weight_knockouts.png` (a dense network has hundreds of visible weights).
+const MAX_PANELS: usize = 36;
+
+/// Paper App. C, Fig. 12: every visible weight of a two-moons network removed in turn. Returns
+/// the `structure.weight_knockouts` entry (each weight with the test accuracy left without
+/// it) and the decision boundaries without the weights whose removal costs most (at most
+/// [`MAX_PANELS`]), titled by the weight's number.
+pub fn weight_knockouts(model: &ModelFile, data: &Dataset) -> (Value, image::RgbImage) {
+    let accuracy = |m: &ModelFile| {
+        let split = &data.test;
+        let correct = (0..split.n)
+            .filter(|&i| {
+                let x: Vec<f64> = split.row(i).iter().map(|&v| v as f64).collect();
+                let out = predict(m, &x);
+                Some((out[1] > out[0]) as u32) == split.label(i)
+            })
+            .count();
+        correct as f64 / split.n.max(1) as f64
+    };
+    let full = accuracy(model);
+    let neuron = |layer: usize, n: usize| {
+        let (features, names) = match layer {
+            0 => (&model.input_features, &data.input_names),
+            l if l + 1 == model.neuron_layers.len() => (&model.output_features, &data.output_names),
+            _ => return format!("{}[{n}]", model.neuron_layers[layer].name),
+        };
+        let f = features.get(n).copied().unwrap_or(n);
+        names.get(f).cloned().unwrap_or_else(|| f.to_string())
+    };
+    let mut entries = Vec::new();
+    let mut removed = Vec::new();
+    for (c, conn) in model.connections.iter().enumerate() {
+        let max = conn
+            .weight
+            .iter()
+            .flatten()
+            .fold(0.0f32, |m, w| m.max(w.abs()));
+        for (o, row) in conn.weight.iter().enumerate() {
+            for (i, &w) in row.iter().enumerate() {
+                if max == 0.0 || (w.abs() as f64) < ACTIVE_THRESHOLD * max as f64 {
+                    continue;
+                }
+                let mut without = model.clone();
+                without.connections[c].weight[o][i] = 0.0;
+                let left = accuracy(&without);
+                entries.push(json!({
+                    "number": entries.len() + 1,
+                    "from": neuron(conn.from, i),
+                    "to": neuron(conn.to, o),
+                    "weight": w,
+                    "test_accuracy_without_it": left,
+                }));
+                removed.push((left, without));
+            }
+        }
+    }
+    // The picture shows the weights whose removal costs most, at most MAX_PANELS of them.
+    let mut order: Vec<usize> = (0..removed.len()).collect();
+    order.sort_by(|&a, &b| removed[a].0.total_cmp(&removed[b].0));
+    order.truncate(MAX_PANELS);
+    order.sort_unstable();
+    let panels: Vec<(String, image::RgbImage)> = order
+        .into_iter()
+        .map(|k| {
+            let (left, without) = &removed[k];
+            let title = format!("#{}: {:.1}%", k + 1, 100.0 * left);
+            (title, boundary_picture(without, data, 160))
+        })
+        .collect();
+    let needed = entries
+        .iter()
+        .filter(|e| e["test_accuracy_without_it"].as_f64() < Some(full))
+        .count();
+    let value = json!({
+        "test_accuracy": full,
+        "weights": entries,
+        "weights_needed": needed,
+    });
+    (value, bimt_views::render_panels(&panels, 6))
+}
+
 /// The two-moons decision boundary of the exported network, with the test points.
 pub fn decision_boundary(model: &ModelFile, data: &Dataset) -> image::RgbImage {
+    boundary_picture(model, data, 400)
+}
+
+/// The decision boundary on a `size × size` picture.
+fn boundary_picture(model: &ModelFile, data: &Dataset, size: u32) -> image::RgbImage {
     let prob = |x1: f64, x2: f64| {
         let out = predict(model, &[x1, x2]);
         let (a, b) = (
@@ -106,5 +192,5 @@ pub fn decision_boundary(model: &ModelFile, data: &Dataset) -> image::RgbImage {
             (x[0] as f64, x[1] as f64, data.test.label(i).unwrap_or(0))
         })
         .collect();
-    bimt_views::render_decision_boundary(&prob, &points, (-1.5, 2.5, -1.0, 1.5), 400)
+    bimt_views::render_decision_boundary(&prob, &points, (-1.5, 2.5, -1.0, 1.5), size)
 }

@@ -261,11 +261,15 @@ pub fn train_and_write<N: Network>(
     let names = (&data.input_names[..], &data.output_names[..]);
     train_task(request, network, task, names, |_, _, model| {
         let mut pictures = Vec::new();
+        let mut structure = report::structure(&request.preset, model, data);
         if request.preset == "two-moons" {
             pictures.push((
                 "decision_boundary.png",
                 report::decision_boundary(model, data),
             ));
+            let (knockouts, picture) = report::weight_knockouts(model, data);
+            structure["weight_knockouts"] = knockouts;
+            pictures.push(("weight_knockouts.png", picture));
         }
         if let Some(operation) = crate::algorithmic::operation(&request.preset) {
             pictures.push((
@@ -283,7 +287,7 @@ pub fn train_and_write<N: Network>(
             crate::mnist::write_views(&request.out, model, data).map_err(|e| e.to_string())?;
         }
         Ok(Extras {
-            structure: report::structure(&request.preset, model, data),
+            structure,
             pictures,
         })
     })

@@ -165,6 +165,7 @@ fn a_short_run_writes_the_contract_files_and_resumes() {
         "evolution.gif",
         "log.jsonl",
         "decision_boundary.png",
+        "weight_knockouts.png",
         "checkpoint.json",
     ] {
         assert!(dir.join(f).exists(), "{f}");
@@ -187,6 +188,15 @@ fn a_short_run_writes_the_contract_files_and_resumes() {
         "reduction",
     ] {
         assert!(metrics.get(key).is_some(), "metrics.json lacks {key}");
+    }
+    // Every visible weight is removed once, and its removal is scored.
+    let knockouts = &metrics["structure"]["weight_knockouts"];
+    let weights = knockouts["weights"].as_array().unwrap();
+    assert!(!weights.is_empty());
+    assert!(knockouts["weights_needed"].as_u64().unwrap() <= weights.len() as u64);
+    for w in weights {
+        let left = w["test_accuracy_without_it"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&left), "{w}");
     }
     assert_eq!(
         std::fs::read_to_string(dir.join("log.jsonl"))

@@ -5,7 +5,8 @@
 //!   negative, feature names under the inputs and over the outputs, 2D layers in an oblique
 //!   3D view).
 //! * [`render_decision_boundary`], [`render_scatter`], [`render_token_planes`],
-//!   [`render_image_grid`] and [`render_line_plot`]: the paper's task plots.
+//!   [`render_image_grid`] and [`render_line_plot`]: the paper's task plots;
+//!   [`render_panels`] tiles titled pictures.
 //! * [`write_png`] and [`write_gif`] (an animated, endlessly looping training evolution), both
 //!   written atomically.
 //!
@@ -17,7 +18,7 @@ mod plots;
 
 pub use graph::{GraphStyle, render_graph};
 pub use plots::{
-    render_decision_boundary, render_image_grid, render_line_plot, render_scatter,
+    render_decision_boundary, render_image_grid, render_line_plot, render_panels, render_scatter,
     render_token_planes,
 };
 

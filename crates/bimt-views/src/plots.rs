@@ -330,6 +330,42 @@ pub fn render_token_planes(panels: &[(String, Vec<(f64, f64)>)], panel: u32) -> 
     canvas.into_image()
 }
 
+/// Tiles titled pictures in `columns` columns, each under its title (for example the
+/// decision boundary with one weight removed, paper Fig. 12). Cells are as large as the
+/// largest picture; no panels give a 1×1 white picture.
+pub fn render_panels(panels: &[(String, RgbImage)], columns: usize) -> RgbImage {
+    if panels.is_empty() {
+        return RgbImage::from_pixel(1, 1, image::Rgb([255, 255, 255]));
+    }
+    let columns = columns.clamp(1, panels.len());
+    let rows = panels.len().div_ceil(columns);
+    let (w, h) = panels.iter().fold((1, 1), |(w, h), (_, p)| {
+        (w.max(p.width()), h.max(p.height()))
+    });
+    let title = (TITLE_FONT + 10.0) as u32;
+    let (cell_w, cell_h) = (w + 8, h + title + 8);
+    let width = (cell_w as u64 * columns as u64).min(MAX_SIDE as u64) as u32;
+    let height = (cell_h as u64 * rows as u64).min(MAX_SIDE as u64) as u32;
+    let mut canvas = Canvas::new(width, height, WHITE);
+    for (k, (text, _)) in panels.iter().enumerate() {
+        let (x, y) = ((k % columns) as u32 * cell_w, (k / columns) as u32 * cell_h);
+        canvas.text(
+            text,
+            x as f32 + cell_w as f32 / 2.0,
+            y as f32 + 5.0,
+            TITLE_FONT,
+            BLACK,
+            (0.5, 0.0),
+        );
+    }
+    let mut img = canvas.into_image();
+    for (k, (_, panel)) in panels.iter().enumerate() {
+        let (x, y) = ((k % columns) as u32 * cell_w, (k / columns) as u32 * cell_h);
+        image::imageops::replace(&mut img, panel, (x + 4) as i64, (y + title) as i64);
+    }
+    img
+}
+
 /// A fully saturated colour at `h` turns around the hue circle (0: red, 1/3: green, 2/3: blue).
 fn hue(h: f32) -> Rgb {
     let h = h.rem_euclid(1.0) * 6.0;
@@ -596,6 +632,31 @@ mod tests {
             span(&ys)
         );
         assert_eq!(render_token_planes(&[], 100).dimensions(), (1, 1));
+    }
+
+    #[test]
+    fn panels_tile_pictures_under_their_titles() {
+        let red = RgbImage::from_pixel(50, 40, image::Rgb([200, 0, 0]));
+        let blue = RgbImage::from_pixel(30, 20, image::Rgb([0, 0, 200]));
+        let img = render_panels(
+            &[
+                ("a".into(), red.clone()),
+                ("b".into(), blue),
+                ("c".into(), red),
+            ],
+            2,
+        );
+        let title = (TITLE_FONT + 10.0) as u32;
+        assert_eq!(img.dimensions(), (2 * 58, 2 * (40 + title + 8)));
+        assert_eq!(px(&img, 4 + 10, title + 10), [200, 0, 0]);
+        assert_eq!(px(&img, 58 + 4 + 10, title + 10), [0, 0, 200]);
+        assert_eq!(px(&img, 4 + 10, 40 + title + 8 + title + 10), [200, 0, 0]);
+        // Each title is drawn above its picture.
+        let dark = |x0: u32, y0: u32| {
+            (x0..x0 + 58).any(|x| (y0..y0 + title).any(|y| px(&img, x, y)[0] < 100))
+        };
+        assert!(dark(0, 0) && dark(58, 0) && dark(0, 40 + title + 8));
+        assert_eq!(render_panels(&[], 3).dimensions(), (1, 1));
     }
 
     #[test]
