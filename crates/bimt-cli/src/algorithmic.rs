@@ -1,9 +1,9 @@
 //! The algorithmic presets (paper §3.3, App. D, E): modular addition and composition in S4,
 //! learned from two token embeddings by an MLP.
 
-use crate::report::ACTIVE_THRESHOLD;
+use crate::report::{ACTIVE_THRESHOLD, test_accuracy};
 use crate::run::{RunRequest, train_and_write};
-use bimt_analysis::{Module, active_counts, knock_out, modules, pearson, predict};
+use bimt_analysis::{Module, active_counts, knock_out, modules, pearson};
 use bimt_data::{Dataset, Operation, is_even_permutation, permutations_of_four};
 use bimt_format::{MetricsFile, ModelFile};
 use bimt_mlp::{Mlp, MlpConfig};
@@ -37,31 +37,11 @@ pub fn run(request: &RunRequest, operation: Operation) -> Result<MetricsFile, St
     train_and_write(request, mlp, &data, Loss::CrossEntropy)
 }
 
-/// Test accuracy of the network in `model` (a file), rebuilt from its token embedding.
-fn test_accuracy(model: &ModelFile, data: &Dataset) -> f64 {
-    let split = &data.test;
-    let correct = (0..split.n)
-        .filter(|&i| {
-            let x: Vec<f64> = split.row(i).iter().map(|&v| v as f64).collect();
-            let out = predict(model, &x);
-            let best = (0..out.len()).max_by(|&a, &b| out[a].total_cmp(&out[b]));
-            best.map(|b| b as u32) == split.label(i)
-        })
-        .count();
-    correct as f64 / split.n.max(1) as f64
-}
-
 /// Active neurons per layer, the modules fed by the embedding (paper: "a tree with three
 /// roots") with the test accuracy left when each is knocked out, and for S4 the embedding neuron that best tracks
 /// the sign of a permutation.
 pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
-    let name = |n: usize| {
-        let feature = model.input_features.get(n).copied().unwrap_or(n);
-        data.input_names
-            .get(feature)
-            .cloned()
-            .unwrap_or_else(|| feature.to_string())
-    };
+    let name = |q: usize| dimension_name(model, data, q);
     let cyclic = match operation(preset) {
         Some(Operation::ModularAddition { p }) => Some(p),
         _ => None,
@@ -101,6 +81,15 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
         value["sign_neuron"] = sign_neuron(model, &name);
     }
     value
+}
+
+/// The name of the embedding dimension at input neuron `q` (`e7`).
+fn dimension_name(model: &ModelFile, data: &Dataset, q: usize) -> String {
+    let feature = model.input_features.get(q).copied().unwrap_or(q);
+    data.input_names
+        .get(feature)
+        .cloned()
+        .unwrap_or_else(|| feature.to_string())
 }
 
 /// The modules that the embedding feeds: a part fed by no embedding dimension computes a
@@ -164,13 +153,7 @@ fn circle(points: &[(f64, f64)], p: usize) -> Value {
 
 /// For each module of a modular-addition network, the tokens in its plane (Fig. 5).
 pub fn planes_picture(model: &ModelFile, data: &Dataset) -> image::RgbImage {
-    let name = |q: usize| {
-        let f = model.input_features.get(q).copied().unwrap_or(q);
-        data.input_names
-            .get(f)
-            .cloned()
-            .unwrap_or_else(|| f.to_string())
-    };
+    let name = |q: usize| dimension_name(model, data, q);
     let panels: Vec<(String, Vec<(f64, f64)>)> = embedding_modules(model)
         .iter()
         .filter_map(|m| plane(model, m))

@@ -90,6 +90,21 @@ fn probe_layer(model: &ModelFile, data: &Dataset, layer: usize, features: Featur
     json!({ "layer": model.neuron_layers.get(layer).map(|l| l.name.clone()), "neurons": neurons })
 }
 
+/// Test accuracy of the classifier in `model` (a file), rebuilt with
+/// [`bimt_analysis::predict`]: the share of test samples whose largest output is their label.
+pub fn test_accuracy(model: &ModelFile, data: &Dataset) -> f64 {
+    let split = &data.test;
+    let correct = (0..split.n)
+        .filter(|&i| {
+            let x: Vec<f64> = split.row(i).iter().map(|&v| v as f64).collect();
+            let out = predict(model, &x);
+            let best = (0..out.len()).max_by(|&a, &b| out[a].total_cmp(&out[b]));
+            best.map(|b| b as u32) == split.label(i)
+        })
+        .count();
+    correct as f64 / split.n.max(1) as f64
+}
+
 /// Most panels in `weight_knockouts.png` (a dense network has hundreds of visible weights).
 const MAX_PANELS: usize = 36;
 
@@ -98,17 +113,7 @@ const MAX_PANELS: usize = 36;
 /// it) and the decision boundaries without the weights whose removal costs most (at most
 /// [`MAX_PANELS`]), titled by the weight's number.
 pub fn weight_knockouts(model: &ModelFile, data: &Dataset) -> (Value, image::RgbImage) {
-    let accuracy = |m: &ModelFile| {
-        let split = &data.test;
-        let correct = (0..split.n)
-            .filter(|&i| {
-                let x: Vec<f64> = split.row(i).iter().map(|&v| v as f64).collect();
-                let out = predict(m, &x);
-                Some((out[1] > out[0]) as u32) == split.label(i)
-            })
-            .count();
-        correct as f64 / split.n.max(1) as f64
-    };
+    let accuracy = |m: &ModelFile| test_accuracy(m, data);
     let full = accuracy(model);
     let neuron = |layer: usize, n: usize| {
         let (features, names) = match layer {
