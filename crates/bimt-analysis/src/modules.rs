@@ -113,18 +113,6 @@ mod tests {
         }
     }
 
-    fn connection(from: usize, to: usize, weight: Vec<Vec<f32>>) -> ConnectionFile {
-        ConnectionFile {
-            from,
-            to,
-            weight,
-            bias: None,
-            in_fold: 1,
-            out_fold: 1,
-            activation: None,
-        }
-    }
-
     /// 4 inputs, 4 hidden, 2 outputs: inputs 0,1 -> hidden 0 -> both outputs; inputs 2,3 ->
     /// hidden 2 -> output 1; hidden 3 is fed but feeds nothing.
     fn two_modules() -> ModelFile {
@@ -145,7 +133,10 @@ mod tests {
                 layer("hidden", 4, 1.0),
                 layer("output", 2, 2.0),
             ],
-            connections: vec![connection(0, 1, w1), connection(1, 2, w2)],
+            connections: vec![
+                ConnectionFile::plain(0, 1, w1),
+                ConnectionFile::plain(1, 2, w2),
+            ],
             input_features: (0..4).collect(),
             output_features: vec![0, 1],
             input_names: vec![],

@@ -192,6 +192,21 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
+impl ConnectionFile {
+    /// A plain linear connection: no bias, no folds, the model's activation.
+    pub fn plain(from: usize, to: usize, weight: Vec<Vec<f32>>) -> Self {
+        Self {
+            from,
+            to,
+            weight,
+            bias: None,
+            in_fold: 1,
+            out_fold: 1,
+            activation: None,
+        }
+    }
+}
+
 impl ModelFile {
     /// Reads and checks a `model.json`.
     pub fn read(path: &Path) -> Result<Self, FormatError> {

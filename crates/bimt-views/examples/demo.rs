@@ -91,13 +91,8 @@ fn connection(
         })
         .collect();
     ConnectionFile {
-        from,
-        to,
-        weight,
-        bias: None,
-        in_fold: 1,
         out_fold,
-        activation: None,
+        ..ConnectionFile::plain(from, to, weight)
     }
 }
 

@@ -722,18 +722,6 @@ mod tests {
         }
     }
 
-    fn conn(from: usize, to: usize, weight: Vec<Vec<f32>>) -> ConnectionFile {
-        ConnectionFile {
-            from,
-            to,
-            weight,
-            bias: None,
-            in_fold: 1,
-            out_fold: 1,
-            activation: None,
-        }
-    }
-
     fn model(neuron_layers: Vec<NeuronLayerFile>, connections: Vec<ConnectionFile>) -> ModelFile {
         ModelFile {
             activation: "silu".into(),
@@ -797,8 +785,8 @@ mod tests {
                 line("out", &[0.5], 2.0),
             ],
             vec![
-                conn(0, 1, vec![vec![2.0, 0.0], vec![0.0, -2.0]]),
-                conn(1, 2, vec![vec![0.0, 1.0]]),
+                ConnectionFile::plain(0, 1, vec![vec![2.0, 0.0], vec![0.0, -2.0]]),
+                ConnectionFile::plain(1, 2, vec![vec![0.0, 1.0]]),
             ],
         )
     }
@@ -853,8 +841,8 @@ mod tests {
                 line("c", &[0.25, 0.75], 2.0),
             ],
             vec![
-                conn(0, 1, vec![vec![1e-3, 0.0], vec![0.0, 5e-4]]),
-                conn(1, 2, vec![vec![100.0, 0.0], vec![0.0, 50.0]]),
+                ConnectionFile::plain(0, 1, vec![vec![1e-3, 0.0], vec![0.0, 5e-4]]),
+                ConnectionFile::plain(1, 2, vec![vec![100.0, 0.0], vec![0.0, 50.0]]),
             ],
         );
         let style = GraphStyle {
@@ -890,7 +878,11 @@ mod tests {
         // Two crossing weights: the strong negative one must win at the crossing.
         let m = model(
             vec![line("a", &[0.25, 0.75], 0.0), line("b", &[0.25, 0.75], 1.0)],
-            vec![conn(0, 1, vec![vec![0.0, -1.0], vec![0.3, 0.0]])],
+            vec![ConnectionFile::plain(
+                0,
+                1,
+                vec![vec![0.0, -1.0], vec![0.3, 0.0]],
+            )],
         );
         let style = GraphStyle::default();
         let (img, lay) = (render_graph(&m, &style), layout(&m, &style));
@@ -987,7 +979,7 @@ mod tests {
 
     #[test]
     fn folded_outputs_become_side_by_side_copies() {
-        let mut c = conn(0, 1, vec![vec![0.0; 2]; 6]);
+        let mut c = ConnectionFile::plain(0, 1, vec![vec![0.0; 2]; 6]);
         c.out_fold = 3;
         c.weight[4][0] = 1.0; // output index 4: copy 2 (V), neuron 0
         let m = model(
@@ -1021,7 +1013,7 @@ mod tests {
 
     #[test]
     fn folded_inputs_become_stacked_copies() {
-        let mut c = conn(0, 1, vec![vec![0.0, 0.0, 0.0, 1.0]]);
+        let mut c = ConnectionFile::plain(0, 1, vec![vec![0.0, 0.0, 0.0, 1.0]]);
         c.in_fold = 2;
         let m = model(
             vec![line("emb", &[0.25, 0.75], 0.0), line("out", &[0.5], 1.0)],
@@ -1078,8 +1070,8 @@ mod tests {
                 grid("hidden2", 10, 2.0),
             ],
             vec![
-                conn(0, 1, dense(100, 784, &mut noise)),
-                conn(1, 2, dense(100, 100, &mut noise)),
+                ConnectionFile::plain(0, 1, dense(100, 784, &mut noise)),
+                ConnectionFile::plain(1, 2, dense(100, 100, &mut noise)),
             ],
         );
         let start = std::time::Instant::now();
@@ -1111,11 +1103,11 @@ mod tests {
                 line("far", &[-1e300, 1e300], 2.0),
             ],
             vec![
-                conn(0, 1, vec![vec![1.0]]),
-                conn(1, 2, vec![vec![f32::NAN, 1.0]]),
-                conn(2, 3, vec![vec![1.0, 2.0, 3.0], vec![0.0]]),
-                conn(3, 9, vec![vec![1.0]]),
-                conn(2, 2, vec![vec![0.0; 3]; 3]),
+                ConnectionFile::plain(0, 1, vec![vec![1.0]]),
+                ConnectionFile::plain(1, 2, vec![vec![f32::NAN, 1.0]]),
+                ConnectionFile::plain(2, 3, vec![vec![1.0, 2.0, 3.0], vec![0.0]]),
+                ConnectionFile::plain(3, 9, vec![vec![1.0]]),
+                ConnectionFile::plain(2, 2, vec![vec![0.0; 3]; 3]),
             ],
         );
         odd.connections[2].out_fold = 1_000_000;
@@ -1137,7 +1129,7 @@ mod tests {
         }
         let all_zero = model(
             vec![line("a", &[0.5], 0.0), line("b", &[0.5], 1.0)],
-            vec![conn(0, 1, vec![vec![0.0]])],
+            vec![ConnectionFile::plain(0, 1, vec![vec![0.0]])],
         );
         let img = render_graph(&all_zero, &style);
         assert!(!img.pixels().any(|p| is_blue(p.0) || is_red(p.0)));
