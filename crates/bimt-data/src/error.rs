@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong when loading or naming data. Every message
-/// is one line and names the file involved.
+/// is one line and names the file involved (for CSV cells also the 1-based
+/// line and the column by name and 1-based index); formula errors quote the
+/// formula instead.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// None of the candidate names of an MNIST file exists.
@@ -120,4 +122,289 @@ pub enum DataError {
         "unknown formula {0:?}: expected one of independence, feature-sharing, compositionality, pruning"
     )]
     UnknownFormula(String),
+    /// The CSV file could not be parsed (for example it is not UTF-8).
+    #[error("{}: cannot parse CSV: {message}", path.display())]
+    CsvParse {
+        /// The file.
+        path: PathBuf,
+        /// What the CSV reader reported.
+        message: String,
+    },
+    /// The CSV file has no header row.
+    #[error("{}: no header row: the file is empty", path.display())]
+    CsvNoHeader {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Two header cells have the same (trimmed) name.
+    #[error(
+        "{}: duplicate column name {name:?} in the header (columns {first} and {second})",
+        path.display()
+    )]
+    CsvDuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The repeated name.
+        name: String,
+        /// 1-based index of its first occurrence.
+        first: usize,
+        /// 1-based index of its second occurrence.
+        second: usize,
+    },
+    /// An empty line before the last row.
+    #[error(
+        "{}: line {line} is empty; empty lines are only allowed at the end of the file",
+        path.display()
+    )]
+    CsvEmptyLine {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the empty line.
+        line: usize,
+    },
+    /// A row with a different number of cells than the header.
+    #[error(
+        "{}: line {line}: ragged row: expected {expected} cells (as in the header), found {found}",
+        path.display()
+    )]
+    CsvRagged {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the row.
+        line: usize,
+        /// Number of header cells.
+        expected: usize,
+        /// Number of cells in the row.
+        found: usize,
+    },
+    /// A cell that does not parse as a number.
+    #[error(
+        "{}: line {line}, column {column:?} ({index}): {cell:?} is not a number",
+        path.display()
+    )]
+    CsvNotNumeric {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the row.
+        line: usize,
+        /// Name of the column.
+        column: String,
+        /// 1-based index of the column.
+        index: usize,
+        /// The cell text.
+        cell: String,
+    },
+    /// A cell holding NaN, an infinity, or a value too large for `f32`.
+    #[error(
+        "{}: line {line}, column {column:?} ({index}): {cell:?} is NaN or infinite (or too large for a 32-bit float)",
+        path.display()
+    )]
+    CsvNonFinite {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the row.
+        line: usize,
+        /// Name of the column.
+        column: String,
+        /// 1-based index of the column.
+        index: usize,
+        /// The cell text.
+        cell: String,
+    },
+    /// A requested column (target or input) is not in the header.
+    #[error(
+        "{}: no column named {name:?} in the header; available columns: {}",
+        path.display(),
+        available.join(", ")
+    )]
+    CsvUnknownColumn {
+        /// The file.
+        path: PathBuf,
+        /// The requested name.
+        name: String,
+        /// The header names, in file order.
+        available: Vec<String>,
+    },
+    /// No target column was named.
+    #[error("{}: no target column given", path.display())]
+    CsvNoTargets {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A target column was named twice.
+    #[error("{}: target column {name:?} is named twice", path.display())]
+    CsvDuplicateTarget {
+        /// The file.
+        path: PathBuf,
+        /// The repeated name.
+        name: String,
+    },
+    /// Classification was asked for with other than one target column.
+    #[error(
+        "{}: classification needs exactly one target column (of class labels), {found} given",
+        path.display()
+    )]
+    CsvClassTargets {
+        /// The file.
+        path: PathBuf,
+        /// Number of target columns given.
+        found: usize,
+    },
+    /// Every column is a target, so no input is left.
+    #[error(
+        "{}: no input column left: all {columns} columns are targets",
+        path.display()
+    )]
+    CsvNoInputs {
+        /// The file.
+        path: PathBuf,
+        /// Number of columns in the header.
+        columns: usize,
+    },
+    /// Fewer than two data rows.
+    #[error(
+        "{}: too few data rows: found {rows}, need at least 2",
+        path.display()
+    )]
+    CsvTooFewRows {
+        /// The file.
+        path: PathBuf,
+        /// Number of data rows found.
+        rows: usize,
+    },
+    /// A classification label that is not a non-negative integer (below
+    /// [`crate::MAX_CLASSES`]).
+    #[error(
+        "{}: line {line}, column {column:?} ({index}): class label {cell:?} is not a non-negative integer below {}",
+        path.display(),
+        crate::MAX_CLASSES
+    )]
+    CsvBadLabel {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the row.
+        line: usize,
+        /// Name of the column.
+        column: String,
+        /// 1-based index of the column.
+        index: usize,
+        /// The cell text.
+        cell: String,
+    },
+    /// The test fraction is not in `[0, 1)`.
+    #[error(
+        "{}: test fraction {value} is out of range: expected a number in [0, 1)",
+        path.display()
+    )]
+    CsvTestFraction {
+        /// The file.
+        path: PathBuf,
+        /// The fraction given.
+        value: f64,
+    },
+    /// A positive test fraction rounds to no test row at all.
+    #[error(
+        "{}: the test split would be empty: {rows} data rows with test fraction {test_fraction} give 0 test rows; raise the fraction, set it to 0, or add rows",
+        path.display()
+    )]
+    CsvEmptyTestSplit {
+        /// The file.
+        path: PathBuf,
+        /// Number of data rows.
+        rows: usize,
+        /// The fraction given.
+        test_fraction: f64,
+    },
+    /// The test fraction rounds to every row, leaving no training row.
+    #[error(
+        "{}: the training split would be empty: {rows} data rows with test fraction {test_fraction} leave 0 training rows; lower the fraction or add rows",
+        path.display()
+    )]
+    CsvEmptyTrainSplit {
+        /// The file.
+        path: PathBuf,
+        /// Number of data rows.
+        rows: usize,
+        /// The fraction given.
+        test_fraction: f64,
+    },
+    /// The formula text holds no formula.
+    #[error("no formula given: expected `name = expression`, separated by `;` or new lines")]
+    FormulaEmpty,
+    /// A formula without `=`.
+    #[error("formula {formula:?} has no `=`: expected `name = expression`")]
+    FormulaNoEquals {
+        /// The formula as written.
+        formula: String,
+    },
+    /// A formula with nothing left of `=`.
+    #[error("formula {formula:?} has no output name left of `=`")]
+    FormulaEmptyName {
+        /// The formula as written.
+        formula: String,
+    },
+    /// Two formulas define the same output.
+    #[error("output {name:?} is defined twice")]
+    FormulaDuplicateOutput {
+        /// The repeated output name.
+        name: String,
+    },
+    /// The expression right of `=` does not parse.
+    #[error("syntax error in formula {formula:?}: {message}")]
+    FormulaSyntax {
+        /// The formula as written.
+        formula: String,
+        /// What the expression parser reported.
+        message: String,
+    },
+    /// An output name also appears as an input variable.
+    #[error(
+        "{name:?} is both an output (left of `=`) and an input variable (right of `=`); formulas cannot refer to other outputs"
+    )]
+    FormulaOutputAsInput {
+        /// The name.
+        name: String,
+    },
+    /// No formula uses an input variable.
+    #[error("the formulas use no input variable: write at least one, e.g. `y = x1^2`")]
+    FormulaNoInputs,
+    /// The sampling range is empty or has a non-finite end.
+    #[error("bad input range [{lo}, {hi}]: expected finite ends with lo < hi")]
+    FormulaRange {
+        /// Lower end.
+        lo: f64,
+        /// Upper end.
+        hi: f64,
+    },
+    /// An input point of the wrong length.
+    #[error("expected {expected} input values ({names}), found {found}")]
+    FormulaArity {
+        /// Number of input variables.
+        expected: usize,
+        /// Their names, comma-separated.
+        names: String,
+        /// Number of values given.
+        found: usize,
+    },
+    /// Evaluating a formula failed.
+    #[error("cannot evaluate formula {formula:?}: {message}")]
+    FormulaEval {
+        /// The formula as written.
+        formula: String,
+        /// What the evaluator reported.
+        message: String,
+    },
+    /// A formula gives NaN or an infinity (or a value too large for `f32`)
+    /// at a sampled point.
+    #[error(
+        "formula {formula:?} gives {value} at {point}, which is not a finite 32-bit float; choose a range where it is defined"
+    )]
+    FormulaNonFinite {
+        /// The formula as written.
+        formula: String,
+        /// The value computed.
+        value: f64,
+        /// The input point, as `x1 = 0.5, x2 = -1`.
+        point: String,
+    },
 }

@@ -10,11 +10,17 @@
 //! * [`two_moons`]: scikit-learn's `make_moons` distribution (§3.2, App. C).
 //! * [`in_context`]: in-context linear regression sequences (§3.4, App. F).
 //! * [`load_mnist`]: an IDX (optionally gzipped) MNIST loader (§3.5, App. G).
+//! * [`read_csv`]: a user's CSV file of measurements, with [`standardise`]
+//!   and [`read_csv_columns`] for prediction.
+//! * [`Formulas`]: data sampled from formulas the user types, such as
+//!   `"y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)"`.
 //! * [`BatchSampler`]: deterministic mini-batch index sampling.
 
 mod algorithmic;
+mod csv;
 mod dataset;
 mod error;
+mod formula;
 mod in_context;
 mod mnist;
 mod moons;
@@ -22,9 +28,13 @@ mod rng;
 mod sampler;
 mod symbolic;
 
+pub use crate::csv::{
+    CsvOptions, MAX_CLASSES, Standardisation, read_csv, read_csv_columns, standardise,
+};
 pub use algorithmic::{Operation, algorithmic, is_even_permutation, permutations_of_four};
 pub use dataset::{Dataset, Split, Targets};
 pub use error::DataError;
+pub use formula::Formulas;
 pub use in_context::{InContext, in_context};
 pub use mnist::{
     IdxImages, MNIST_DIR_ENV, MNIST_FILES, default_mnist_dir, load_mnist, read_idx_images,
