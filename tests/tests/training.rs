@@ -1,7 +1,8 @@
 //! Training invariants: permuted optimizer state, determinism, export, checkpoints.
 mod common;
 use bimt_engine::{
-    Checkpoint, Finetune, Model, Network, TrainConfig, Trainer, Variant, export_model,
+    Checkpoint, Divergence, Finetune, Model, Network, TrainConfig, TrainError, Trainer, Variant,
+    export_model,
 };
 use bimt_layout::{CostConfig, Distances};
 use bimt_manifold::PaperMetric;
@@ -200,6 +201,81 @@ fn resuming_from_a_checkpoint_matches_an_uninterrupted_run() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A run's own checkpoint carries its settings and its log: a trainer resumed from it ends
+/// with the whole log of a run that never stopped, and the same parameters.
+#[test]
+fn a_resumed_trainer_continues_the_whole_log() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let dir = std::env::temp_dir().join(format!("bimt-history-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (path, kept) = (dir.join("checkpoint.json"), dir.join("step-100.json"));
+    let cfg = TrainConfig {
+        checkpoint_every: Some(100),
+        ..config(200, Variant::Bimt)
+    };
+    /// Keeps a copy of the checkpoint of step 100 (the one of step 200 overwrites it).
+    struct KeepAt(std::path::PathBuf, std::path::PathBuf);
+    impl<N> bimt_engine::Observer<N> for KeepAt {
+        fn on_step(&mut self, step: usize) {
+            if step == 100 {
+                std::fs::copy(&self.0, &self.1).unwrap();
+            }
+        }
+    }
+    let mut whole = trainer(5, cfg.clone(), &metric);
+    whole.checkpoint_path = Some(path.clone());
+    whole.settings = serde_json::json!({"preset": "test"});
+    let full = whole.run(&mut KeepAt(path.clone(), kept.clone())).unwrap();
+    let mut resumed = trainer(5, cfg, &metric);
+    let ckpt = Checkpoint::restore(&kept, &mut resumed.model).unwrap();
+    assert_eq!(ckpt.settings, serde_json::json!({"preset": "test"}));
+    assert_eq!(ckpt.log.len(), 2);
+    resumed.resume(&ckpt);
+    let rest = resumed.run(&mut ()).unwrap();
+    let steps = |log: &[bimt_engine::LogEntry]| -> Vec<(usize, f64, f64, usize)> {
+        log.iter()
+            .map(|e| (e.step, e.train_loss, e.connection_cost, e.swaps))
+            .collect()
+    };
+    assert_eq!(full.log.len(), 4);
+    assert_eq!(steps(&full.log), steps(&rest.log));
+    assert_eq!(whole.model.params.to_host(), resumed.model.params.to_host());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A loss that grows a millionfold stops the run, naming the step and the learning rate; a
+/// cost term that dwarfs the loss is blamed on λ and A instead.
+#[test]
+fn a_blow_up_is_a_divergence_with_its_likely_cause() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let cfg = TrainConfig {
+        lr: vec![(0, 1e-3), (40, 1e3)],
+        log_every: 20,
+        ..config(200, Variant::Bimt)
+    };
+    let mut t = trainer(1, cfg, &metric);
+    let Err(TrainError::Diverged(d)) = t.run(&mut ()) else {
+        panic!("no divergence");
+    };
+    assert!(d.step > 40 && d.lr == 1e3, "{d}");
+    assert!(d.likely_cause().contains("--lr"), "{d}");
+    let cost_bound = Divergence {
+        lambda: 10.0,
+        initial_cost: 50.0,
+        initial_loss: 0.5,
+        lr: 1e-3,
+        ..*d
+    };
+    assert!(
+        cost_bound.likely_cause().contains("--lambda"),
+        "{cost_bound}"
+    );
+    assert!(
+        !cost_bound.to_string().contains("0.0010000"),
+        "{cost_bound}"
+    );
 }
 
 #[test]

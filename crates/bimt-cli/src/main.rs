@@ -3,21 +3,21 @@
 mod algorithmic;
 mod bench;
 mod frontier;
+mod history;
 mod in_context;
 mod mnist;
 mod presets;
 mod report;
 mod run;
 mod seeds;
-
-use bimt_engine::{Backend, Variant};
+mod settings;
 
 /// mimalloc: glibc's allocator returns and re-faults the many small tensors of a training step
 /// (about 12 % of a transformer step).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
-use presets::{Overrides, Profile};
+use presets::{Overrides, PhaseSpec, Profile};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -78,44 +78,52 @@ struct BenchArgs {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Resuming: --resume continues a run with the settings its checkpoint \
+recorded. Only --steps (the total) and --log-every may change on a resume; any other setting \
+that contradicts the checkpoint is refused. Every run writes run.json, its fully resolved \
+settings: `--config run.json` repeats the run bit for bit."
+)]
 struct RunArgs {
     /// The experiment: see `bimt presets`.
     preset: String,
     /// Output directory (default: runs/<preset>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Random seed for data, initialisation and batches.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Random seed for data, initialisation and batches (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Run once per seed instead (`0-7`, `0,3,6` or both), each into <out>/seed-N, and
     /// write <out>/seeds.json: the test figure and active neurons per layer of every seed.
     #[arg(long, conflicts_with_all = ["seed", "resume"])]
     seeds: Option<String>,
-    /// Settings to start from.
-    #[arg(long, value_enum, default_value_t = Profile::Paper)]
-    profile: Profile,
-    /// Ablation variant: vanilla, l1, l1-local, l1-swap or bimt.
-    #[arg(long, default_value = "bimt")]
-    variant: String,
-    /// A JSON file of overrides (keys as the flags below, e.g. {"lr": 2e-3, "lambda": "0:1e-3,5000:1e-2"}).
+    /// Settings to start from (default paper).
+    #[arg(long, value_enum)]
+    profile: Option<Profile>,
+    /// Ablation variant: vanilla, l1, l1-local, l1-swap or bimt (default).
+    #[arg(long)]
+    variant: Option<String>,
+    /// A JSON file of settings (keys as the flags below, e.g. {"lr": 2e-3, "lambda":
+    /// "0:1e-3,5000:1e-2"}), such as a run's run.json; flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Resume from a checkpoint written by an earlier run.
+    /// Resume from a checkpoint written by an earlier run (see below).
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Write checkpoint.json every N steps (and at the end).
-    #[arg(long)]
-    checkpoint_every: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
     /// CPU backend: flex (default, fastest here) or ndarray.
-    #[arg(long, default_value = "flex")]
-    backend: String,
+    #[arg(long)]
+    backend: Option<String>,
     /// Directory of the MNIST IDX files (mnist preset; default: $BIMT_MNIST_DIR, else
     /// ../shared/data/mnist).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Steps of the BIMT schedule (a fine-tune, if any, comes after them).
     #[arg(long)]
     steps: Option<usize>,
     /// Learning rate: a number, or phases STEP:VALUE,STEP:VALUE,...
@@ -130,10 +138,10 @@ struct RunArgs {
     /// Distance between layers y*.
     #[arg(long)]
     y_star: Option<f64>,
-    /// Important neurons tried per layer in a swap round.
+    /// Important neurons tried per layer in a swap round (0: no swaps).
     #[arg(long)]
     top_k: Option<usize>,
-    /// Steps between swap rounds S.
+    /// Steps between swap rounds S (0: no swaps).
     #[arg(long)]
     swap_every: Option<usize>,
     /// greedy (paper) or exact (linear assignment per layer).
@@ -145,8 +153,10 @@ struct RunArgs {
     /// l1 or l2.
     #[arg(long)]
     metric: Option<String>,
+    /// Evaluate and log every N steps (at least 1; at most the run's steps).
     #[arg(long)]
     log_every: Option<usize>,
+    /// Samples per training batch (at least 1; the preset's default when left out).
     #[arg(long)]
     batch: Option<usize>,
     /// Steps of pruned fine-tuning after the schedule: weights under 3 % of their matrix's
@@ -182,62 +192,50 @@ fn execute(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Run(args) => {
-            let backend = Backend::parse(&args.backend).ok_or_else(|| {
-                format!(
-                    "unknown backend '{}'; expected flex or ndarray",
-                    args.backend
-                )
-            })?;
-            let variant = Variant::parse(&args.variant).ok_or_else(|| {
-                format!(
-                    "unknown variant '{}'; expected vanilla, l1, l1-local, l1-swap or bimt",
-                    args.variant
-                )
-            })?;
-            let mut hyper = presets::defaults(&args.preset, args.profile)
-                .ok_or_else(|| run::unknown_preset(&args.preset))?;
-            if let Some(path) = &args.config {
-                let file: Overrides =
-                    bimt_format::read_json(path, "config file").map_err(|e| e.to_string())?;
-                file.apply(&mut hyper)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
             let flags = Overrides {
+                seed: args.seed,
+                profile: args.profile,
+                variant: args.variant.clone(),
+                backend: args.backend.clone(),
                 steps: args.steps,
-                lr: args.lr.clone().map(presets::PhaseSpec::Text),
-                lambda: args.lambda.clone().map(presets::PhaseSpec::Text),
+                lr: args.lr.clone().map(PhaseSpec::Text),
+                lambda: args.lambda.clone().map(PhaseSpec::Text),
                 a: args.a,
                 y_star: args.y_star,
                 top_k: args.top_k,
                 swap_every: args.swap_every,
                 swap_mode: args.swap_mode.clone(),
                 reduction: args.reduction.clone(),
-                bias_penalty: None,
-                bias_from: None,
-                last_layer_distance: None,
                 metric: args.metric.clone(),
                 log_every: args.log_every,
                 batch: args.batch,
                 finetune_steps: args.finetune_steps,
                 finetune_lr: args.finetune_lr,
+                ..Overrides::default()
             };
-            flags.apply(&mut hyper)?;
+            let resolved = settings::resolve(
+                &args.preset,
+                &flags,
+                args.config.as_deref(),
+                args.resume.as_deref(),
+            )?;
             let out = args
                 .out
                 .clone()
-                .unwrap_or_else(|| run::default_out(&args.preset, variant));
+                .unwrap_or_else(|| run::default_out(&resolved.preset, resolved.variant));
             let request = run::RunRequest {
-                preset: args.preset,
-                profile: args.profile,
-                variant,
-                seed: args.seed,
-                hyper,
+                preset: resolved.preset,
+                profile: resolved.profile,
+                variant: resolved.variant,
+                seed: resolved.seed,
+                hyper: resolved.hyper,
+                backend: resolved.backend,
+                command: std::env::args().collect(),
                 out: out.clone(),
                 resume: args.resume,
-                checkpoint_every: args.checkpoint_every,
+                checkpoint_every: args.checkpoint_every.map(|n| n as usize),
                 quiet: args.quiet,
                 data_dir: args.data_dir,
-                backend,
             };
             if let Some(list) = &args.seeds {
                 return seeds::run_seeds(request, &seeds::parse_seeds(list)?);
@@ -247,10 +245,15 @@ fn execute(command: Command) -> Result<(), String> {
                 .test_accuracy
                 .map(|a| format!(", test accuracy {:.2}%", 100.0 * a))
                 .unwrap_or_default();
+            let finetune = match m.finetune_steps {
+                0 => String::new(),
+                n => format!(" + {n} fine-tune"),
+            };
             println!(
-                "{} ({}): test loss {:.3e}{accuracy}, connection cost {:.4}, {} swaps, {:.2} s ({:.0} steps/s) -> {}",
+                "{} ({}): {} steps{finetune}, test loss {:.3e}{accuracy}, connection cost {:.4}, {} swaps, {:.2} s ({:.0} steps/s) -> {}",
                 m.preset,
                 m.variant,
+                m.steps,
                 m.test_loss,
                 m.connection_cost,
                 m.swaps,

@@ -3,10 +3,11 @@
 
 use bimt_layout::Reduction;
 use bimt_swap::SwapMode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which settings a preset starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// The paper's stated settings.
     Paper,
@@ -92,6 +93,15 @@ pub const PRESETS: [(&str, &str); 10] = [
         "the same with x ~ U[-1,1]: the singularity at x1 = 0 (App. F, Fig. 15)",
     ),
 ];
+
+/// The one-line error for a preset name that does not exist.
+pub fn unknown_preset(name: &str) -> String {
+    let known: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+    format!(
+        "unknown preset '{name}'; known presets: {}",
+        known.join(", ")
+    )
+}
 
 /// The default settings of `preset` under `profile`.
 pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
@@ -205,10 +215,22 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
     })
 }
 
-/// Overrides from a JSON config file; every field optional, named as on the command line.
+/// Overrides from a JSON config file or the command line; every field optional, named as on
+/// the command line. A run's `run.json` has this form, so `--config run.json` repeats it.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
+    /// The preset the settings are for; a config file naming another preset is refused.
+    pub preset: Option<String>,
+    pub profile: Option<Profile>,
+    pub variant: Option<String>,
+    pub seed: Option<u64>,
+    pub backend: Option<String>,
+    /// Recorded by `run.json`; not a setting (a note is printed when it differs).
+    pub bimt_version: Option<String>,
+    /// Recorded by `run.json`; not a setting.
+    #[serde(rename = "command")]
+    pub _command: Option<serde::de::IgnoredAny>,
     pub steps: Option<usize>,
     pub lr: Option<PhaseSpec>,
     pub lambda: Option<PhaseSpec>,
@@ -294,6 +316,15 @@ impl Overrides {
         }
         if h.steps == 0 {
             return Err("steps = 0: expected at least one step".into());
+        }
+        if h.batch == Some(0) {
+            return Err(
+                "batch = 0: expected at least one sample per batch (leave batch out to train on the whole training split)"
+                    .into(),
+            );
+        }
+        if h.log_every == 0 {
+            return Err("log_every = 0: expected a log interval of at least one step".into());
         }
         Ok(())
     }

@@ -1,22 +1,23 @@
 //! `bimt run`: trains a preset and writes the run directory.
 
+use crate::history::{FrameSink, LogFile};
 use crate::presets::{Hyper, Profile};
 use crate::report;
+use crate::settings::{Resolved, RunSettings};
 use bimt_data::Dataset;
 use bimt_engine::{
     Backend, Checkpoint, Device, Finetune, LogEntry, Model, Network, Observer, RunSummary, Task,
     TrainConfig, Trainer, Variant, export_model,
 };
-use bimt_format::{CostSpec, MetricsFile, ModelFile, write_atomic, write_json};
+use bimt_format::{CostSpec, LossDefinitions, MetricsFile, ModelFile, write_atomic, write_json};
 use bimt_layout::CostConfig;
 use bimt_manifold::PaperMetric;
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_tasks::{Batching, Loss, Supervised};
 use bimt_views::{GifWriter, GraphStyle, render_graph, write_png};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread;
 
 /// What `bimt run` was asked for.
 #[derive(Clone)]
@@ -35,9 +36,24 @@ pub struct RunRequest {
     pub data_dir: Option<PathBuf>,
     /// The burn backend to train on.
     pub backend: Backend,
+    /// The command line that asked for the run (recorded in `run.json`).
+    pub command: Vec<String>,
 }
 
 impl RunRequest {
+    /// The run's settings as `run.json` and its checkpoints record them.
+    pub fn settings(&self) -> RunSettings {
+        let resolved = Resolved {
+            preset: self.preset.clone(),
+            profile: self.profile,
+            variant: self.variant,
+            seed: self.seed,
+            backend: self.backend,
+            hyper: self.hyper.clone(),
+        };
+        RunSettings::new(&resolved, self.command.clone())
+    }
+
     /// The training device (the chosen backend, with autodiff).
     pub fn device(&self) -> Device {
         self.backend.device().autodiff()
@@ -52,8 +68,11 @@ pub struct Extras {
     pub pictures: Vec<(&'static str, image::RgbImage)>,
 }
 
-/// Runs a preset end to end; returns the metrics written.
+/// Runs a preset end to end; returns the metrics written. The output directory is checked
+/// and `run.json` written before any data is loaded.
 pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
+    prepare_out(&request.out)?;
+    write_json(&request.out.join("run.json"), &request.settings()).map_err(|e| e.to_string())?;
     match request.preset.as_str() {
         "mnist" => {
             let data = crate::mnist::load(request.data_dir.as_deref())?;
@@ -92,24 +111,37 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
             vec![2, 20, 20, 2],
             Loss::CrossEntropy,
         ),
-        other => return Err(unknown_preset(other)),
+        other => return Err(crate::presets::unknown_preset(other)),
     };
     let mlp = Mlp::new(&MlpConfig::lines(&widths)).map_err(|e| e.to_string())?;
     train_and_write(request, mlp, &data, loss)
 }
 
+/// Creates the output directory and checks that it takes files, so that a bad `--out` fails
+/// before training rather than after.
+pub fn prepare_out(out: &Path) -> Result<(), String> {
+    if out.exists() && !out.is_dir() {
+        return Err(format!(
+            "--out {}: is a file, not a directory; name a directory for the run's outputs",
+            out.display()
+        ));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("--out {}: cannot create the directory: {e}", out.display()))?;
+    let probe = out.join(".bimt-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            format!(
+                "--out {}: cannot write into the directory: {e}",
+                out.display()
+            )
+        })
+}
+
 /// The symbolic-formula data of the paper: 100 training and 100 test samples.
 pub fn symbolic(formula: bimt_data::Formula, seed: u64) -> Dataset {
     bimt_data::symbolic(formula, 100, 100, seed)
-}
-
-/// The one-line error for a preset name that does not exist.
-pub fn unknown_preset(name: &str) -> String {
-    let known: Vec<&str> = crate::presets::PRESETS.iter().map(|p| p.0).collect();
-    format!(
-        "unknown preset '{name}'; known presets: {}",
-        known.join(", ")
-    )
 }
 
 /// The metric of a run.
@@ -148,12 +180,6 @@ pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>
     }
 }
 
-/// Renders and encodes frames on the second core while the first one trains.
-struct FrameSink {
-    sender: Option<mpsc::Sender<ModelFile>>,
-    worker: Option<thread::JoinHandle<GifWriter>>,
-}
-
 /// How a preset's connectivity graphs are drawn: `frame` for the frames of `evolution.gif`,
 /// else `graph.png`. The MNIST network (784 pixels, 100 + 100 hidden neurons) gets a larger
 /// picture and thinner lines, so that its dense start does not turn into a solid block.
@@ -178,41 +204,12 @@ pub fn graph_style(preset: &str, title: String, frame: bool) -> GraphStyle {
     }
 }
 
-impl FrameSink {
-    fn start(preset: &str, title: String) -> Self {
-        let (sender, receiver) = mpsc::channel::<ModelFile>();
-        let style = graph_style(preset, title, true);
-        let worker = thread::spawn(move || {
-            let mut gif = GifWriter::new(120);
-            for model in receiver.iter() {
-                gif.push(&render_graph(&model, &style));
-            }
-            gif
-        });
-        Self {
-            sender: Some(sender),
-            worker: Some(worker),
-        }
-    }
-
-    fn push(&self, model: ModelFile) {
-        if let Some(s) = &self.sender {
-            let _ = s.send(model);
-        }
-    }
-
-    fn finish(mut self) -> GifWriter {
-        self.sender.take();
-        self.worker
-            .take()
-            .and_then(|w| w.join().ok())
-            .unwrap_or_else(|| GifWriter::new(120))
-    }
-}
-
 struct RunObserver<'a> {
     bar: ProgressBar,
     frames: &'a FrameSink,
+    log: LogFile,
+    /// The first error writing `log.jsonl`, reported when training ends.
+    log_error: Option<String>,
     names: (&'a [String], &'a [String]),
     cost: CostSpec,
 }
@@ -233,12 +230,17 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
             "λ {:.0e} test {:.2e}{accuracy} cost {:.3} swaps {}",
             entry.lambda, entry.test_loss, entry.connection_cost, entry.swaps
         ));
-        self.frames.push(export_model(
-            model,
-            self.names.0,
-            self.names.1,
-            self.cost.clone(),
-        ));
+        if let Err(e) = self.log.append(entry) {
+            self.log_error.get_or_insert(e);
+        }
+        self.frames.push(
+            entry.step,
+            export_model(model, self.names.0, self.names.1, self.cost.clone()),
+        );
+    }
+
+    fn before_checkpoint(&mut self, _step: usize) {
+        self.frames.sync();
     }
 }
 
@@ -294,7 +296,8 @@ pub fn train_and_write<N: Network>(
 }
 
 /// Trains `network` on `task` (resuming if asked), then writes `model.json`, `graph.png`,
-/// `evolution.gif`, `log.jsonl`, what `finish` adds, and last `metrics.json`.
+/// `evolution.gif`, `log.jsonl`, what `finish` adds, and last `metrics.json`. The log and the
+/// frames are written as training goes (see [`crate::history`]).
 pub fn train_task<N: Network, T: Task>(
     request: &RunRequest,
     network: N,
@@ -311,17 +314,27 @@ pub fn train_task<N: Network, T: Task>(
     if let Some(path) = &request.resume {
         resumed = Some(Checkpoint::restore(path, &mut model).map_err(|e| e.to_string())?);
     }
+    let loss_definitions = task.loss_definitions();
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
     trainer.checkpoint_path = Some(request.out.join("checkpoint.json"));
+    trainer.settings = request.settings().to_json();
     if let Some(ckpt) = &resumed {
-        trainer.start_step = ckpt.step.min(config.total_steps());
-        trainer.swaps = ckpt.swaps;
+        trainer.resume(ckpt);
     }
     let cost = config.cost_spec(&metric);
+    let title = format!("{} ({})", request.preset, request.variant.name());
+    let frames_from = request
+        .resume
+        .as_ref()
+        .map(|path| path.parent().unwrap_or(Path::new(".")).join("frames"));
     let frames = FrameSink::start(
-        &request.preset,
-        format!("{} ({})", request.preset, request.variant.name()),
-    );
+        &request.out.join("frames"),
+        graph_style(&request.preset, title, true),
+        frames_from
+            .as_deref()
+            .zip(resumed.as_ref().map(|_| trainer.start_step)),
+    )?;
+    let log = LogFile::start(&request.out.join("log.jsonl"), &trainer.history)?;
     let bar = if request.quiet {
         ProgressBar::hidden()
     } else {
@@ -334,40 +347,71 @@ pub fn train_task<N: Network, T: Task>(
         .expect("valid template"),
     );
     bar.set_position(trainer.start_step as u64);
-    frames.push(export_model(&trainer.model, names.0, names.1, cost.clone()));
+    if resumed.is_none() {
+        frames.push(
+            0,
+            export_model(&trainer.model, names.0, names.1, cost.clone()),
+        );
+    }
     let mut observer = RunObserver {
         bar,
         frames: &frames,
+        log,
+        log_error: None,
         names,
         cost: cost.clone(),
     };
     let summary = trainer.run(&mut observer).map_err(|e| e.to_string())?;
     observer.bar.finish_and_clear();
+    if let Some(e) = observer.log_error {
+        return Err(e);
+    }
     let model_file = export_model(&trainer.model, names.0, names.1, cost);
     let extras = finish(&trainer.model, &trainer.task, &model_file)?;
-    write_outputs(request, &model_file, &summary, frames.finish(), extras)
+    let trained = Trained {
+        model: &model_file,
+        summary: &summary,
+        wall_seconds: trainer.wall_offset + summary.wall_seconds,
+        loss_definitions,
+    };
+    write_outputs(request, trained, frames.finish()?, extras)
+}
+
+/// What a finished training call hands to the writer.
+struct Trained<'a> {
+    model: &'a ModelFile,
+    summary: &'a RunSummary,
+    /// Seconds of training over every call of the run.
+    wall_seconds: f64,
+    loss_definitions: [String; 2],
 }
 
 fn write_outputs(
     request: &RunRequest,
-    model: &ModelFile,
-    summary: &RunSummary,
+    trained: Trained,
     frames: GifWriter,
     extras: Extras,
 ) -> Result<MetricsFile, String> {
     let out = &request.out;
     let h = &request.hyper;
+    let (model, summary) = (trained.model, trained.summary);
     let e = |x: bimt_format::FormatError| x.to_string();
+    let [train_definition, test_definition] = trained.loss_definitions;
     let metrics = MetricsFile {
         preset: request.preset.clone(),
         variant: request.variant.name().to_string(),
         profile: request.profile.name().to_string(),
         seed: request.seed,
-        steps: summary.steps,
-        wall_seconds: summary.wall_seconds,
+        steps: h.steps,
+        finetune_steps: h.finetune_steps,
+        wall_seconds: trained.wall_seconds,
         steps_per_second: summary.steps_run as f64 / summary.wall_seconds.max(1e-9),
         train_loss: summary.evaluation.train_loss,
         test_loss: summary.evaluation.test_loss,
+        loss_definitions: LossDefinitions {
+            train_loss: train_definition,
+            test_loss: test_definition,
+        },
         test_accuracy: summary.evaluation.test_accuracy,
         connection_cost: summary.connection_cost,
         a: model.cost.a,
@@ -389,12 +433,12 @@ fn write_outputs(
     let style = graph_style(&request.preset, title, false);
     write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
     frames.finish(&out.join("evolution.gif")).map_err(e)?;
-    let log: String = summary
-        .log
-        .iter()
-        .map(|entry| serde_json::to_string(entry).expect("plain data") + "\n")
-        .collect();
-    write_atomic(&out.join("log.jsonl"), log.as_bytes()).map_err(e)?;
+    let mut log = Vec::new();
+    for entry in &summary.log {
+        serde_json::to_writer(&mut log, entry).expect("plain data");
+        log.write_all(b"\n").expect("in memory");
+    }
+    write_atomic(&out.join("log.jsonl"), &log).map_err(e)?;
     for (name, picture) in &extras.pictures {
         write_png(&out.join(name), picture).map_err(e)?;
     }

@@ -1,46 +1,9 @@
 //! The command line's errors: one line that says what is wrong and where, no panic, no
 //! half-written output.
+mod common;
+
+use common::{bimt, one_line_error, temp_dir, two_moons};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn bimt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bimt"))
-        .args(args)
-        .output()
-        .expect("bimt runs")
-}
-
-/// A quiet two-moons run of `steps` steps, logged every 100, into `out`, with `extra` flags.
-fn two_moons(out: &str, steps: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "run",
-        "two-moons",
-        "--quiet",
-        "--steps",
-        steps,
-        "--log-every",
-        "100",
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    bimt(&args)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bimt-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn one_line_error(out: &Output) -> String {
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
 
 #[test]
 fn unknown_preset_lists_the_known_ones() {
@@ -82,7 +45,10 @@ fn a_pruned_finetune_counts_its_steps_and_leaves_exact_zeros() {
         String::from_utf8_lossy(&out.stderr)
     );
     let metrics = std::fs::read_to_string(dir.join("metrics.json")).unwrap();
-    assert!(metrics.contains("\"steps\": 400"), "{metrics}");
+    assert!(
+        metrics.contains("\"steps\": 300") && metrics.contains("\"finetune_steps\": 100"),
+        "the schedule's steps as typed, the fine-tune's apart: {metrics}"
+    );
     let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
     assert!(
         log.lines().last().unwrap().contains("\"step\":400"),
@@ -214,7 +180,15 @@ fn a_short_run_writes_the_contract_files_and_resumes() {
         String::from_utf8_lossy(&out.stderr)
     );
     let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
-    assert_eq!(log.lines().count(), 1, "only step 400 is new: {log}");
+    let steps: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, [100, 200, 300, 400], "the log continues: {log}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

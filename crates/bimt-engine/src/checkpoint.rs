@@ -1,18 +1,34 @@
-use crate::model::{Model, Network};
+use crate::model::{Evaluation, Model, Network};
 use crate::params::Moments;
+use crate::trainer::LogEntry;
 use bimt_format::{FormatError, read_json, write_json};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// Everything needed to resume a run exactly: parameters, AdamW moments, neuron orders.
+/// Everything needed to resume a run exactly: parameters, AdamW moments, neuron orders, and
+/// what the run was (its settings as the caller recorded them, its log so far).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Format version.
     pub version: u32,
+    /// The settings of the run that wrote it, as its caller recorded them (the command line
+    /// stores its resolved settings here, and refuses a resume that contradicts them); null
+    /// when none were given.
+    #[serde(default)]
+    pub settings: serde_json::Value,
     /// Steps completed.
     pub step: usize,
     /// Swaps applied so far.
     pub swaps: usize,
+    /// Seconds of training before this checkpoint, over all earlier calls.
+    #[serde(default)]
+    pub wall_seconds: f64,
+    /// The evaluation before the first step: the reference a divergence is measured against.
+    #[serde(default)]
+    pub initial: Option<InitialState>,
+    /// Every log line up to `step`.
+    #[serde(default)]
+    pub log: Vec<LogEntry>,
     /// Parameter names, to catch a checkpoint of another model.
     pub names: Vec<String>,
     /// Row-major parameter values.
@@ -36,15 +52,43 @@ pub enum CheckpointError {
     Mismatch { path: String, message: String },
 }
 
-const VERSION: u32 = 1;
+/// A run's state before its first step, kept so that a resumed run judges divergence
+/// against the same reference as one that never stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InitialState {
+    /// Loss on the training split.
+    pub train_loss: f64,
+    /// Loss on the test split.
+    pub test_loss: f64,
+    /// Connection cost under the definition of step 0.
+    pub connection_cost: f64,
+}
+
+impl InitialState {
+    /// The reference of an evaluation and a connection cost.
+    pub fn new(evaluation: &Evaluation, connection_cost: f64) -> Self {
+        Self {
+            train_loss: evaluation.train_loss,
+            test_loss: evaluation.test_loss,
+            connection_cost,
+        }
+    }
+}
+
+const VERSION: u32 = 2;
 
 impl Checkpoint {
-    /// Captures a model after `step` steps.
+    /// Captures a model after `step` steps, with no settings and no history (see
+    /// [`Trainer::checkpoint`](crate::Trainer::checkpoint) for a run's full checkpoint).
     pub fn capture<N: Network>(model: &Model<N>, step: usize, swaps: usize) -> Self {
         Self {
             version: VERSION,
+            settings: serde_json::Value::Null,
             step,
             swaps,
+            wall_seconds: 0.0,
+            initial: None,
+            log: Vec::new(),
             names: model
                 .network
                 .layout()
@@ -64,6 +108,20 @@ impl Checkpoint {
         write_json(path, self)
     }
 
+    /// Reads only the settings a checkpoint was written with (null when it has none), to
+    /// check a resume against them before any model is built.
+    pub fn read_settings(path: &Path) -> Result<serde_json::Value, CheckpointError> {
+        #[derive(Deserialize)]
+        struct Header {
+            version: u32,
+            #[serde(default)]
+            settings: serde_json::Value,
+        }
+        let header: Header = read_json(path, "checkpoint")?;
+        check_version(path, header.version)?;
+        Ok(header.settings)
+    }
+
     /// Reads a checkpoint and checks it against `model`'s layout, then loads it into `model`.
     pub fn restore<N: Network>(path: &Path, model: &mut Model<N>) -> Result<Self, CheckpointError> {
         let ckpt: Checkpoint = read_json(path, "checkpoint")?;
@@ -71,10 +129,11 @@ impl Checkpoint {
             path: path.display().to_string(),
             message,
         };
-        if ckpt.version != VERSION {
+        check_version(path, ckpt.version)?;
+        if ckpt.log.iter().any(|e| e.step > ckpt.step) {
             return Err(mismatch(format!(
-                "version {} (this bimt reads version {VERSION})",
-                ckpt.version
+                "its log goes past its step {}",
+                ckpt.step
             )));
         }
         let layout = model.network.layout();
@@ -84,7 +143,7 @@ impl Checkpoint {
             || ckpt.names.len() != specs.len()
         {
             return Err(mismatch(format!(
-                "{} parameters, the model has {}",
+                "written for another layout: {} parameters, the model has {}",
                 ckpt.params.len(),
                 specs.len()
             )));
@@ -93,7 +152,7 @@ impl Checkpoint {
             let n = spec.shape[0] * spec.shape[1];
             if ckpt.names[i] != spec.name {
                 return Err(mismatch(format!(
-                    "parameter {i} is '{}', the model expects '{}'",
+                    "written for another layout: parameter {i} is '{}', the model expects '{}'",
                     ckpt.names[i], spec.name
                 )));
             }
@@ -102,7 +161,7 @@ impl Checkpoint {
                 .is_none_or(|m| m.first.len() == n && m.second.len() == n);
             if ckpt.params[i].len() != n || !moments_ok {
                 return Err(mismatch(format!(
-                    "parameter '{}' has {} values, the model expects {n}",
+                    "written for another layout: parameter '{}' has {} values, the model expects {n}",
                     spec.name,
                     ckpt.params[i].len()
                 )));
@@ -144,4 +203,18 @@ impl Checkpoint {
         model.set_orders(ckpt.input_order.clone(), ckpt.output_order.clone());
         Ok(ckpt)
     }
+}
+
+/// Refuses a checkpoint of another format version, naming it.
+fn check_version(path: &Path, version: u32) -> Result<(), CheckpointError> {
+    if version == VERSION {
+        return Ok(());
+    }
+    Err(CheckpointError::Mismatch {
+        path: path.display().to_string(),
+        message: format!(
+            "version {version}; this bimt reads version {VERSION} (checkpoints of version 1 \
+             carry neither their settings nor their log, so they cannot be resumed safely)"
+        ),
+    })
 }

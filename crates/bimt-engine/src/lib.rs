@@ -13,13 +13,14 @@ mod params;
 mod regulariser;
 mod trainer;
 
-pub use checkpoint::{Checkpoint, CheckpointError};
+pub use checkpoint::{Checkpoint, CheckpointError, InitialState};
 pub use export::export_model;
 pub use model::{Batch, Evaluation, Model, Network, Task};
 pub use params::{Backend, Moments, ParamStore, default_device};
 pub use regulariser::Regulariser;
 pub use trainer::{
-    Finetune, LogEntry, Observer, RunSummary, TrainConfig, TrainError, Trainer, Variant,
+    DIVERGENCE_FACTOR, Divergence, Finetune, LogEntry, Observer, RunSummary, TrainConfig,
+    TrainError, Trainer, Variant,
 };
 
 pub use burn::tensor::{Device, Int, Tensor, TensorData};

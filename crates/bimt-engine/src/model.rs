@@ -60,6 +60,15 @@ pub trait Task {
 
     /// Evaluates a predictor (original feature order in and out) on both splits.
     fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, device: &Device) -> Evaluation;
+
+    /// What the training and the test loss of [`evaluate`](Self::evaluate) average over, in
+    /// words (`metrics.json` records them).
+    fn loss_definitions(&self) -> [String; 2] {
+        [
+            "the loss averaged over the whole training split".into(),
+            "the loss averaged over the whole test split".into(),
+        ]
+    }
 }
 
 /// A network, its parameters, and the order of its input and output neurons.

@@ -24,6 +24,14 @@ impl Backend {
         }
     }
 
+    /// The name [`parse`](Self::parse) reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::NdArray => "ndarray",
+        }
+    }
+
     /// The backend's device, without autodiff (call `.autodiff()` to train).
     #[allow(deprecated)] // burn 0.22 deprecates ndarray in favour of flex; we keep it selectable
     pub fn device(self) -> Device {

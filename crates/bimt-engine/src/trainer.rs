@@ -1,4 +1,4 @@
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, InitialState};
 use crate::model::{Evaluation, Model, Network, Task};
 use crate::regulariser::Regulariser;
 use bimt_format::{CostSpec, FormatError};
@@ -191,7 +191,7 @@ impl TrainConfig {
 }
 
 /// One line of `log.jsonl`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     /// Steps completed.
     pub step: usize,
@@ -207,7 +207,7 @@ pub struct LogEntry {
     pub connection_cost: f64,
     /// Swaps applied so far.
     pub swaps: usize,
-    /// Seconds since the start.
+    /// Seconds of training since the run's first step (over resumes too).
     pub wall_seconds: f64,
 }
 
@@ -217,6 +217,9 @@ pub trait Observer<N> {
     fn on_step(&mut self, _step: usize) {}
     /// At every log interval, with the model as it is then.
     fn on_log(&mut self, _model: &Model<N>, _entry: &LogEntry) {}
+    /// Before a checkpoint of `step` is written: anything the observer keeps of the run up to
+    /// `step` (frames, log lines) should be on disk when this returns.
+    fn before_checkpoint(&mut self, _step: usize) {}
 }
 
 impl<N> Observer<N> for () {}
@@ -228,34 +231,112 @@ pub struct RunSummary {
     pub steps: usize,
     /// Steps run in this call (excluding those before a resume).
     pub steps_run: usize,
+    /// Wall time of this call.
+    pub wall_seconds: f64,
     /// Final evaluation.
     pub evaluation: Evaluation,
     /// Final connection cost.
     pub connection_cost: f64,
     /// Swaps over the whole run.
     pub swaps: usize,
-    /// Wall time of this call.
-    pub wall_seconds: f64,
-    /// Every log line.
+    /// Every log line of the run, those before a resume included.
     pub log: Vec<LogEntry>,
 }
 
 /// A run that could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// The loss stopped being a number.
-    #[error(
-        "training diverged at step {step}: the {what} loss is {value} (λ = {lambda}); lower --lr or --lambda"
-    )]
-    NonFinite {
-        step: usize,
-        what: &'static str,
-        value: f64,
-        lambda: f64,
-    },
+    /// The loss stopped being a number, or grew past [`DIVERGENCE_FACTOR`] times its initial
+    /// value.
+    #[error("{0}")]
+    Diverged(Box<Divergence>),
     /// A checkpoint could not be written.
     #[error(transparent)]
     Checkpoint(#[from] FormatError),
+}
+
+/// A loss that grew past this many times its value before the first step has diverged.
+pub const DIVERGENCE_FACTOR: f64 = 1e6;
+
+/// Where and how a run diverged, and the settings in force then.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Divergence {
+    /// Steps completed.
+    pub step: usize,
+    /// `training` or `test`.
+    pub split: &'static str,
+    /// The loss then.
+    pub loss: f64,
+    /// The same loss before the first step.
+    pub initial_loss: f64,
+    /// The connection cost before the first step.
+    pub initial_cost: f64,
+    /// Learning rate at `step`.
+    pub lr: f64,
+    /// λ at `step`.
+    pub lambda: f64,
+}
+
+impl Divergence {
+    /// The setting most likely at fault: the cost term where `λ · cost` at the start
+    /// outweighed the loss a hundredfold, else the learning rate.
+    pub fn likely_cause(&self) -> String {
+        let cost_term = self.lambda * self.initial_cost;
+        if cost_term > 100.0 * self.initial_loss.max(f64::MIN_POSITIVE) {
+            format!(
+                "the connection cost term: λ·cost = {} against an initial loss of {}; lower \
+                 --lambda (now {}) or the distance scale --A",
+                readable(cost_term),
+                readable(self.initial_loss),
+                readable(self.lambda)
+            )
+        } else {
+            format!("the learning rate; lower --lr (now {})", readable(self.lr))
+        }
+    }
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let growth = if self.loss.is_finite() {
+            format!(
+                ", {}× its initial {}",
+                readable(self.loss / self.initial_loss.max(f64::MIN_POSITIVE)),
+                readable(self.initial_loss)
+            )
+        } else {
+            String::new()
+        };
+        write!(
+            f,
+            "training diverged at step {}: the {} loss is {}{growth} (lr {}, λ {}); likely cause: {}",
+            self.step,
+            self.split,
+            readable(self.loss),
+            readable(self.lr),
+            readable(self.lambda),
+            self.likely_cause()
+        )
+    }
+}
+
+/// A number in at most four significant digits (`0.001`, `7.52e16`, `NaN`).
+fn readable(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return format!("{v}");
+    }
+    if (1e-3..1e4).contains(&v.abs()) {
+        let text = format!("{v:.4}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        return text.to_string();
+    }
+    let text = format!("{v:.3e}");
+    match text.split_once('e') {
+        Some((m, e)) if m.contains('.') => {
+            format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+        }
+        _ => text,
+    }
 }
 
 /// Trains a [`Model`] on a [`Task`] with BIMT.
@@ -273,6 +354,14 @@ pub struct Trainer<'a, N, T> {
     pub swaps: usize,
     /// Where to write checkpoints.
     pub checkpoint_path: Option<PathBuf>,
+    /// The caller's record of the run's settings, stored in every checkpoint.
+    pub settings: serde_json::Value,
+    /// Log lines of earlier calls (after a resume).
+    pub history: Vec<LogEntry>,
+    /// Seconds of training in earlier calls.
+    pub wall_offset: f64,
+    /// The state before the first step (set by the first call, or by a resume).
+    pub initial: Option<InitialState>,
 }
 
 impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
@@ -286,7 +375,60 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             start_step: 0,
             swaps: 0,
             checkpoint_path: None,
+            settings: serde_json::Value::Null,
+            history: Vec::new(),
+            wall_offset: 0.0,
+            initial: None,
         }
+    }
+
+    /// Continues from `ckpt` (already loaded into the model by
+    /// [`Checkpoint::restore`]): its step, swaps, log, wall time and initial state.
+    pub fn resume(&mut self, ckpt: &Checkpoint) {
+        self.start_step = ckpt.step.min(self.config.total_steps());
+        self.swaps = ckpt.swaps;
+        self.history = ckpt.log.clone();
+        self.wall_offset = ckpt.wall_seconds;
+        self.initial = ckpt.initial;
+    }
+
+    /// The full checkpoint of the run after `step` steps, with `log` (every line so far) and
+    /// `wall_seconds` of training.
+    pub fn checkpoint(&self, step: usize, log: &[LogEntry], wall_seconds: f64) -> Checkpoint {
+        Checkpoint {
+            settings: self.settings.clone(),
+            wall_seconds,
+            initial: self.initial,
+            log: log.to_vec(),
+            ..Checkpoint::capture(&self.model, step, self.swaps)
+        }
+    }
+
+    /// Refuses an evaluation whose loss is not finite or has grown past
+    /// [`DIVERGENCE_FACTOR`] times its initial value.
+    fn check_divergence(&self, step: usize, evaluation: &Evaluation) -> Result<(), TrainError> {
+        let initial = self.initial.unwrap_or(InitialState {
+            train_loss: f64::INFINITY,
+            test_loss: f64::INFINITY,
+            connection_cost: 0.0,
+        });
+        for (split, loss, initial_loss) in [
+            ("training", evaluation.train_loss, initial.train_loss),
+            ("test", evaluation.test_loss, initial.test_loss),
+        ] {
+            if !loss.is_finite() || loss > DIVERGENCE_FACTOR * initial_loss {
+                return Err(TrainError::Diverged(Box::new(Divergence {
+                    step,
+                    split,
+                    loss,
+                    initial_loss,
+                    initial_cost: initial.connection_cost,
+                    lr: self.config.lr_at(step.saturating_sub(1)),
+                    lambda: self.config.lambda_at(step.saturating_sub(1)),
+                })));
+            }
+        }
+        Ok(())
     }
 
     /// The connection cost of the current model under the definition in force at `step`.
@@ -341,9 +483,15 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             &Distances::new(layout, self.metric, &config.cost_at(0)),
             &device,
         );
-        let mut log = Vec::new();
         let start = self.start_step;
         let total = config.total_steps();
+        if self.initial.is_none() {
+            let evaluation = self.evaluate();
+            self.initial = Some(InitialState::new(&evaluation, self.connection_cost(start)));
+        }
+        let mut log = self.history.clone();
+        let offset = self.wall_offset;
+        let wall = move |started: &Instant| offset + started.elapsed().as_secs_f64();
         if config.finetune.is_some() && start > config.steps && start < total {
             // Resuming inside the fine-tune: the pruned weights are the zeros.
             let model = &mut self.model;
@@ -375,21 +523,10 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             {
                 self.swaps += self.swap_round(&swap_distances);
             }
-            if done % config.log_every.max(1) == 0 || done == total {
+            let logs = done % config.log_every.max(1) == 0 || done == total;
+            if logs {
                 let evaluation = self.evaluate();
-                for (what, value) in [
-                    ("training", evaluation.train_loss),
-                    ("test", evaluation.test_loss),
-                ] {
-                    if !value.is_finite() {
-                        return Err(TrainError::NonFinite {
-                            step: done,
-                            what,
-                            value,
-                            lambda,
-                        });
-                    }
-                }
+                self.check_divergence(done, &evaluation)?;
                 let entry = LogEntry {
                     step: done,
                     lambda,
@@ -398,7 +535,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
                     test_accuracy: evaluation.test_accuracy,
                     connection_cost: self.connection_cost(step),
                     swaps: self.swaps,
-                    wall_seconds: started.elapsed().as_secs_f64(),
+                    wall_seconds: wall(&started),
                 };
                 observer.on_log(&self.model, &entry);
                 log.push(entry);
@@ -406,7 +543,13 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             if let (Some(every), Some(path)) = (config.checkpoint_every, &self.checkpoint_path)
                 && (done % every == 0 || done == total)
             {
-                Checkpoint::capture(&self.model, done, self.swaps).save(path)?;
+                // Only a state that has been checked goes into a checkpoint: the last one
+                // written is the last good one.
+                if !logs {
+                    self.check_divergence(done, &self.evaluate())?;
+                }
+                observer.before_checkpoint(done);
+                self.checkpoint(done, &log, wall(&started)).save(path)?;
             }
             observer.on_step(done);
         }

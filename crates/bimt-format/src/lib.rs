@@ -103,11 +103,20 @@ pub struct MetricsFile {
     pub variant: String,
     pub profile: String,
     pub seed: u64,
+    /// Steps of the BIMT schedule (`--steps`).
     pub steps: usize,
+    /// Steps of the pruned fine-tune after the schedule (0: none).
+    #[serde(default)]
+    pub finetune_steps: usize,
+    /// Seconds of training, over resumes too.
     pub wall_seconds: f64,
+    /// Steps per second of the last call (after a resume, of the steps it ran).
     pub steps_per_second: f64,
     pub train_loss: f64,
     pub test_loss: f64,
+    /// What `train_loss` and `test_loss` average over.
+    #[serde(default)]
+    pub loss_definitions: LossDefinitions,
     /// Classification accuracy on the test split; null for regression.
     pub test_accuracy: Option<f64>,
     /// Connection cost of the final model under the run's own definition.
@@ -121,6 +130,13 @@ pub struct MetricsFile {
     /// Task-specific structure figures (active neurons per layer, reachability, ...).
     #[serde(default)]
     pub structure: serde_json::Value,
+}
+
+/// What each loss figure of `metrics.json` averages over, in words.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossDefinitions {
+    pub train_loss: String,
+    pub test_loss: String,
 }
 
 /// A file that could not be read or written.

@@ -120,6 +120,21 @@ impl Task for InContextTask {
         Self::masked_mse(prediction, batch.target.clone(), self.batch_mask.clone())
     }
 
+    fn loss_definitions(&self) -> [String; 2] {
+        [
+            format!(
+                "squared error of the predicted y, averaged over every x position (where a y is \
+                 predicted) of the {} training sequences, as in training",
+                self.train.sequences
+            ),
+            format!(
+                "squared error of the predicted y at the query position (the last x) only, \
+                 averaged over the {} test sequences",
+                self.test.sequences
+            ),
+        ]
+    }
+
     fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, device: &Device) -> Evaluation {
         let [_, dim] = self.train.y.dims();
         let train_mask = mask(

@@ -147,6 +147,20 @@ impl Task for Supervised {
         self.loss_of(prediction, batch.target.clone())
     }
 
+    fn loss_definitions(&self) -> [String; 2] {
+        let what = match self.loss {
+            Loss::Mse => "squared error averaged over every sample and output",
+            Loss::CrossEntropy => "softmax cross entropy averaged over the samples",
+            Loss::OneHotMse => {
+                "squared error against one-hot class targets, averaged over every sample and class"
+            }
+        };
+        [
+            format!("{what} of the training split ({} samples)", self.train.n),
+            format!("{what} of the test split ({} samples)", self.test.n),
+        ]
+    }
+
     fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, _device: &Device) -> Evaluation {
         let (train_loss, _) = self.evaluate_split(&self.train, predict);
         let (test_loss, test_accuracy) = self.evaluate_split(&self.test, predict);

@@ -1,0 +1,287 @@
+//! A run's resolved settings: the preset's defaults under its profile, then a config file, then
+//! the flags. `run.json` records them in the form `--config` reads back, and a checkpoint
+//! carries them, so that a resume is checked against the run it continues.
+
+use crate::presets::{self, Hyper, Overrides, Profile};
+use bimt_engine::{Backend, Checkpoint, Variant};
+use bimt_format::read_json;
+use bimt_swap::SwapMode;
+use serde::Serialize;
+use std::path::Path;
+
+/// The settings a resume may change: the total step count and the log interval.
+pub const CHANGEABLE_ON_RESUME: [&str; 2] = ["steps", "log_every"];
+
+/// Every setting of a run, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub preset: String,
+    pub profile: Profile,
+    pub variant: Variant,
+    pub seed: u64,
+    pub backend: Backend,
+    pub hyper: Hyper,
+}
+
+/// The settings as `run.json` and checkpoints record them (the keys of [`Overrides`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSettings {
+    pub bimt_version: String,
+    /// The command line that started the run.
+    pub command: Vec<String>,
+    pub preset: String,
+    pub profile: Profile,
+    pub variant: String,
+    pub seed: u64,
+    pub backend: String,
+    pub steps: usize,
+    /// Learning-rate phases, `STEP:VALUE,...`.
+    pub lr: String,
+    /// λ phases, `STEP:VALUE,...`.
+    pub lambda: String,
+    #[serde(rename = "A")]
+    pub a: f64,
+    pub y_star: f64,
+    pub top_k: usize,
+    pub swap_every: usize,
+    pub swap_mode: String,
+    pub reduction: String,
+    pub bias_penalty: bool,
+    pub bias_from: usize,
+    pub last_layer_distance: bool,
+    pub metric: String,
+    pub log_every: usize,
+    /// Samples per batch; null for the whole training split.
+    pub batch: Option<usize>,
+    pub finetune_steps: usize,
+    pub finetune_lr: f64,
+}
+
+impl RunSettings {
+    /// The record of `r`, started by `command`.
+    pub fn new(r: &Resolved, command: Vec<String>) -> Self {
+        let h = &r.hyper;
+        // `{}` prints the shortest text that parses back to the same f64: the record is exact.
+        let phases = |p: &[(usize, f64)]| {
+            p.iter()
+                .map(|(step, v)| format!("{step}:{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        Self {
+            bimt_version: env!("CARGO_PKG_VERSION").to_string(),
+            command,
+            preset: r.preset.clone(),
+            profile: r.profile,
+            variant: r.variant.name().to_string(),
+            seed: r.seed,
+            backend: r.backend.name().to_string(),
+            steps: h.steps,
+            lr: phases(&h.lr),
+            lambda: phases(&h.lambda),
+            a: h.a,
+            y_star: h.y_star,
+            top_k: h.top_k,
+            swap_every: h.swap_every,
+            swap_mode: match h.swap_mode {
+                SwapMode::Greedy => "greedy",
+                SwapMode::Exact => "exact",
+            }
+            .to_string(),
+            reduction: h.reduction.name().to_string(),
+            bias_penalty: h.bias_penalty,
+            bias_from: h.bias_from,
+            last_layer_distance: h.last_layer_distance,
+            metric: if h.l2 { "l2" } else { "l1" }.to_string(),
+            log_every: h.log_every,
+            batch: h.batch,
+            finetune_steps: h.finetune_steps,
+            finetune_lr: h.finetune_lr,
+        }
+    }
+
+    /// As JSON (for checkpoints).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("plain data")
+    }
+}
+
+/// Resolves the settings of `bimt run <preset>`: the preset's defaults under the chosen
+/// profile, then `config` (a JSON file of [`Overrides`], such as a run's `run.json`), then the
+/// command line's `flags`. With `resume`, the checkpoint's settings replace the defaults, and
+/// a config file or flag that contradicts them is refused, except for the settings in
+/// [`CHANGEABLE_ON_RESUME`].
+pub fn resolve(
+    preset: &str,
+    flags: &Overrides,
+    config: Option<&Path>,
+    resume: Option<&Path>,
+) -> Result<Resolved, String> {
+    let config = match config {
+        Some(path) => {
+            let file: Overrides = read_json(path, "config file").map_err(|e| e.to_string())?;
+            if let Some(other) = file.preset.as_deref().filter(|&p| p != preset) {
+                return Err(format!(
+                    "{}: the config file is for preset '{other}', not '{preset}'",
+                    path.display()
+                ));
+            }
+            note_version(&file, &path.display().to_string());
+            Some((path.display().to_string(), file))
+        }
+        None => None,
+    };
+    let mut sources: Vec<(Option<String>, &Overrides)> = Vec::new();
+    let stored = match resume {
+        Some(path) => Some((path, stored_settings(path, preset)?)),
+        None => None,
+    };
+    if let Some((path, stored)) = &stored {
+        sources.push((Some(format!("checkpoint {}", path.display())), stored));
+    }
+    if let Some((label, file)) = &config {
+        sources.push((Some(label.clone()), file));
+    }
+    sources.push((None, flags));
+    let resolved = merge(preset, &sources)?;
+    if let Some((path, stored)) = &stored {
+        let before = RunSettings::new(
+            &merge(preset, &[(Some(path.display().to_string()), stored)])?,
+            Vec::new(),
+        )
+        .to_json();
+        let after = RunSettings::new(&resolved, Vec::new()).to_json();
+        for (key, was) in before.as_object().into_iter().flatten() {
+            let asked = &after[key.as_str()];
+            if key == "bimt_version" || CHANGEABLE_ON_RESUME.contains(&key.as_str()) || asked == was
+            {
+                continue;
+            }
+            return Err(format!(
+                "--resume {}: the run was made with {key} = {was}, but this command asks for \
+                 {key} = {asked}; a resume keeps its run's settings (only {} may change), so \
+                 drop that setting or start a new run without --resume",
+                path.display(),
+                CHANGEABLE_ON_RESUME.join(" and ")
+            ));
+        }
+    }
+    Ok(resolved)
+}
+
+/// The settings a checkpoint was written with, refused when they are missing or belong to
+/// another preset.
+fn stored_settings(path: &Path, preset: &str) -> Result<Overrides, String> {
+    let value = Checkpoint::read_settings(path).map_err(|e| e.to_string())?;
+    if value.is_null() {
+        return Err(format!(
+            "checkpoint {}: it records no run settings, so a resume cannot be checked against them",
+            path.display()
+        ));
+    }
+    let stored: Overrides = serde_json::from_value(value)
+        .map_err(|e| format!("checkpoint {}: unreadable settings: {e}", path.display()))?;
+    match stored.preset.as_deref() {
+        Some(p) if p == preset => Ok(stored),
+        Some(p) => Err(format!(
+            "checkpoint {} was written by a run of preset '{p}', not '{preset}' \
+             (resume it with `bimt run {p} --resume ...`)",
+            path.display()
+        )),
+        None => Err(format!(
+            "checkpoint {}: its settings name no preset",
+            path.display()
+        )),
+    }
+}
+
+/// Applies `sources` in order to the preset's defaults under the last profile given.
+fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resolved, String> {
+    fn last<T>(
+        sources: &[(Option<String>, &Overrides)],
+        f: impl Fn(&Overrides) -> Option<T>,
+    ) -> Option<T> {
+        sources.iter().rev().find_map(|(_, o)| f(o))
+    }
+    let profile = last(sources, |o| o.profile).unwrap_or(Profile::Paper);
+    let mut hyper =
+        presets::defaults(preset, profile).ok_or_else(|| presets::unknown_preset(preset))?;
+    for (label, overrides) in sources {
+        overrides.apply(&mut hyper).map_err(|e| match label {
+            Some(label) => format!("{label}: {e}"),
+            None => e,
+        })?;
+    }
+    if hyper.log_every > hyper.steps {
+        eprintln!(
+            "note: log_every {} is longer than the run's {} steps; logging every {} steps",
+            hyper.log_every, hyper.steps, hyper.steps
+        );
+        hyper.log_every = hyper.steps;
+    }
+    let variant_name = last(sources, |o| o.variant.clone()).unwrap_or_else(|| "bimt".into());
+    let variant = Variant::parse(&variant_name).ok_or_else(|| {
+        format!("unknown variant '{variant_name}'; expected vanilla, l1, l1-local, l1-swap or bimt")
+    })?;
+    let backend_name = last(sources, |o| o.backend.clone()).unwrap_or_else(|| "flex".into());
+    let backend = Backend::parse(&backend_name)
+        .ok_or_else(|| format!("unknown backend '{backend_name}'; expected flex or ndarray"))?;
+    Ok(Resolved {
+        preset: preset.to_string(),
+        profile,
+        variant,
+        seed: last(sources, |o| o.seed).unwrap_or(0),
+        backend,
+        hyper,
+    })
+}
+
+/// Says so when a recorded run was made by another version of bimt.
+fn note_version(file: &Overrides, label: &str) {
+    if let Some(version) = &file.bimt_version
+        && version != env!("CARGO_PKG_VERSION")
+    {
+        eprintln!(
+            "note: {label} was written by bimt {version}; this is bimt {}",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `run.json` read back as a config file gives the same settings, for every preset and
+    /// profile, also with phases and values that print long.
+    #[test]
+    fn run_json_reads_back_as_the_same_settings() {
+        for (preset, _) in presets::PRESETS {
+            for profile in ["paper", "reference"] {
+                let flags: Overrides = serde_json::from_str(&format!(
+                    r#"{{"profile": "{profile}", "seed": 7, "variant": "l1-swap",
+                        "lambda": "0:0.1,300:0.30000000000000004", "A": 0.7, "batch": 3}}"#
+                ))
+                .unwrap();
+                let first = resolve(preset, &flags, None, None).unwrap();
+                let record = RunSettings::new(&first, vec!["bimt".into()]).to_json();
+                let back: Overrides = serde_json::from_value(record).unwrap();
+                let second = resolve(preset, &back, None, None).unwrap();
+                assert_eq!(first, second, "{preset} {profile}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_config_for_another_preset_is_refused() {
+        let dir = std::env::temp_dir().join(format!("bimt-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.json");
+        std::fs::write(&path, r#"{"preset": "two-moons", "seed": 3}"#).unwrap();
+        let e = resolve("mnist", &Overrides::default(), Some(&path), None).unwrap_err();
+        assert!(e.contains("run.json") && e.contains("'two-moons'"), "{e}");
+        let ok = resolve("two-moons", &Overrides::default(), Some(&path), None).unwrap();
+        assert_eq!(ok.seed, 3);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

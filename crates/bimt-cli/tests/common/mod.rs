@@ -1,0 +1,45 @@
+//! Helpers shared by the command-line test files.
+// Each test file uses its own subset of the helpers.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn bimt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bimt"))
+        .args(args)
+        .output()
+        .expect("bimt runs")
+}
+
+/// A quiet two-moons run of `steps` steps, logged every 100, into `out`, with `extra` flags.
+pub fn two_moons(out: &str, steps: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "two-moons",
+        "--quiet",
+        "--steps",
+        steps,
+        "--log-every",
+        "100",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    bimt(&args)
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bimt-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+pub fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
