@@ -51,6 +51,6 @@ pub fn scramble<N: bimt_engine::Network>(model: &mut Model<N>, rng: &mut ChaCha8
         }
         let n = model.network.layout().domain_size(d);
         let perm = random_perm(n, rng);
-        model.permute(d, &perm);
+        model.permute(d, &perm).unwrap();
     }
 }

@@ -16,7 +16,7 @@ fn random_permutations_keep_the_mlp_function() {
         (2, vec![3, 7, 5, 3], 1),
         (3, vec![6, 9, 4], 2),
     ] {
-        let mut model = Model::new(mlp(&widths, fold), seed, &device);
+        let mut model = Model::new(mlp(&widths, fold), seed, &device).unwrap();
         let x = random_input(16, widths[0] * fold, seed, &device);
         let before = values(model.predict(x.clone(), false));
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -39,7 +39,7 @@ fn random_permutations_keep_the_mlp_function() {
 fn a_wrong_permutation_does_change_the_function() {
     // Guards the test above: permuting one axis alone (not the whole domain) must be caught.
     let device = device();
-    let mut model = Model::new(mlp(&[4, 8, 2], 1), 7, &device);
+    let mut model = Model::new(mlp(&[4, 8, 2], 1), 7, &device).unwrap();
     let x = random_input(8, 4, 7, &device);
     let before = values(model.predict(x.clone(), false));
     let layout = model.network.layout();
@@ -58,7 +58,7 @@ fn swap_delta_equals_difference_of_full_costs() {
         (vec![3, 6, 5], 2, Reduction::Mean),
         (vec![5, 5, 5, 5], 1, Reduction::Sum),
     ] {
-        let model = Model::new(mlp(&widths, fold), rng.random(), &device);
+        let model = Model::new(mlp(&widths, fold), rng.random(), &device).unwrap();
         let layout = model.network.layout();
         let cfg = CostConfig {
             reduction,
@@ -98,7 +98,7 @@ fn swap_delta_equals_difference_of_full_costs() {
 fn swap_rounds_lower_the_cost_and_keep_the_function() {
     let device = device();
     for mode in [SwapMode::Greedy, SwapMode::Exact] {
-        let mut model = Model::new(mlp(&[4, 20, 20, 2], 1), 5, &device);
+        let mut model = Model::new(mlp(&[4, 20, 20, 2], 1), 5, &device).unwrap();
         let x = random_input(10, 4, 5, &device);
         let before = values(model.predict(x.clone(), false));
         let layout = model.network.layout().clone();
@@ -113,7 +113,7 @@ fn swap_rounds_lower_the_cost_and_keep_the_function() {
         );
         for (d, perm) in round.permutations.iter().enumerate() {
             if let Some(perm) = perm {
-                model.permute(d, perm);
+                model.permute(d, perm).unwrap();
             }
         }
         assert_eq!(
@@ -139,7 +139,7 @@ fn fixed_domains_never_move() {
         ],
         ..bimt_mlp::MlpConfig::lines(&[16, 9, 3])
     };
-    let model = Model::new(bimt_mlp::Mlp::new(&config).unwrap(), 3, &device);
+    let model = Model::new(bimt_mlp::Mlp::new(&config).unwrap(), 3, &device).unwrap();
     let layout = model.network.layout();
     let distances = Distances::new(layout, &PaperMetric::l1(2.0, 0.5), &CostConfig::default());
     let mut host = model.params.to_host();
@@ -150,7 +150,7 @@ fn fixed_domains_never_move() {
             mode: SwapMode::Greedy,
         },
     );
-    let input = layout.domain_of(layout.input().unwrap());
+    let input = layout.domain_of(layout.inputs()[0]);
     assert!(round.permutations[input].is_none());
     assert!(round.swaps > 0);
 }
@@ -250,7 +250,7 @@ fn mnist_swap_rounds_never_move_a_pixel() {
     // the function and the pixel order are untouched.
     let device = device();
     let config = bimt_mlp::MlpConfig::image(28, 28, &[(10, 10), (10, 10)], 10);
-    let mut model = Model::new(bimt_mlp::Mlp::new(&config).unwrap(), 4, &device);
+    let mut model = Model::new(bimt_mlp::Mlp::new(&config).unwrap(), 4, &device).unwrap();
     let layout = model.network.layout().clone();
     let cfg = CostConfig {
         reduction: Reduction::Mean,
@@ -259,7 +259,7 @@ fn mnist_swap_rounds_never_move_a_pixel() {
     let distances = Distances::new(&layout, &PaperMetric::l1(2.0, 0.5), &cfg);
     let x = random_input(6, 784, 4, &device);
     let before = values(model.predict(x.clone(), false));
-    let input = layout.domain_of(layout.input().unwrap());
+    let input = layout.domain_of(layout.inputs()[0]);
     let mut total = 0;
     for _ in 0..3 {
         let mut host = model.params.to_host();
@@ -274,7 +274,7 @@ fn mnist_swap_rounds_never_move_a_pixel() {
         assert!(round.permutations[input].is_none(), "a pixel moved");
         for (d, perm) in round.permutations.iter().enumerate() {
             if let Some(perm) = perm {
-                model.permute(d, perm);
+                model.permute(d, perm).unwrap();
             }
         }
         assert_eq!(model.params.to_host(), host);

@@ -28,7 +28,7 @@ fn all_pairs(device: &bimt_engine::Device) -> bimt_engine::Tensor<2> {
 #[test]
 fn swaps_move_embedding_columns_with_the_input_neurons() {
     let device = device();
-    let mut model = Model::new(embedded_mlp(), 3, &device);
+    let mut model = Model::new(embedded_mlp(), 3, &device).unwrap();
     let x = all_pairs(&device);
     let before = values(model.predict(x.clone(), false));
     let mut rng = ChaCha8Rng::seed_from_u64(3);
@@ -44,7 +44,7 @@ fn swaps_move_embedding_columns_with_the_input_neurons() {
 #[test]
 fn swap_deltas_stay_exact_with_an_embedding() {
     let device = device();
-    let model = Model::new(embedded_mlp(), 4, &device);
+    let model = Model::new(embedded_mlp(), 4, &device).unwrap();
     let layout = model.network.layout();
     let cfg = CostConfig {
         reduction: Reduction::Mean,
@@ -53,7 +53,7 @@ fn swap_deltas_stay_exact_with_an_embedding() {
     let distances = Distances::new(layout, &PaperMetric::l1(2.0, 0.5), &cfg);
     let swapper = Swapper::new(layout, &distances);
     let host = model.params.to_host();
-    let input = layout.domain_of(layout.input().unwrap());
+    let input = layout.domain_of(layout.inputs()[0]);
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     for _ in 0..10 {
         let (j, k) = (rng.random_range(0..6), rng.random_range(0..6));
@@ -90,7 +90,7 @@ fn trained_embedding_model_exports_its_function_and_cost() {
         ..TrainConfig::paper(300)
     };
     let mut t = Trainer::new(
-        Model::new(embedded_mlp(), 5, &device),
+        Model::new(embedded_mlp(), 5, &device).unwrap(),
         task,
         config,
         &metric,

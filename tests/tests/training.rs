@@ -31,7 +31,7 @@ fn trainer(
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, seed);
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
     Trainer::new(
-        Model::new(mlp(&[4, 12, 12, 2], 1), seed, &device),
+        Model::new(mlp(&[4, 12, 12, 2], 1), seed, &device).unwrap(),
         task,
         cfg,
         metric,
@@ -290,7 +290,7 @@ fn distances_follow_a_user_metric() {
             "ring".into()
         }
     }
-    let model = Model::new(mlp(&[4, 4], 1), 0, &device());
+    let model = Model::new(mlp(&[4, 4], 1), 0, &device()).unwrap();
     let layout = model.network.layout();
     let d = Distances::new(layout, &Ring, &CostConfig::default());
     // Neuron 0 (x = 0.125) to neuron 3 (x = 0.875): 0.25 around the ring, + 1 layer.

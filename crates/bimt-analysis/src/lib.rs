@@ -10,7 +10,7 @@ pub use modules::{Module, knock_out, modules};
 pub use probe::{NeuronProbe, PairProbe, pair_r2, pearson, probe};
 pub use pruning::{best_within_budget, mse, nonzero_parameters, prune, pruning_frontier};
 
-use bimt_format::ModelFile;
+use bimt_format::{ConnectionKind, LayerRole, ModelFile};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::Dfs;
 use serde::Serialize;
@@ -84,8 +84,9 @@ pub fn active_counts(model: &ModelFile, threshold: f64) -> Vec<ActiveCount> {
         .collect()
 }
 
-/// For every original output (by index), the original inputs that reach it through weights of
-/// at least `threshold × (largest |w| of their matrix)`. Uses the first and last layers by depth.
+/// For every original output (target, by index), the original data columns that reach it
+/// through weights of at least `threshold × (largest |w| of their matrix)` and through
+/// identity connections, from every input layer to every output layer.
 pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
     let mut graph = DiGraph::<(usize, usize), ()>::new();
     let nodes: Vec<Vec<NodeIndex>> = model
@@ -97,26 +98,27 @@ pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
     visible_weights(model, threshold, |from, i, to, o| {
         graph.update_edge(nodes[from][i], nodes[to][o], ());
     });
-    let by_depth = |f: fn(f64, f64) -> bool| {
-        (0..model.neuron_layers.len())
-            .reduce(|a, b| {
-                if f(model.neuron_layers[b].depth, model.neuron_layers[a].depth) {
-                    b
-                } else {
-                    a
+    for c in &model.connections {
+        if c.kind == ConnectionKind::Identity {
+            for (a, b) in nodes[c.from].iter().zip(&nodes[c.to]) {
+                graph.update_edge(*a, *b, ());
+            }
+        }
+    }
+    let roles = model.roles();
+    let targets = model.output_features.len();
+    let mut reach = vec![Vec::new(); targets];
+    for input in model.layers_with(LayerRole::Input) {
+        for (p, &feature) in model.features(input).iter().enumerate() {
+            let mut dfs = Dfs::new(&graph, nodes[input][p]);
+            while let Some(node) = dfs.next(&graph) {
+                let (l, n) = graph[node];
+                if roles[l] == LayerRole::Output {
+                    let target = model.features(l).get(n).copied().unwrap_or(n);
+                    if target < targets {
+                        reach[target].push(feature);
+                    }
                 }
-            })
-            .unwrap_or(0)
-    };
-    let (input, output) = (by_depth(|b, a| b < a), by_depth(|b, a| b > a));
-    let mut reach = vec![Vec::new(); model.neuron_layers[output].size];
-    for (p, &feature) in model.input_features.iter().enumerate() {
-        let mut dfs = Dfs::new(&graph, nodes[input][p]);
-        while let Some(node) = dfs.next(&graph) {
-            let (l, n) = graph[node];
-            if l == output {
-                let original = model.output_features.get(n).copied().unwrap_or(n);
-                reach[original].push(feature);
             }
         }
     }
@@ -132,6 +134,7 @@ fn activate(name: &str, x: f64) -> f64 {
         "silu" => x / (1.0 + (-x).exp()),
         "gelu" => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
         "relu" => x.max(0.0),
+        "tanh" => x.tanh(),
         _ => x,
     }
 }
@@ -147,50 +150,125 @@ fn erf(x: f64) -> f64 {
     y.copysign(x)
 }
 
-/// Runs a feed-forward chain of connections (an MLP) from `model.json` on one sample given in
-/// the original input order; returns every layer's values in storage order, the last being
-/// the output layer. Connections apply the model's activation unless they name their own.
-/// Where the model has a token embedding, `x` holds token ids.
-///
-/// Panics if a token id is not a row of the embedding.
-pub fn forward_chain(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
-    let n_in = model.input_features.len();
-    let fold = model.connections.first().map_or(1, |c| c.in_fold);
-    let mut h: Vec<f64> = match &model.token_embedding {
-        Some(embedding) => (0..n_in * fold)
-            .map(|i| embedding[x[i / n_in] as usize][i % n_in] as f64)
-            .collect(),
-        None => (0..n_in * fold)
-            .map(|i| x[i - i % n_in + model.input_features[i % n_in]])
-            .collect(),
-    };
-    let mut layers = vec![h.clone()];
-    for c in &model.connections {
-        let act = c.activation.as_deref().unwrap_or(&model.activation);
-        h = c
-            .weight
-            .iter()
-            .enumerate()
-            .map(|(o, row)| {
-                let b = c.bias.as_ref().map_or(0.0, |b| b[o] as f64);
-                activate(
-                    act,
-                    row.iter().zip(&h).map(|(w, v)| *w as f64 * v).sum::<f64>() + b,
-                )
-            })
-            .collect();
-        layers.push(h.clone());
+/// Whether [`forward_layers`] and [`predict`] can evaluate the model: every layer's
+/// activation must be one they know (`silu`, `gelu`, `relu`, `tanh`, `identity`); attention
+/// layers, for one, are not a sum of connections. The error names the layer.
+pub fn check_evaluable(model: &ModelFile) -> Result<(), String> {
+    for l in 0..model.neuron_layers.len() {
+        let activation = model.layer_activation(l);
+        if !KNOWN_ACTIVATIONS.contains(&activation.as_str()) {
+            return Err(format!(
+                "layer '{}' has activation '{activation}', which model.json cannot evaluate \
+                 (known: {})",
+                model.neuron_layers[l].name,
+                KNOWN_ACTIVATIONS.join(", ")
+            ));
+        }
     }
-    layers
+    topological_order(model).map(|_| ())
 }
 
-/// The network's outputs for one sample, both in the original order (input features and
-/// outputs as the dataset numbers them).
+/// The activations [`forward_layers`] evaluates.
+pub const KNOWN_ACTIVATIONS: [&str; 5] = ["silu", "gelu", "relu", "tanh", "identity"];
+
+/// Layer indices, every connection's source before its target; an error names a layer on a
+/// cycle.
+fn topological_order(model: &ModelFile) -> Result<Vec<usize>, String> {
+    let mut graph = DiGraph::<usize, ()>::new();
+    let nodes: Vec<NodeIndex> = (0..model.neuron_layers.len())
+        .map(|l| graph.add_node(l))
+        .collect();
+    for c in &model.connections {
+        graph.add_edge(nodes[c.from], nodes[c.to], ());
+    }
+    petgraph::algo::toposort(&graph, None)
+        .map(|order| order.into_iter().map(|n| graph[n]).collect())
+        .map_err(|cycle| {
+            format!(
+                "the connections form a cycle through layer '{}'",
+                model.neuron_layers[graph[cycle.node_id()]].name
+            )
+        })
+}
+
+/// Every layer's values for one sample `x` (data columns in their original order), by layer
+/// index, each in storage order: input layers hold their data columns (or, with a token
+/// embedding, the embeddings of the token ids in `x`, concatenated); every other layer its
+/// activation of the sum of its incoming connections.
+///
+/// Panics where [`check_evaluable`] fails, or where a token id is not a row of the embedding.
+pub fn forward_layers(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
+    let order = topological_order(model).expect("check_evaluable: no cycle");
+    let roles = model.roles();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); model.neuron_layers.len()];
+    for l in order {
+        if roles[l] == LayerRole::Input {
+            let features = model.features(l);
+            let n = features.len();
+            let fold = model
+                .connections
+                .iter()
+                .filter(|c| c.from == l)
+                .map(|c| c.in_fold)
+                .max()
+                .unwrap_or(1);
+            values[l] = match &model.token_embedding {
+                Some(embedding) => (0..n * fold)
+                    .map(|i| embedding[x[i / n] as usize][i % n] as f64)
+                    .collect(),
+                None => (0..n * fold)
+                    .map(|i| x[i - i % n + features[i % n]])
+                    .collect(),
+            };
+            continue;
+        }
+        let mut sum: Vec<f64> = Vec::new();
+        for c in model.connections.iter().filter(|c| c.to == l) {
+            let from = &values[c.from];
+            let term: Vec<f64> = match c.kind {
+                ConnectionKind::Identity => from.clone(),
+                ConnectionKind::Linear => c
+                    .weight
+                    .iter()
+                    .enumerate()
+                    .map(|(o, row)| {
+                        let b = c.bias.as_ref().map_or(0.0, |b| b[o] as f64);
+                        row.iter()
+                            .zip(from)
+                            .map(|(w, v)| *w as f64 * v)
+                            .sum::<f64>()
+                            + b
+                    })
+                    .collect(),
+            };
+            if sum.is_empty() {
+                sum = term;
+            } else {
+                sum.iter_mut().zip(term).for_each(|(s, t)| *s += t);
+            }
+        }
+        let activation = model.layer_activation(l);
+        values[l] = sum.into_iter().map(|v| activate(&activation, v)).collect();
+    }
+    values
+}
+
+/// The network's outputs for one sample, both in the original order (data columns and
+/// targets as the dataset numbers them), over every output layer.
+///
+/// Panics where [`check_evaluable`] fails.
 pub fn predict(model: &ModelFile, x: &[f64]) -> Vec<f64> {
-    let stored = forward_chain(model, x).pop().unwrap_or_default();
-    let mut out = vec![0.0; stored.len()];
-    for (p, v) in stored.into_iter().enumerate() {
-        out[model.output_features.get(p).copied().unwrap_or(p)] = v;
+    let mut values = forward_layers(model, x);
+    let mut out = vec![0.0; model.output_features.len().max(1)];
+    for l in model.layers_with(LayerRole::Output) {
+        let features = model.features(l);
+        for (q, v) in std::mem::take(&mut values[l]).into_iter().enumerate() {
+            let target = features.get(q).copied().unwrap_or(q);
+            if target >= out.len() {
+                out.resize(target + 1, 0.0);
+            }
+            out[target] = v;
+        }
     }
     out
 }
@@ -205,15 +283,15 @@ pub fn connection_cost(model: &ModelFile) -> Option<f64> {
         _ => return None,
     };
     let mean = spec.reduction == "mean";
-    let max_depth = model
-        .neuron_layers
-        .iter()
-        .map(|l| l.depth)
-        .fold(f64::MIN, f64::max);
+    let roles = model.roles();
     let mut total = 0.0;
-    for c in &model.connections {
+    for c in model
+        .connections
+        .iter()
+        .filter(|c| c.kind == ConnectionKind::Linear)
+    {
         let (from, to) = (&model.neuron_layers[c.from], &model.neuron_layers[c.to]);
-        let local = spec.last_layer_distance || to.depth < max_depth;
+        let local = spec.last_layer_distance || roles[c.to] != LayerRole::Output;
         let count = (c.weight.len() * c.weight.first().map_or(0, Vec::len)).max(1) as f64;
         let mut sum = 0.0;
         for (o, row) in c.weight.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! (paper §3.3: a tree with several roots), and what is left when one is knocked out.
 
 use crate::visible_weights;
-use bimt_format::ModelFile;
+use bimt_format::{ConnectionKind, LayerRole, ModelFile};
 use petgraph::unionfind::UnionFind;
 use serde::Serialize;
 
@@ -21,16 +21,16 @@ impl Module {
 }
 
 /// The connected components of the visible weights (at least `threshold ×` the largest |w|
-/// of their matrix) among all layers but the output layer (the deepest), keeping those with a
-/// visible weight into the output layer: the modules that each vote on the outputs. Sorted
-/// by size, largest first.
+/// of their matrix) and identity connections among all layers but the output layers, keeping
+/// those with a visible weight (or identity connection) into an output layer: the modules
+/// that each vote on the outputs. Sorted by size, largest first.
 pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
     let layers = &model.neuron_layers;
-    let Some(output) =
-        (0..layers.len()).max_by(|&a, &b| layers[a].depth.total_cmp(&layers[b].depth))
-    else {
-        return Vec::new();
-    };
+    let output: Vec<bool> = model
+        .roles()
+        .iter()
+        .map(|&r| r == LayerRole::Output)
+        .collect();
     let offsets: Vec<usize> = layers
         .iter()
         .scan(0, |total, l| {
@@ -43,9 +43,9 @@ pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
     let mut sets = UnionFind::<usize>::new(total);
     let mut joined = vec![false; total];
     let mut votes = vec![false; total];
-    visible_weights(model, threshold, |from, i, to, o| {
+    let mut link = |from: usize, i: usize, to: usize, o: usize| {
         let a = offsets[from] + i;
-        if to == output {
+        if output[to] {
             votes[a] = true;
         } else {
             let b = offsets[to] + o;
@@ -53,9 +53,19 @@ pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
             joined[a] = true;
             joined[b] = true;
         }
-    });
+    };
+    visible_weights(model, threshold, &mut link);
+    for c in model
+        .connections
+        .iter()
+        .filter(|c| c.kind == ConnectionKind::Identity)
+    {
+        for n in 0..layers[c.from].size {
+            link(c.from, n, c.to, n);
+        }
+    }
     let mut by_root: std::collections::BTreeMap<usize, Module> = Default::default();
-    for (l, layer) in layers.iter().enumerate().filter(|&(l, _)| l != output) {
+    for (l, layer) in layers.iter().enumerate().filter(|&(l, _)| !output[l]) {
         for n in 0..layer.size {
             let id = offsets[l] + n;
             if joined[id] || votes[id] {
@@ -83,7 +93,7 @@ pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
 }
 
 /// The model with every weight leaving a neuron of `module` set to zero: the module no longer
-/// passes anything on.
+/// passes anything on through weights (identity connections still carry its values).
 pub fn knock_out(model: &ModelFile, module: &Module) -> ModelFile {
     let mut out = model.clone();
     for c in &mut out.connections {
@@ -110,6 +120,9 @@ mod tests {
             size,
             coords: (0..size).map(|i| vec![i as f64]).collect(),
             depth,
+            role: None,
+            activation: None,
+            features: None,
         }
     }
 
@@ -150,6 +163,7 @@ mod tests {
                 last_layer_distance: true,
             },
             token_embedding: None,
+            format: 1,
         }
     }
 

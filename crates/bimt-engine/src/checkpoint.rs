@@ -190,8 +190,19 @@ impl Checkpoint {
                     .iter()
                     .all(|&f| f < n && !std::mem::replace(&mut seen[f], true))
         };
+        // Each input (output) layer's part of the order holds that layer's own columns.
+        let within_layers = |order: &[usize], inputs: bool| {
+            model.segments(inputs).iter().all(|&(l, offset)| {
+                let n = layout.layer(l).size;
+                order
+                    .get(offset..offset + n)
+                    .is_some_and(|part| part.iter().all(|&f| (offset..offset + n).contains(&f)))
+            })
+        };
         if !is_perm(&ckpt.input_order, model.input_order().len())
             || !is_perm(&ckpt.output_order, model.output_order().len())
+            || !within_layers(&ckpt.input_order, true)
+            || !within_layers(&ckpt.output_order, false)
         {
             return Err(mismatch(
                 "input or output order is not a permutation of the model's features".into(),

@@ -1,8 +1,11 @@
 use crate::model::{Model, Network};
-use bimt_format::{ConnectionFile, CostSpec, ModelFile, NeuronLayerFile};
+use bimt_format::{
+    ConnectionFile, ConnectionKind, CostSpec, LayerRole, MODEL_FORMAT, ModelFile, NeuronLayerFile,
+};
 
-/// The model as a plain [`ModelFile`] (`model.json`): layers with in-layer coordinates,
-/// connections as `weight[o][i]`, the input and output order, and the cost definition.
+/// The model as a plain [`ModelFile`] (`model.json`, format 2): layers with their role,
+/// activation, in-layer coordinates and (input and output layers) the data columns their
+/// neurons hold; connections as `weight[o][i]`, identity edges included; the cost definition.
 pub fn export_model<N: Network>(
     model: &Model<N>,
     input_names: &[String],
@@ -11,12 +14,33 @@ pub fn export_model<N: Network>(
 ) -> ModelFile {
     let layout = model.network.layout();
     let host = model.params.to_host();
-    let index: Vec<_> = layout.graph().node_indices().collect();
-    let neuron_layers = index
-        .iter()
-        .map(|&l| {
+    let features = |inputs: bool| {
+        let order = if inputs {
+            model.input_order()
+        } else {
+            model.output_order()
+        };
+        model
+            .segments(inputs)
+            .into_iter()
+            .map(|(l, offset)| (l, order[offset..offset + layout.layer(l).size].to_vec()))
+            .collect::<Vec<_>>()
+    };
+    let (inputs, outputs) = (features(true), features(false));
+    let neuron_layers = layout
+        .graph()
+        .node_indices()
+        .map(|l| {
             let layer = layout.layer(l);
             let dims = layer.placement.dimensions();
+            let find = |list: &[(bimt_layout::LayerId, Vec<usize>)]| {
+                list.iter().find(|(m, _)| *m == l).map(|(_, f)| f.clone())
+            };
+            let (role, features) = match (find(&inputs), find(&outputs)) {
+                (Some(f), _) => (LayerRole::Input, Some(f)),
+                (_, Some(f)) => (LayerRole::Output, Some(f)),
+                _ => (LayerRole::Hidden, None),
+            };
             NeuronLayerFile {
                 name: layer.name.clone(),
                 size: layer.size,
@@ -26,10 +50,13 @@ pub fn export_model<N: Network>(
                     .map(|p| [p.x, p.y][..dims].to_vec())
                     .collect(),
                 depth: layer.depth,
+                role: Some(role),
+                activation: Some(model.network.layer_activation(l)),
+                features,
             }
         })
         .collect();
-    let connections = layout
+    let mut connections: Vec<ConnectionFile> = layout
         .connections()
         .map(|(id, from, to, c)| {
             let [rows, cols] = layout.params()[c.weight].shape;
@@ -37,6 +64,7 @@ pub fn export_model<N: Network>(
             ConnectionFile {
                 from: from.index(),
                 to: to.index(),
+                kind: ConnectionKind::Linear,
                 weight: (0..cols)
                     .map(|o| (0..rows).map(|i| w[i * cols + o]).collect())
                     .collect(),
@@ -47,7 +75,17 @@ pub fn export_model<N: Network>(
             }
         })
         .collect();
+    connections.extend(
+        layout
+            .identities()
+            .iter()
+            .map(|&(from, to)| ConnectionFile {
+                kind: ConnectionKind::Identity,
+                ..ConnectionFile::plain(from.index(), to.index(), Vec::new())
+            }),
+    );
     ModelFile {
+        format: MODEL_FORMAT,
         activation: model.network.activation(),
         neuron_layers,
         connections,

@@ -15,7 +15,7 @@ mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError, InitialState};
 pub use export::export_model;
-pub use model::{Batch, Evaluation, Model, Network, Task};
+pub use model::{Batch, Evaluation, Model, Network, PermuteError, Task};
 pub use params::{Backend, Moments, ParamStore, default_device};
 pub use regulariser::Regulariser;
 pub use trainer::{

@@ -1,6 +1,9 @@
 use crate::params::ParamStore;
-use bimt_layout::{ConnectionId, DomainId, Layout, ParamId};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use bimt_layout::{ConnectionId, Direction, DomainId, LayerId, Layout, LayoutError, ParamId};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 
 /// An architecture BIMT can train: a layout and a forward pass over the parameters it declares.
 ///
@@ -26,6 +29,27 @@ pub trait Network {
     /// (`identity` for the last layer, `attention` for a Q,K,V projection, ...).
     fn connection_activation(&self, _connection: ConnectionId) -> Option<String> {
         None
+    }
+
+    /// The activation a layer applies to the sum of its incoming edges, as `model.json`
+    /// (format 2) records it: by default none on input layers, `identity` on output layers,
+    /// and [`activation`](Self::activation) on the others.
+    fn layer_activation(&self, layer: LayerId) -> String {
+        let layout = self.layout();
+        if layout.inputs().contains(&layer) || layout.outputs().contains(&layer) {
+            "identity".into()
+        } else {
+            self.activation()
+        }
+    }
+
+    /// A few valid input rows in the original feature order, for the coupling check of
+    /// [`Model::new`]: by default 8 rows uniform in `[-1, 1]`, one column per input neuron.
+    /// Models that read token ids or whole sequences override it.
+    fn example_input(&self, device: &Device) -> Tensor<2> {
+        let layout = self.layout();
+        let width = layout.inputs().iter().map(|&l| layout.layer(l).size).sum();
+        Tensor::random([8, width], Distribution::Uniform(-1.0, 1.0), device)
     }
 }
 
@@ -77,35 +101,59 @@ pub struct Model<N> {
     pub network: N,
     /// Parameters and optimizer states.
     pub params: ParamStore,
+    /// The input layers' orders, concatenated in input-layer order (global data columns).
     input_order: Vec<usize>,
+    /// The output layers' orders, concatenated in output-layer order (global targets).
     output_order: Vec<usize>,
     /// Gather indices for the current orders (`None` while an order is the identity).
     gathers: (Option<Tensor<1, Int>>, Option<Tensor<1, Int>>),
 }
 
+/// A permutation the model cannot apply.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PermuteError {
+    /// The domain is declared fixed.
+    #[error("domain '{0}' is fixed: its neurons never move")]
+    Fixed(String),
+    /// No such domain.
+    #[error("there is no domain {0}")]
+    NoDomain(DomainId),
+    /// Not a permutation of the domain's neurons.
+    #[error("domain '{domain}': {message}")]
+    Invalid { domain: String, message: String },
+}
+
 impl<N: Network> Model<N> {
-    /// A freshly initialised model.
-    pub fn new(network: N, seed: u64, device: &Device) -> Self {
+    /// A freshly initialised model, after checking numerically that every coupling domain is
+    /// a symmetry of the network: permuting a domain's neurons must leave the outputs
+    /// unchanged (random parameters, [`Network::example_input`], a random permutation per
+    /// domain). A domain that fails is refused, naming it and, where one exists, the domain
+    /// that must share its permutation.
+    pub fn new(network: N, seed: u64, device: &Device) -> Result<Self, LayoutError> {
         let params = ParamStore::init(network.layout(), seed, device);
         let layout = network.layout();
-        let size = |l: Option<bimt_layout::LayerId>| l.map_or(0, |l| layout.layer(l).size);
-        let input_order = (0..size(layout.input())).collect();
-        let output_order = (0..size(layout.output())).collect();
-        Self {
+        let total = |layers: &[LayerId]| layers.iter().map(|&l| layout.layer(l).size).sum();
+        let input_order = (0..total(layout.inputs())).collect();
+        let output_order = (0..total(layout.outputs())).collect();
+        let mut model = Self {
             network,
             params,
             input_order,
             output_order,
             gathers: (None, None),
-        }
+        };
+        model.verify_coupling(seed)?;
+        Ok(model)
     }
 
-    /// `input_order()[p]`: the original input feature at input position `p`.
+    /// `input_order()[p]`: the original data column at input position `p` (input layers
+    /// concatenated in their declared order).
     pub fn input_order(&self) -> &[usize] {
         &self.input_order
     }
 
-    /// `output_order()[p]`: the original output at output position `p`.
+    /// `output_order()[p]`: the original output at output position `p` (output layers
+    /// concatenated in their declared order).
     pub fn output_order(&self) -> &[usize] {
         &self.output_order
     }
@@ -117,49 +165,120 @@ impl<N: Network> Model<N> {
         self.orders_changed();
     }
 
+    /// `(layer, offset)` of every input (`inputs = true`) or output layer within its order.
+    pub fn segments(&self, inputs: bool) -> Vec<(LayerId, usize)> {
+        let layout = self.network.layout();
+        let layers = if inputs {
+            layout.inputs()
+        } else {
+            layout.outputs()
+        };
+        let mut offset = 0;
+        layers
+            .iter()
+            .map(|&l| {
+                let segment = (l, offset);
+                offset += layout.layer(l).size;
+                segment
+            })
+            .collect()
+    }
+
     /// Rebuilds the cached gather indices after the orders changed.
     fn orders_changed(&mut self) {
         let device = self.params.device().clone();
-        let input_width = self.network.layout().input().map_or(0, |l| {
-            let layout = self.network.layout();
-            layout
-                .connections_at(l, bimt_layout::Direction::Outgoing)
-                .map(|(_, c)| c.in_fold)
-                .max()
-                .unwrap_or(1)
-                * layout.layer(l).size
-        });
-        let output_width = self.output_order.len();
+        let layout = self.network.layout();
+        // Input columns of a layer whose outgoing connections fold its neurons (concatenated
+        // token embeddings) repeat its order once per fold.
+        let folds: Vec<usize> = layout
+            .inputs()
+            .iter()
+            .map(|&l| {
+                layout
+                    .connections_at(l, Direction::Outgoing)
+                    .map(|(_, c)| c.in_fold)
+                    .max()
+                    .unwrap_or(1)
+            })
+            .collect();
+        let input = self.column_map(true, &folds);
+        let output = self.column_map(false, &vec![1; layout.outputs().len()]);
         // Token ids are not in input-neuron order: the embedding's columns, which swap with
         // the input neurons, carry the order instead.
         let embedded = self.network.token_embedding().is_some();
         self.gathers = (
-            column_gather(&self.input_order, input_width, false, &device).filter(|_| !embedded),
-            column_gather(&self.output_order, output_width, true, &device),
+            gather_tensor(input, false, &device).filter(|_| !embedded),
+            gather_tensor(output, true, &device),
         );
     }
 
-    /// Moves the neurons of `domain` by `perm` (position `q` receives neuron `perm[q]`): every
-    /// tensor axis of the domain, its AdamW moments, and the input/output order where the
-    /// domain holds the input or output layer. The network's function does not change.
-    pub fn permute(&mut self, domain: DomainId, perm: &[usize]) {
+    /// For every column of the network's input (or output) in storage order, the data column
+    /// (or target) it holds.
+    fn column_map(&self, inputs: bool, folds: &[usize]) -> Vec<usize> {
+        let order = if inputs {
+            &self.input_order
+        } else {
+            &self.output_order
+        };
         let layout = self.network.layout();
+        let mut map = Vec::new();
+        let mut column = 0;
+        for ((l, offset), &fold) in self.segments(inputs).into_iter().zip(folds) {
+            let n = layout.layer(l).size;
+            for t in 0..fold {
+                map.extend((0..n).map(|p| column + t * n + order[offset + p] - offset));
+            }
+            column += n * fold;
+        }
+        map
+    }
+
+    /// Moves the neurons of `domain` by `perm` (position `q` receives neuron `perm[q]`): every
+    /// tensor axis of the domain, its AdamW moments, and the order of every input or output
+    /// layer in the domain. The network's function does not change. A fixed domain, or a
+    /// `perm` that is not a permutation of the domain's neurons, is refused.
+    pub fn permute(&mut self, domain: DomainId, perm: &[usize]) -> Result<(), PermuteError> {
+        let layout = self.network.layout();
+        let d = layout
+            .domains()
+            .get(domain)
+            .ok_or(PermuteError::NoDomain(domain))?;
+        if d.fixed {
+            return Err(PermuteError::Fixed(d.name.clone()));
+        }
+        let n = layout.domain_size(domain);
+        let mut seen = vec![false; n];
+        if perm.len() != n
+            || !perm
+                .iter()
+                .all(|&p| p < n && !std::mem::replace(&mut seen[p], true))
+        {
+            return Err(PermuteError::Invalid {
+                domain: d.name.clone(),
+                message: format!("{perm:?} is not a permutation of its {n} neurons"),
+            });
+        }
         for axis in layout.domain_axes(domain) {
             self.params.permute(&axis, perm);
         }
-        if layout
-            .input()
-            .is_some_and(|l| layout.domain_of(l) == domain)
-        {
-            self.input_order = perm.iter().map(|&p| self.input_order[p]).collect();
-        }
-        if layout
-            .output()
-            .is_some_and(|l| layout.domain_of(l) == domain)
-        {
-            self.output_order = perm.iter().map(|&p| self.output_order[p]).collect();
+        for inputs in [true, false] {
+            for (l, offset) in self.segments(inputs) {
+                if layout.domain_of(l) != domain {
+                    continue;
+                }
+                let order = if inputs {
+                    &mut self.input_order
+                } else {
+                    &mut self.output_order
+                };
+                let old = order[offset..offset + n].to_vec();
+                for (q, &p) in perm.iter().enumerate() {
+                    order[offset + q] = old[p];
+                }
+            }
         }
         self.orders_changed();
+        Ok(())
     }
 
     /// `x` (original feature order) moved into the network's current input order: what
@@ -186,29 +305,144 @@ impl<N: Network> Model<N> {
             None => y,
         }
     }
+
+    /// Permutes every movable domain at random and back, refusing the layout where the
+    /// outputs move: the forward pass combines that domain's neurons with others that do not
+    /// move with them.
+    fn verify_coupling(&mut self, seed: u64) -> Result<(), LayoutError> {
+        let device = self.params.device().clone();
+        let x = self.network.example_input(&device);
+        let outputs = |m: &Self| -> Vec<f32> {
+            let y = m.predict(x.clone(), false).into_data().convert::<f32>();
+            y.as_slice::<f32>().unwrap_or(&[]).to_vec()
+        };
+        let before = outputs(self);
+        let scale = before.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let moved = |after: &[f32]| {
+            before
+                .iter()
+                .zip(after)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max)
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc0_091e);
+        let count = self.network.layout().domains().len();
+        for d in 0..count {
+            let layout = self.network.layout();
+            let domain = &layout.domains()[d];
+            let n = layout.domain_size(d);
+            if domain.fixed || n < 2 {
+                continue;
+            }
+            let perm = shuffled(n, domain.block, &mut rng);
+            let shift = self.try_permutation(&[(d, &perm)], &outputs, &moved)?;
+            if shift <= 1e-4 * scale {
+                continue;
+            }
+            let layout = self.network.layout();
+            let partners: Vec<DomainId> = (0..count)
+                .filter(|&e| e != d && !layout.domains()[e].fixed && layout.domain_size(e) == n)
+                .collect();
+            let mut partner = None;
+            for e in partners {
+                let shift = self.try_permutation(&[(d, &perm), (e, &perm)], &outputs, &moved)?;
+                if shift <= 1e-4 * scale {
+                    partner = Some(e);
+                    break;
+                }
+            }
+            let layout = self.network.layout();
+            let name = |d: DomainId| domain_label(layout, d);
+            let advice = match partner {
+                Some(e) => format!(
+                    "it moves together with domain {}: put their layers in one coupling group \
+                     (an identity edge between them does that)",
+                    name(e)
+                ),
+                None => "its neurons are combined with others that do not move with them (an \
+                         addition, a product or a concatenation in the forward pass): put the \
+                         layers involved in one coupling group"
+                    .to_string(),
+            };
+            return Err(LayoutError(format!(
+                "coupling check: permuting domain {} changes the network's outputs by {shift:.3}; \
+                 {advice}",
+                name(d)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies `perms` (domain, permutation), measures how far the outputs move, and undoes
+    /// them.
+    fn try_permutation(
+        &mut self,
+        perms: &[(DomainId, &[usize])],
+        outputs: &dyn Fn(&Self) -> Vec<f32>,
+        moved: &dyn Fn(&[f32]) -> f32,
+    ) -> Result<f32, LayoutError> {
+        let fail = |e: PermuteError| LayoutError(format!("coupling check: {e}"));
+        for &(d, perm) in perms {
+            self.permute(d, perm).map_err(fail)?;
+        }
+        let shift = moved(&outputs(self));
+        for &(d, perm) in perms.iter().rev() {
+            let mut inverse = vec![0; perm.len()];
+            for (q, &p) in perm.iter().enumerate() {
+                inverse[p] = q;
+            }
+            self.permute(d, &inverse).map_err(fail)?;
+        }
+        Ok(shift)
+    }
 }
 
-/// Gather indices over `width` columns that move them into storage order (`inverse = false`:
-/// column `p` takes original feature `order[p]`, folds repeating) or back to the original
-/// order (`inverse = true`); `None` for the identity.
-fn column_gather(
-    order: &[usize],
-    width: usize,
-    inverse: bool,
-    device: &Device,
-) -> Option<Tensor<1, Int>> {
-    let n = order.len();
-    if n == 0 || order.iter().enumerate().all(|(p, &f)| p == f) {
+/// `'name' (layers a, b)`.
+fn domain_label(layout: &Layout, d: DomainId) -> String {
+    let domain = &layout.domains()[d];
+    let layers: Vec<&str> = domain
+        .layers
+        .iter()
+        .map(|&l| layout.layer(l).name.as_str())
+        .collect();
+    format!("'{}' (layers {})", domain.name, layers.join(", "))
+}
+
+/// A random permutation of `n` neurons that moves every one of them, within blocks of
+/// `block` neurons where the domain has blocks (the blocks themselves rotate too).
+fn shuffled(n: usize, block: Option<usize>, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let size = block.unwrap_or(n).max(1);
+    let blocks = n / size;
+    let mut order: Vec<usize> = (0..blocks).collect();
+    order.rotate_left(1.min(blocks.saturating_sub(1)));
+    let mut perm = Vec::with_capacity(n);
+    for b in order {
+        let mut within: Vec<usize> = (0..size).collect();
+        within.shuffle(rng);
+        if size > 1 && within.iter().enumerate().all(|(i, &w)| i == w) {
+            within.rotate_left(1);
+        }
+        perm.extend(within.into_iter().map(|w| b * size + w));
+    }
+    perm
+}
+
+/// The gather that moves data columns into storage order (`inverse = false`: storage column
+/// `c` takes data column `map[c]`) or outputs back to the original order (`inverse = true`);
+/// `None` for the identity.
+fn gather_tensor(map: Vec<usize>, inverse: bool, device: &Device) -> Option<Tensor<1, Int>> {
+    if map.iter().enumerate().all(|(c, &f)| c == f) {
         return None;
     }
-    let mut map = order.to_vec();
-    if inverse {
-        for (p, &f) in order.iter().enumerate() {
-            map[f] = p;
+    let width = map.len();
+    let gather: Vec<i64> = if inverse {
+        let mut back = vec![0i64; width];
+        for (c, &f) in map.iter().enumerate() {
+            back[f] = c as i64;
         }
-    }
-    let gather: Vec<i64> = (0..width)
-        .map(|c| (c - c % n + map[c % n]) as i64)
-        .collect();
+        back
+    } else {
+        map.iter().map(|&f| f as i64).collect()
+    };
     Some(Tensor::from_data(TensorData::new(gather, [width]), device))
 }

@@ -1,5 +1,5 @@
 use crate::checkpoint::{Checkpoint, InitialState};
-use crate::model::{Evaluation, Model, Network, Task};
+use crate::model::{Evaluation, Model, Network, PermuteError, Task};
 use crate::regulariser::Regulariser;
 use bimt_format::{CostSpec, FormatError};
 use bimt_layout::{CostConfig, Distances, Reduction};
@@ -253,6 +253,9 @@ pub enum TrainError {
     /// A checkpoint could not be written.
     #[error(transparent)]
     Checkpoint(#[from] FormatError),
+    /// A swap round produced a permutation the model refused (a bug in the swapper).
+    #[error("swap round: {0}")]
+    Swap(#[from] PermuteError),
 }
 
 /// A loss that grew past this many times its value before the first step has diverged.
@@ -447,7 +450,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
 
     /// One swap round: moves host weights, then the trainable tensors, their AdamW moments
     /// and the input/output orders by the same permutations. Returns the number of swaps.
-    pub fn swap_round(&mut self, swap_distances: &Distances) -> usize {
+    pub fn swap_round(&mut self, swap_distances: &Distances) -> Result<usize, PermuteError> {
         let layout = self.model.network.layout();
         let mut host = self.model.params.to_host();
         let config = SwapConfig {
@@ -457,10 +460,10 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         let round = Swapper::new(layout, swap_distances).round(&mut host, &config);
         for (domain, perm) in round.permutations.iter().enumerate() {
             if let Some(perm) = perm {
-                self.model.permute(domain, perm);
+                self.model.permute(domain, perm)?;
             }
         }
-        round.swaps
+        Ok(round.swaps)
     }
 
     /// Trains from `start_step` to `config.steps`.
@@ -521,7 +524,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
                 && done % config.swap_every == 0
                 && done <= config.steps
             {
-                self.swaps += self.swap_round(&swap_distances);
+                self.swaps += self.swap_round(&swap_distances)?;
             }
             let logs = done % config.log_every.max(1) == 0 || done == total;
             if logs {

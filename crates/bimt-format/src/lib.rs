@@ -7,10 +7,28 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The `model.json` format this crate writes: 2 describes any graph (every layer's role,
+/// activation and data columns, identity connections); a file without `format` is version 1,
+/// a chain from the shallowest layer (input) to the deepest (output).
+pub const MODEL_FORMAT: u32 = 2;
+
+fn format_one() -> u32 {
+    1
+}
+
 /// A network as written to `model.json`.
+///
+/// Format 2 semantics: a layer's value is its activation applied to the sum of its incoming
+/// connections (a linear one contributes `weight · value(from) + bias`, an identity one
+/// `value(from)`); an input layer's neuron `q` holds data column `features[q]`, an output
+/// layer's neuron `q` gives target `features[q]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
-    /// The activation applied after every connection but the last, unless a connection names its own.
+    /// Format version ([`MODEL_FORMAT`]; 1 when absent).
+    #[serde(default = "format_one")]
+    pub format: u32,
+    /// Format 1: the activation applied after every connection but the last, unless a
+    /// connection names its own. Format 2: the default of hidden layers without their own.
     pub activation: String,
     /// Neuron layers in drawing order (bottom to top).
     pub neuron_layers: Vec<NeuronLayerFile>,
@@ -49,6 +67,39 @@ pub struct NeuronLayerFile {
     pub coords: Vec<Vec<f64>>,
     /// Position of the layer along the stacking axis, in units of the layer gap `y*`.
     pub depth: f64,
+    /// Format 2: `input`, `hidden` or `output`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<LayerRole>,
+    /// Format 2: the activation applied to the sum of the incoming connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    /// Format 2, input and output layers: for each neuron (storage order), the data column
+    /// (input) or target (output) it holds, counted over all input (output) layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<usize>>,
+}
+
+/// What a neuron layer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerRole {
+    /// Holds data columns.
+    Input,
+    /// Computed from its incoming connections.
+    Hidden,
+    /// Computed and compared with targets.
+    Output,
+}
+
+/// What a connection does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    /// `weight · value(from) + bias`.
+    #[default]
+    Linear,
+    /// `value(from)` unchanged; no weight (an empty `weight`), no bias, equal sizes.
+    Identity,
 }
 
 /// One weight matrix with its bias.
@@ -58,6 +109,9 @@ pub struct ConnectionFile {
     pub from: usize,
     /// Index into `neuron_layers` of the target layer.
     pub to: usize,
+    /// `linear` (default) or `identity`.
+    #[serde(default)]
+    pub kind: ConnectionKind,
     /// `weight[o][i]` joins input index `i` to output index `o`. With folds, input index `i`
     /// sits at neuron `i % size(from)` and output index `o` at neuron `o % size(to)`.
     pub weight: Vec<Vec<f32>>,
@@ -214,6 +268,7 @@ impl ConnectionFile {
         Self {
             from,
             to,
+            kind: ConnectionKind::Linear,
             weight,
             bias: None,
             in_fold: 1,
@@ -236,6 +291,12 @@ impl ModelFile {
 
     /// Checks that every index and every shape is consistent; the message names the culprit.
     pub fn check(&self) -> Result<(), String> {
+        if self.format > MODEL_FORMAT {
+            return Err(format!(
+                "format {}; this bimt reads formats 1 to {MODEL_FORMAT}",
+                self.format
+            ));
+        }
         for (l, layer) in self.neuron_layers.iter().enumerate() {
             if layer.coords.len() != layer.size {
                 return Err(format!(
@@ -244,6 +305,41 @@ impl ModelFile {
                     layer.coords.len(),
                     layer.size
                 ));
+            }
+        }
+        if self.neuron_layers.is_empty() {
+            return Err("no neuron layers".into());
+        }
+        let roles = self.roles();
+        for (what, role, total) in [
+            ("input", LayerRole::Input, self.input_features.len()),
+            ("output", LayerRole::Output, self.output_features.len()),
+        ] {
+            let layers: Vec<usize> = (0..roles.len()).filter(|&l| roles[l] == role).collect();
+            if layers.is_empty() {
+                return Err(format!("no {what} layer"));
+            }
+            let mut seen = vec![false; total];
+            for &l in &layers {
+                let layer = &self.neuron_layers[l];
+                let features = self.features(l);
+                if features.len() != layer.size {
+                    return Err(format!(
+                        "{what} layer {l} ({}): {} features for {} neurons",
+                        layer.name,
+                        features.len(),
+                        layer.size
+                    ));
+                }
+                for f in features {
+                    if f >= total || std::mem::replace(&mut seen[f], true) {
+                        return Err(format!(
+                            "{what} layer {l} ({}): feature {f} is out of range or repeated \
+                             ({total} {what} features in all)",
+                            layer.name
+                        ));
+                    }
+                }
             }
         }
         if let Some(embedding) = &self.token_embedding {
@@ -262,6 +358,16 @@ impl ModelFile {
                     .ok_or_else(|| format!("connection {c}: no neuron layer {i}"))
             };
             let (from, to) = (layer(conn.from)?, layer(conn.to)?);
+            if conn.kind == ConnectionKind::Identity {
+                if from.size != to.size || !conn.weight.is_empty() || conn.bias.is_some() {
+                    return Err(format!(
+                        "connection {c} ({} -> {}): an identity connection joins layers of one \
+                         size and has no weight and no bias",
+                        from.name, to.name
+                    ));
+                }
+                continue;
+            }
             let (rows, cols) = (to.size * conn.out_fold, from.size * conn.in_fold);
             if conn.weight.len() != rows || conn.weight.iter().any(|r| r.len() != cols) {
                 return Err(format!(
@@ -279,5 +385,69 @@ impl ModelFile {
             }
         }
         Ok(())
+    }
+
+    /// Every layer's role: as recorded (format 2), or for format 1 the shallowest layer is the
+    /// input and the deepest the output.
+    pub fn roles(&self) -> Vec<LayerRole> {
+        let by_depth = |deeper: bool| {
+            (0..self.neuron_layers.len()).reduce(|a, b| {
+                let (da, db) = (self.neuron_layers[a].depth, self.neuron_layers[b].depth);
+                if (deeper && db > da) || (!deeper && db < da) {
+                    b
+                } else {
+                    a
+                }
+            })
+        };
+        let (input, output) = (by_depth(false), by_depth(true));
+        (0..self.neuron_layers.len())
+            .map(|l| match self.neuron_layers[l].role {
+                Some(role) => role,
+                None if Some(l) == input => LayerRole::Input,
+                None if Some(l) == output => LayerRole::Output,
+                None => LayerRole::Hidden,
+            })
+            .collect()
+    }
+
+    /// The layers of one role, in file order (data columns and targets are counted in it).
+    pub fn layers_with(&self, role: LayerRole) -> Vec<usize> {
+        let roles = self.roles();
+        (0..roles.len()).filter(|&l| roles[l] == role).collect()
+    }
+
+    /// For an input or output layer, the data column or target of each neuron (format 1: the
+    /// file's `input_features` / `output_features`); empty for a hidden layer.
+    pub fn features(&self, layer: usize) -> Vec<usize> {
+        if let Some(features) = &self.neuron_layers[layer].features {
+            return features.clone();
+        }
+        match self.roles()[layer] {
+            LayerRole::Input => self.input_features.clone(),
+            LayerRole::Output => self.output_features.clone(),
+            LayerRole::Hidden => Vec::new(),
+        }
+    }
+
+    /// The activation a layer applies to the sum of its incoming connections: as recorded
+    /// (format 2), else the activation of the connections into it (format 1); `identity` for
+    /// input layers.
+    pub fn layer_activation(&self, layer: usize) -> String {
+        if let Some(a) = &self.neuron_layers[layer].activation {
+            return a.clone();
+        }
+        match self.roles()[layer] {
+            LayerRole::Input => "identity".into(),
+            role => self
+                .connections
+                .iter()
+                .find(|c| c.to == layer)
+                .and_then(|c| c.activation.clone())
+                .unwrap_or_else(|| match role {
+                    LayerRole::Output if self.format >= 2 => "identity".into(),
+                    _ => self.activation.clone(),
+                }),
+        }
     }
 }

@@ -102,21 +102,23 @@ pub struct LayoutError(pub String);
 #[derive(Clone, Debug)]
 pub struct Layout {
     graph: DiGraph<NeuronLayer, Connection>,
+    identities: Vec<(LayerId, LayerId)>,
     params: Vec<ParamSpec>,
     domains: Vec<Domain>,
     domain_of: Vec<DomainId>,
-    input: Option<LayerId>,
-    output: Option<LayerId>,
+    inputs: Vec<LayerId>,
+    outputs: Vec<LayerId>,
 }
 
 /// Declares a layout step by step; [`build`](Self::build) validates it.
 #[derive(Default)]
 pub struct LayoutBuilder {
     graph: DiGraph<NeuronLayer, Connection>,
+    identities: Vec<(LayerId, LayerId)>,
     params: Vec<ParamSpec>,
     domains: Vec<Domain>,
-    input: Option<LayerId>,
-    output: Option<LayerId>,
+    inputs: Vec<LayerId>,
+    outputs: Vec<LayerId>,
 }
 
 impl LayoutBuilder {
@@ -157,11 +159,11 @@ impl LayoutBuilder {
         out_fold: usize,
         bias: bool,
     ) -> ConnectionId {
-        let name = format!("{}->{}", self.name(from), self.name(to));
+        let name = format!("{} -> {}", self.name(from), self.name(to));
         let (rows, cols) = (self.size(from) * in_fold, self.size(to) * out_fold);
         let bound = 1.0 / (rows.max(1) as f64).sqrt();
         let weight = self.param(ParamSpec {
-            name: format!("{name}.weight"),
+            name: format!("{name} weight"),
             shape: [rows, cols],
             init_bound: bound,
             init_normal: None,
@@ -169,7 +171,7 @@ impl LayoutBuilder {
         });
         let bias = bias.then(|| {
             self.param(ParamSpec {
-                name: format!("{name}.bias"),
+                name: format!("{name} bias"),
                 shape: [1, cols],
                 init_bound: bound,
                 init_normal: None,
@@ -193,21 +195,33 @@ impl LayoutBuilder {
         self.graph.add_edge(from, to, connection)
     }
 
-    /// Declares a coupling group. Layers in no declared group get one free domain each.
+    /// Adds an identity edge `from → to`: `to`'s pre-activation includes `from`'s values
+    /// unchanged (a residual skip), so the two layers must share one permutation. Identity
+    /// edges have no parameters and no wiring cost. [`build`](Self::build) puts both ends in
+    /// one domain, or refuses a layout whose declared domains separate them.
+    pub fn identity(&mut self, from: LayerId, to: LayerId) -> &mut Self {
+        self.identities.push((from, to));
+        self
+    }
+
+    /// Declares a coupling group. Layers in no declared group get one free domain each
+    /// (layers joined by identity edges share one).
     pub fn domain(&mut self, domain: Domain) -> DomainId {
         self.domains.push(domain);
         self.domains.len() - 1
     }
 
-    /// Marks the network's input layer: its order is tracked as `input_features`.
+    /// Marks an input layer; data columns go to the input layers in the order they are
+    /// marked, and each input layer's order is tracked.
     pub fn input(&mut self, layer: LayerId) -> &mut Self {
-        self.input = Some(layer);
+        self.inputs.push(layer);
         self
     }
 
-    /// Marks the network's output layer: its order is tracked as `output_features`.
+    /// Marks an output layer; the network's outputs are the output layers' values in the
+    /// order they are marked, and each output layer's order is tracked.
     pub fn output(&mut self, layer: LayerId) -> &mut Self {
-        self.output = Some(layer);
+        self.outputs.push(layer);
         self
     }
 
@@ -226,10 +240,11 @@ impl LayoutBuilder {
     pub fn build(self) -> Result<Layout, LayoutError> {
         let LayoutBuilder {
             mut graph,
+            identities,
             params,
             mut domains,
-            input,
-            output,
+            inputs,
+            outputs,
         } = self;
         let err = |m: String| Err(LayoutError(m));
         let mut names = std::collections::HashSet::new();
@@ -266,8 +281,9 @@ impl LayoutBuilder {
         let mut claim = |axis: (ParamId, usize), owner: String| -> Result<(), LayoutError> {
             match axis_owner.insert(axis, owner.clone()) {
                 Some(previous) => Err(LayoutError(format!(
-                    "axis {} of parameter {} is permuted by both {previous} and {owner}",
-                    axis.1, axis.0
+                    "the {} of '{}' are permuted by both {previous} and {owner}",
+                    if axis.1 == 0 { "rows" } else { "columns" },
+                    params.get(axis.0).map_or("?", |p| p.name.as_str())
                 ))),
                 None => Ok(()),
             }
@@ -359,34 +375,183 @@ impl LayoutBuilder {
                 claim((a.param, a.axis), what)?;
             }
         }
-        for l in graph.node_indices() {
-            if domain_of[l.index()] == usize::MAX {
-                domain_of[l.index()] = domains.len();
-                domains.push(Domain {
-                    name: graph[l].name.clone(),
-                    layers: vec![l],
-                    block: None,
-                    fixed: false,
-                    extra_axes: Vec::new(),
-                });
+        derive_identity_domains(&graph, &identities, &mut domains, &mut domain_of)?;
+        let mut domain_names = std::collections::HashSet::new();
+        for domain in &domains {
+            if !domain_names.insert(domain.name.as_str()) {
+                return err(format!(
+                    "two domains are named '{}': give each coupling group its own name",
+                    domain.name
+                ));
             }
         }
-        for (what, layer) in [("input", input), ("output", output)] {
-            if let Some(l) = layer
-                && graph.node_weight(l).is_none()
-            {
-                return err(format!("the {what} layer #{} does not exist", l.index()));
-            }
-        }
+        check_roles(&graph, &identities, &inputs, &outputs)?;
         Ok(Layout {
             graph,
+            identities,
             params,
             domains,
             domain_of,
-            input,
-            output,
+            inputs,
+            outputs,
         })
     }
+}
+
+/// Puts the two ends of every identity edge into one domain: a layer in no declared domain
+/// joins its partner's, and layers in no declared domain at all form one new domain (named
+/// after its layers, `a+b`). Two declared domains joined by an identity edge are refused.
+fn derive_identity_domains(
+    graph: &DiGraph<NeuronLayer, Connection>,
+    identities: &[(LayerId, LayerId)],
+    domains: &mut Vec<Domain>,
+    domain_of: &mut [DomainId],
+) -> Result<(), LayoutError> {
+    let exists = |l: LayerId| graph.node_weight(l).is_some();
+    for &(a, b) in identities {
+        if !exists(a) || !exists(b) {
+            return Err(LayoutError(format!(
+                "an identity edge names layer #{}, which does not exist",
+                if exists(a) { b.index() } else { a.index() }
+            )));
+        }
+        if graph[a].size != graph[b].size {
+            return Err(LayoutError(format!(
+                "identity edge {} -> {}: the layers have {} and {} neurons; an identity edge \
+                 needs equal sizes",
+                graph[a].name, graph[b].name, graph[a].size, graph[b].size
+            )));
+        }
+    }
+    // Union-find over layers; each class keeps the declared domain it holds, if any.
+    let n = graph.node_count();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for l in 0..n {
+        if domain_of[l] != usize::MAX {
+            let first = domains[domain_of[l]].layers[0].index();
+            let (a, b) = (root(&mut parent, l), root(&mut parent, first));
+            parent[a] = b;
+        }
+    }
+    for &(a, b) in identities {
+        let (ra, rb) = (root(&mut parent, a.index()), root(&mut parent, b.index()));
+        let declared = |r: usize, domain_of: &[DomainId], parent: &mut [usize]| {
+            (0..n).find(|&l| domain_of[l] != usize::MAX && root(parent, l) == r)
+        };
+        if let (Some(da), Some(db)) = (
+            declared(ra, domain_of, &mut parent),
+            declared(rb, domain_of, &mut parent),
+        ) && domain_of[da] != domain_of[db]
+        {
+            return Err(LayoutError(format!(
+                "identity edge {} -> {}: its ends must share one permutation, but they are in \
+                 the domains '{}' and '{}'; put both layers in one domain",
+                graph[a].name,
+                graph[b].name,
+                domains[domain_of[da]].name,
+                domains[domain_of[db]].name
+            )));
+        }
+        parent[ra] = rb;
+    }
+    let mut class_domain: std::collections::HashMap<usize, DomainId> = Default::default();
+    for (l, &d) in domain_of.iter().enumerate() {
+        if d != usize::MAX {
+            class_domain.insert(root(&mut parent, l), d);
+        }
+    }
+    for l in graph.node_indices() {
+        if domain_of[l.index()] != usize::MAX {
+            continue;
+        }
+        let r = root(&mut parent, l.index());
+        let d = *class_domain.entry(r).or_insert_with(|| {
+            domains.push(Domain {
+                name: String::new(),
+                layers: Vec::new(),
+                block: None,
+                fixed: false,
+                extra_axes: Vec::new(),
+            });
+            domains.len() - 1
+        });
+        domains[d].layers.push(l);
+        domain_of[l.index()] = d;
+    }
+    for domain in domains.iter_mut().filter(|d| d.name.is_empty()) {
+        domain.name = domain
+            .layers
+            .iter()
+            .map(|&l| graph[l].name.as_str())
+            .collect::<Vec<_>>()
+            .join("+");
+    }
+    Ok(())
+}
+
+/// Checks the declared inputs and outputs, and that every other layer is fed and read: a
+/// layer that is not an input needs an incoming edge, one that is not an output an outgoing
+/// edge (identity edges count).
+fn check_roles(
+    graph: &DiGraph<NeuronLayer, Connection>,
+    identities: &[(LayerId, LayerId)],
+    inputs: &[LayerId],
+    outputs: &[LayerId],
+) -> Result<(), LayoutError> {
+    let err = |m: String| Err(LayoutError(m));
+    for (what, layers) in [("input", inputs), ("output", outputs)] {
+        for (i, &l) in layers.iter().enumerate() {
+            let Some(layer) = graph.node_weight(l) else {
+                return err(format!("the {what} layer #{} does not exist", l.index()));
+            };
+            if layers[..i].contains(&l) {
+                return err(format!(
+                    "layer '{}' is marked as an {what} twice",
+                    layer.name
+                ));
+            }
+        }
+    }
+    if let Some(&l) = inputs.iter().find(|l| outputs.contains(l)) {
+        return err(format!(
+            "layer '{}' is marked both as an input and as an output",
+            graph[l].name
+        ));
+    }
+    for l in graph.node_indices() {
+        let fed = graph
+            .edges_directed(l, Direction::Incoming)
+            .next()
+            .is_some()
+            || identities.iter().any(|&(_, to)| to == l);
+        let read = graph
+            .edges_directed(l, Direction::Outgoing)
+            .next()
+            .is_some()
+            || identities.iter().any(|&(from, _)| from == l);
+        if !inputs.is_empty() && !inputs.contains(&l) && !fed {
+            return err(format!(
+                "layer '{}' is not an input, and no edge enters it: connect a layer to it, or \
+                 mark it as an input",
+                graph[l].name
+            ));
+        }
+        if !outputs.is_empty() && !outputs.contains(&l) && !read {
+            return err(format!(
+                "layer '{}' is not an output, and no edge leaves it: connect it to a layer, or \
+                 mark it as an output",
+                graph[l].name
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Layout {
@@ -427,14 +592,20 @@ impl Layout {
         self.graph[self.domains[domain].layers[0]].size
     }
 
-    /// The input layer, whose order is tracked.
-    pub fn input(&self) -> Option<LayerId> {
-        self.input
+    /// The input layers, in the order data columns go to them; each one's order is tracked.
+    pub fn inputs(&self) -> &[LayerId] {
+        &self.inputs
     }
 
-    /// The output layer, whose order is tracked.
-    pub fn output(&self) -> Option<LayerId> {
-        self.output
+    /// The output layers, in the order the network's outputs list them; each one's order is
+    /// tracked.
+    pub fn outputs(&self) -> &[LayerId] {
+        &self.outputs
+    }
+
+    /// The identity edges `(from, to)`: `to` adds `from`'s values unchanged.
+    pub fn identities(&self) -> &[(LayerId, LayerId)] {
+        &self.identities
     }
 
     /// Connections in insertion order: `(id, from, to, connection)`.
@@ -489,13 +660,13 @@ impl Layout {
         axes
     }
 
-    /// The connections into the output layer (the "last layer").
+    /// Whether a connection enters an output layer (a "last layer").
     pub fn is_last(&self, connection: ConnectionId) -> bool {
         let (_, to) = self
             .graph
             .edge_endpoints(connection)
             .expect("connection exists");
-        Some(to) == self.output
+        self.outputs.contains(&to)
     }
 }
 

@@ -44,6 +44,9 @@ fn line_layer(name: &str, size: usize, depth: f64) -> NeuronLayerFile {
         size,
         coords,
         depth,
+        role: None,
+        activation: None,
+        features: None,
     }
 }
 
@@ -57,6 +60,9 @@ fn grid_layer(name: &str, side: usize, depth: f64) -> NeuronLayerFile {
         size: side * side,
         coords,
         depth,
+        role: None,
+        activation: None,
+        features: None,
     }
 }
 
@@ -128,6 +134,7 @@ fn mlp(locality: f64, seed: u64) -> ModelFile {
         output_names: vec!["y1".into(), "y2".into()],
         cost: cost(),
         token_embedding: None,
+        format: 1,
     }
 }
 
@@ -154,6 +161,7 @@ fn mnist(seed: u64) -> ModelFile {
         output_names: (0..10).map(|d| d.to_string()).collect(),
         cost: cost(),
         token_embedding: None,
+        format: 1,
     }
 }
 
@@ -179,6 +187,7 @@ fn attention(seed: u64) -> ModelFile {
         output_names: vec![],
         cost: cost(),
         token_embedding: None,
+        format: 1,
     }
 }
 

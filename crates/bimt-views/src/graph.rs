@@ -3,7 +3,7 @@
 //! blue for positive and red for negative weights.
 
 use crate::canvas::{BLACK, BLUE, Canvas, RED, Rgb, WHITE, text_width};
-use bimt_format::{ModelFile, NeuronLayerFile};
+use bimt_format::{LayerRole, ModelFile, NeuronLayerFile};
 use image::RgbImage;
 
 /// How a connectivity graph is drawn.
@@ -220,9 +220,17 @@ impl Layout {
         let (u_range, v_range) = (plane_range(0), plane_range(1));
 
         // Horizontal geometry: layer names on the left.
+        // Layers at one depth share a row and one name tag, `a | b`.
         let name_width = layers
             .iter()
-            .map(|l| text_width(&l.name, style.font_size))
+            .map(|l| {
+                let row: Vec<&str> = layers
+                    .iter()
+                    .filter(|m| m.depth == l.depth)
+                    .map(|m| m.name.as_str())
+                    .collect();
+                text_width(&row.join(" | "), style.font_size)
+            })
             .fold(0.0, f32::max);
         let left = (MARGIN + name_width + 12.0).min(0.3 * canvas.width());
         let right = canvas.width()
@@ -476,12 +484,27 @@ impl Layout {
     /// over the outputs.
     fn draw_labels(&self, model: &ModelFile, style: &GraphStyle, canvas: &mut Canvas) {
         let fs = style.font_size;
-        for (l, layer) in model.neuron_layers.iter().enumerate() {
-            let y = self.base_y[l]
+        let row_y = |l: usize| {
+            self.base_y[l]
                 - 0.5 * self.plane_h
-                - 0.5 * self.stack_dy * (self.copies[l].count() - 1) as f32;
-            if y.is_finite() {
-                canvas.text(&layer.name, self.left - 12.0, y, fs, BLACK, (1.0, 0.5));
+                - 0.5 * self.stack_dy * (self.copies[l].count() - 1) as f32
+        };
+        for (l, _) in model.neuron_layers.iter().enumerate() {
+            let y = row_y(l);
+            // Layers that share a row (several inputs, two towers) share one name tag.
+            if y.is_finite() && (0..l).all(|m| row_y(m) != y) {
+                let names: Vec<&str> = (l..model.neuron_layers.len())
+                    .filter(|&m| row_y(m) == y)
+                    .map(|m| model.neuron_layers[m].name.as_str())
+                    .collect();
+                canvas.text(
+                    &names.join(" | "),
+                    self.left - 12.0,
+                    y,
+                    fs,
+                    BLACK,
+                    (1.0, 0.5),
+                );
             }
             if let Copies::Side(k) = self.copies[l]
                 && k > 1
@@ -515,25 +538,19 @@ impl Layout {
                 }
             }
         }
-        let rows = [
-            (
-                self.input,
-                self.input_labels,
-                &model.input_names,
-                &model.input_features,
-                true,
-            ),
-            (
-                self.output,
-                self.output_labels,
-                &model.output_names,
-                &model.output_features,
-                false,
-            ),
-        ];
-        for (layer, mode, names, features, below) in rows {
-            let Some(l) = layer else { continue };
-            for (p, name) in labelled(model, l, names, features, &self.copies[l]) {
+        // Every input and output layer is named like the first one found by depth.
+        let roles = model.roles();
+        let rows = (0..model.neuron_layers.len()).filter_map(|l| match roles[l] {
+            LayerRole::Input if self.input.is_some() => {
+                Some((l, self.input_labels, &model.input_names, true))
+            }
+            LayerRole::Output if self.output.is_some() => {
+                Some((l, self.output_labels, &model.output_names, false))
+            }
+            _ => None,
+        });
+        for (l, mode, names, below) in rows {
+            for (p, name) in labelled(model, l, names, &self.copies[l]) {
                 let copy = match self.copies[l] {
                     Copies::Stacked(k) if !below => k - 1,
                     _ => p / model.neuron_layers[l].size,
@@ -569,10 +586,11 @@ fn labelled<'a>(
     model: &ModelFile,
     l: usize,
     names: &'a [String],
-    features: &[usize],
     copies: &Copies,
 ) -> Vec<(usize, &'a str)> {
     let size = model.neuron_layers[l].size;
+    // Format 2 names each input or output layer's own data columns.
+    let features = model.features(l);
     let positions = match copies {
         Copies::Side(k) => size * k,
         Copies::Stacked(_) => size,
@@ -599,16 +617,16 @@ fn label_mode(
     let Some(l) = layer else {
         return LabelMode::None;
     };
-    let (names, features) = if input {
-        (&model.input_names, &model.input_features)
+    let names = if input {
+        &model.input_names
     } else {
-        (&model.output_names, &model.output_features)
+        &model.output_names
     };
     let size = model.neuron_layers[l].size;
     if is_planar(&model.neuron_layers[l]) || names.is_empty() || size == 0 {
         return LabelMode::None;
     }
-    let items = labelled(model, l, names, features, &copies[l]);
+    let items = labelled(model, l, names, &copies[l]);
     if items.is_empty() {
         return LabelMode::None;
     }
@@ -706,6 +724,9 @@ mod tests {
             size: xs.len(),
             coords: xs.iter().map(|&x| vec![x]).collect(),
             depth,
+            role: None,
+            activation: None,
+            features: None,
         }
     }
 
@@ -719,6 +740,9 @@ mod tests {
             size: side * side,
             coords,
             depth,
+            role: None,
+            activation: None,
+            features: None,
         }
     }
 
@@ -740,6 +764,7 @@ mod tests {
                 last_layer_distance: true,
             },
             token_embedding: None,
+            format: 1,
         }
     }
 
@@ -1099,6 +1124,9 @@ mod tests {
                     size: 3,
                     coords: vec![],
                     depth: 1.0,
+                    role: None,
+                    activation: None,
+                    features: None,
                 },
                 line("far", &[-1e300, 1e300], 2.0),
             ],

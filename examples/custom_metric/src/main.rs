@@ -42,7 +42,12 @@ fn main() {
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
     let mlp = Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).expect("a valid layout");
     let config = TrainConfig::paper(steps);
-    let mut trainer = Trainer::new(Model::new(mlp, 0, &device), task, config, &metric);
+    let mut trainer = Trainer::new(
+        Model::new(mlp, 0, &device).expect("the coupling check passes"),
+        task,
+        config,
+        &metric,
+    );
     let start_cost = trainer.connection_cost(0);
     let summary = trainer.run(&mut ()).expect("training converges");
 
@@ -76,7 +81,7 @@ fn main() {
         .collect();
     println!(
         "  input positions on the circle ({} neurons): {}",
-        layout.layer(layout.input().unwrap()).size,
+        layout.layer(layout.inputs()[0]).size,
         positions.join(" ")
     );
     let style = bimt_views::GraphStyle {

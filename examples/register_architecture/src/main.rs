@@ -33,7 +33,12 @@ fn main() {
     let metric = PaperMetric::l1(2.0, 0.1);
     let config = TrainConfig::paper(steps);
     let spec = config.cost_spec(&metric);
-    let mut trainer = Trainer::new(Model::new(network, 0, &device), task, config, &metric);
+    let mut trainer = Trainer::new(
+        Model::new(network, 0, &device).expect("the coupling check passes"),
+        task,
+        config,
+        &metric,
+    );
     let start_cost = trainer.connection_cost(0);
     let summary = trainer.run(&mut ()).expect("training converges");
     let model = export_model(&trainer.model, &data.input_names, &data.output_names, spec);

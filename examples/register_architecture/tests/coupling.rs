@@ -43,13 +43,14 @@ fn random_permutations_of_every_group_keep_the_function() {
         ResidualMlp::new(CONFIG).unwrap(),
         1,
         &default_device().autodiff(),
-    );
+    )
+    .unwrap();
     let x = input(&mut rng);
     let before = outputs(&model, &x);
     for domain in 0..model.network.layout().domains().len() {
         let mut perm: Vec<usize> = (0..model.network.layout().domain_size(domain)).collect();
         perm.shuffle(&mut rng);
-        model.permute(domain, &perm);
+        model.permute(domain, &perm).unwrap();
     }
     assert!(max_diff(&before, &outputs(&model, &x)) < 1e-5);
 }
@@ -62,7 +63,8 @@ fn permuting_one_stream_layer_alone_breaks_the_function() {
         ResidualMlp::new(CONFIG).unwrap(),
         2,
         &default_device().autodiff(),
-    );
+    )
+    .unwrap();
     let x = input(&mut rng);
     let before = outputs(&model, &x);
     let layout = model.network.layout().clone();
@@ -106,7 +108,8 @@ fn swap_rounds_keep_the_function_and_lower_the_cost() {
         ResidualMlp::new(CONFIG).unwrap(),
         3,
         &default_device().autodiff(),
-    );
+    )
+    .unwrap();
     let x = input(&mut rng);
     let before = outputs(&model, &x);
     let layout = model.network.layout().clone();
@@ -128,7 +131,7 @@ fn swap_rounds_keep_the_function_and_lower_the_cost() {
     );
     for (d, p) in round.permutations.iter().enumerate() {
         if let Some(p) = p {
-            model.permute(d, p);
+            model.permute(d, p).unwrap();
         }
     }
     assert_eq!(model.params.to_host(), host);
@@ -155,4 +158,39 @@ fn stream_layers_of_different_widths_are_rejected() {
         e.contains("stream") && e.contains("8 and 6") && e.contains("s1"),
         "{e}"
     );
+}
+
+#[test]
+fn the_file_declared_twin_is_the_same_network() {
+    // residual_mlp.json declares this residual MLP as data: the identity edges s0 -> s1 and
+    // s1 -> s2 derive the stream's coupling group. Same parameters, same function.
+    let config = ResidualMlpConfig {
+        inputs: 4,
+        width: 12,
+        hidden: 12,
+        blocks: 2,
+        outputs: 2,
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("residual_mlp.json");
+    let device = default_device().autodiff();
+    let rust = Model::new(ResidualMlp::new(config).unwrap(), 7, &device).unwrap();
+    let file = Model::new(bimt_graph::Graph::from_file(&path).unwrap(), 7, &device).unwrap();
+    assert_eq!(rust.params.to_host(), file.params.to_host());
+    let layout = file.network.layout();
+    let s0 = layout.domain_of(layout.layer_named("s0").unwrap());
+    assert_eq!(layout.domains()[s0].name, "s0+s1+s2");
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let x = Tensor::from_data(
+        TensorData::new(
+            (0..40).map(|_| rng.random_range(-1.0..1.0)).collect::<Vec<f32>>(),
+            [10, 4],
+        ),
+        &device,
+    );
+    let (a, b) = (
+        rust.predict(x.clone(), false).into_data().convert::<f32>(),
+        file.predict(x, false).into_data().convert::<f32>(),
+    );
+    let (a, b) = (a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
+    assert!(max_diff(a, b) < 1e-6, "{}", max_diff(a, b));
 }

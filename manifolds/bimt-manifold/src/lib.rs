@@ -100,6 +100,9 @@ impl Metric for PaperMetric {
 pub enum Placement {
     /// `n` neurons evenly on `[0, 1]`: `x = (i + 0.5)/n`.
     Line,
+    /// `n` neurons evenly on `[start, end]`, a part of the line shared with other layers at
+    /// the same depth: `x = start + (end - start)·(i + 0.5)/n`.
+    Segment { start: f64, end: f64 },
     /// A `rows × cols` grid on `[0, 1]²`, row-major: neuron `r·cols + c` at
     /// `((c + 0.5)/cols, (r + 0.5)/rows)`.
     Grid { rows: usize, cols: usize },
@@ -130,6 +133,9 @@ impl Placement {
         let points: Vec<Point2<f64>> = match self {
             Placement::Line => (0..n)
                 .map(|i| Point2::new((i as f64 + 0.5) / n as f64, 0.0))
+                .collect(),
+            Placement::Segment { start, end } => (0..n)
+                .map(|i| Point2::new(start + (end - start) * (i as f64 + 0.5) / n as f64, 0.0))
                 .collect(),
             Placement::Grid { rows, cols } => {
                 if rows * cols != n {
@@ -177,7 +183,7 @@ impl Placement {
     /// How many in-layer coordinates this placement uses (1 for a line, 2 otherwise).
     pub fn dimensions(&self) -> usize {
         match self {
-            Placement::Line => 1,
+            Placement::Line | Placement::Segment { .. } => 1,
             _ => 2,
         }
     }

@@ -9,11 +9,12 @@
 //! # use bimt_engine::Network;
 //! ```
 
-use bimt_engine::{Network, Tensor};
+use bimt_engine::{Device, Network, Tensor, TensorData};
 use bimt_layout::{
     Axis, ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, ParamSpec,
     Placement,
 };
+use burn::tensor::Distribution;
 
 /// Nonlinearity between weight layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,6 +281,22 @@ impl Network for Mlp {
 
     fn token_embedding(&self) -> Option<ParamId> {
         self.embedding.map(|(e, _)| e)
+    }
+
+    fn example_input(&self, device: &Device) -> Tensor<2> {
+        // Folded inputs (several values per input neuron) fill the first weight's rows.
+        let width = self.layout.params()[self.weights[0].0].shape[0];
+        match self.embedding {
+            // Token ids: every token of the vocabulary, in a few rows.
+            Some((embedding, tokens)) => {
+                let vocabulary = self.layout.params()[embedding].shape[0];
+                let ids: Vec<f32> = (0..8 * tokens)
+                    .map(|i| ((i * 7 + 3) % vocabulary) as f32)
+                    .collect();
+                Tensor::from_data(TensorData::new(ids, [8, tokens]), device)
+            }
+            None => Tensor::random([8, width], Distribution::Uniform(-1.0, 1.0), device),
+        }
     }
 
     fn connection_activation(&self, connection: ConnectionId) -> Option<String> {

@@ -31,7 +31,7 @@ fn time(step: &mut dyn FnMut()) -> (f64, f64) {
 fn main() {
     let device = default_device();
     let network = Transformer::new(TransformerConfig::in_context()).expect("valid config");
-    let mut model = Model::new(network, 0, &device);
+    let mut model = Model::new(network, 0, &device).expect("the transformer's coupling holds");
     let rows = 64 * 3;
     let data = |phase: f32| {
         let values: Vec<f32> = (0..rows * 2)

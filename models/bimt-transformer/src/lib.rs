@@ -42,7 +42,8 @@
 
 use bimt_engine::{Network, Tensor, TensorData};
 use bimt_layout::{
-    ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, Placement,
+    ConnectionId, Direction, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId,
+    Placement,
 };
 use burn::tensor::Device;
 use burn::tensor::activation::{gelu, softmax};
@@ -340,6 +341,23 @@ impl Network for Transformer {
 
     fn activation(&self) -> String {
         "gelu".into()
+    }
+
+    fn example_input(&self, device: &Device) -> Tensor<2> {
+        let rows = 2 * self.config.seq_len;
+        Tensor::random(
+            [rows, self.config.token_dim],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            device,
+        )
+    }
+
+    fn layer_activation(&self, layer: LayerId) -> String {
+        self.layout
+            .connections_at(layer, Direction::Incoming)
+            .next()
+            .and_then(|(id, _)| self.connection_activation(id))
+            .unwrap_or_else(|| "identity".into())
     }
 
     fn connection_activation(&self, connection: ConnectionId) -> Option<String> {

@@ -26,6 +26,7 @@ pub fn model(config: TransformerConfig, seed: u64) -> Model<Transformer> {
         seed,
         &default_device(),
     )
+    .unwrap()
 }
 
 /// `sequences·seq_len` random tokens.

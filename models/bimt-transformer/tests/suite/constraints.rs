@@ -22,7 +22,7 @@ fn moving_one_neuron_to_another_head_changes_the_outputs() {
     // Neurons 3 (last of head 0) and 4 (first of head 1) trade places: not a whole-head move.
     let mut perm: Vec<usize> = (0..config.width).collect();
     perm.swap(3, 4);
-    model.permute(atn1, &perm);
+    model.permute(atn1, &perm).unwrap();
     let err = max_relative(&before, &host(model.predict(x, false)));
     assert!(
         err > 1e-3,

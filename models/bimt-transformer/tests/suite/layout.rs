@@ -96,8 +96,8 @@ fn coupling_groups_follow_appendix_f() {
             "{name}"
         );
     }
-    assert_eq!(layout.input(), layout.layer_named("input"));
-    assert_eq!(layout.output(), layout.layer_named("output"));
+    assert_eq!(layout.inputs(), [layout.layer_named("input").unwrap()]);
+    assert_eq!(layout.outputs(), [layout.layer_named("output").unwrap()]);
 }
 
 #[test]
