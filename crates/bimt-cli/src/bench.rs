@@ -9,26 +9,55 @@ use bimt_swap::{SwapConfig, Swapper};
 use bimt_tasks::{Batching, Loss, Supervised};
 use std::time::Instant;
 
-/// Prints steps per second of the symbolic preset and the time of one swap round.
-pub fn bench() -> Result<(), String> {
+/// One symbolic-independence run of `network`: its trainer after training, and its steps
+/// per second.
+fn symbolic_run<'m, N: Network>(
+    network: N,
+    hyper: &crate::presets::Hyper,
+    metric: &'m bimt_manifold::PaperMetric,
+) -> Result<(Trainer<'m, N, Supervised>, f64, f64), String> {
     let device = default_device().autodiff();
-    let hyper = defaults("symbolic-independence", Profile::Paper).expect("preset exists");
-    let metric = metric_of(&hyper);
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, 0);
-    let mlp = Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).map_err(|e| e.to_string())?;
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
-    let config = train_config(&hyper, Variant::Bimt, None);
-    let mut trainer = Trainer::new(Model::new(mlp, 0, &device), task, config.clone(), &metric);
+    let config = train_config(hyper, Variant::Bimt, None);
+    let model = Model::new(network, 0, &device).map_err(|e| e.to_string())?;
+    let mut trainer = Trainer::new(model, task, config.clone(), metric);
     let started = Instant::now();
     let summary = trainer.run(&mut ()).map_err(|e| e.to_string())?;
     let wall = started.elapsed().as_secs_f64();
-    println!(
-        "symbolic-independence, 4-20-20-2, {} steps, swaps every {}: {wall:.2} s wall, {:.0} steps/s, test MSE {:.2e}",
-        config.steps,
-        config.swap_every,
+    Ok((
+        trainer,
         config.steps as f64 / wall,
-        summary.evaluation.test_loss
+        summary.evaluation.test_loss,
+    ))
+}
+
+/// Prints steps per second of the symbolic preset, built in and declared as a graph, and the
+/// time of one swap round.
+pub fn bench() -> Result<(), String> {
+    let hyper = defaults("symbolic-independence", Profile::Paper).expect("preset exists");
+    let metric = metric_of(&hyper);
+    let built_in = || Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).map_err(|e| e.to_string());
+    let declared =
+        || bimt_graph::Graph::new(&crate::custom::mlp(4, &[20, 20], 2)).map_err(|e| e.to_string());
+    // Alternate the two, twice, and keep each one's faster run.
+    let (mut mlp_rate, mut graph_rate) = (0.0f64, 0.0f64);
+    for _ in 0..2 {
+        let (_, rate, mse) = symbolic_run(built_in()?, &hyper, &metric)?;
+        mlp_rate = mlp_rate.max(rate);
+        let (_, rate, graph_mse) = symbolic_run(declared()?, &hyper, &metric)?;
+        graph_rate = graph_rate.max(rate);
+        println!(
+            "symbolic-independence, 4-20-20-2, {} steps: built-in MLP {:.0} steps/s (test MSE {mse:.2e}), declared as a graph {:.0} steps/s (test MSE {graph_mse:.2e})",
+            hyper.steps, mlp_rate, graph_rate
+        );
+    }
+    println!(
+        "graph / built-in: {:.1} % of the built-in MLP's steps per second",
+        100.0 * graph_rate / mlp_rate
     );
+    let (mut trainer, _, _) = symbolic_run(built_in()?, &hyper, &metric)?;
+    let config = trainer.config.clone();
     let distances = Distances::new(
         trainer.model.network.layout(),
         &metric,
@@ -38,7 +67,7 @@ pub fn bench() -> Result<(), String> {
     let rounds = 1000;
     let started = Instant::now();
     for _ in 0..rounds {
-        trainer.swap_round(&distances);
+        trainer.swap_round(&distances).map_err(|e| e.to_string())?;
     }
     let full = started.elapsed().as_secs_f64() / rounds as f64;
     println!(
@@ -117,7 +146,7 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
         seed: 0x5eed,
     };
     let task = Supervised::new(&data, Loss::OneHotMse, batching, &device);
-    let model = Model::new(crate::mnist::network()?, 0, &device);
+    let model = Model::new(crate::mnist::network()?, 0, &device).map_err(|e| e.to_string())?;
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
     // Warm up (allocations, first batches), then time.
     trainer.config.steps = 50;
@@ -160,11 +189,11 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
     let search = started.elapsed().as_secs_f64() / rounds as f64;
     // The trainer's own round: the first one applies the most swaps; later ones fewer.
     let started = Instant::now();
-    trainer.swap_round(&distances);
+    trainer.swap_round(&distances).map_err(|e| e.to_string())?;
     let first = started.elapsed().as_secs_f64();
     let started = Instant::now();
     for _ in 1..rounds {
-        trainer.swap_round(&distances);
+        trainer.swap_round(&distances).map_err(|e| e.to_string())?;
     }
     let later = started.elapsed().as_secs_f64() / (rounds - 1) as f64;
     let full = first.max(later);
@@ -206,7 +235,7 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
     let task = bimt_tasks::InContextTask::new(&data, 64, 0, &device);
     let config = train_config(&hyper, Variant::Bimt, None);
     let mut trainer = Trainer::new(
-        Model::new(network, 0, &device),
+        Model::new(network, 0, &device).map_err(|e| e.to_string())?,
         task,
         config.clone(),
         &metric,

@@ -60,6 +60,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
             data_dir: None,
             backend: Backend::Flex,
             command: std::env::args().collect(),
+            custom: None,
         })?;
         let model: ModelFile =
             read_json(&dir.join("model.json"), "model file").map_err(|e| e.to_string())?;

@@ -2,10 +2,12 @@
 
 mod algorithmic;
 mod bench;
+mod custom;
 mod frontier;
 mod history;
 mod in_context;
 mod mnist;
+mod predict;
 mod presets;
 mod report;
 mod run;
@@ -38,6 +40,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// List the presets.
     Presets,
+    /// Predict new rows with a trained network, from its model.json alone.
+    Predict(PredictArgs),
     /// Measure training and swap speed on this machine (release build).
     Bench(BenchArgs),
     /// The pruning experiment (App. A, Fig. 9): train symbolic-pruning in all five variants,
@@ -60,6 +64,19 @@ struct FrontierArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct PredictArgs {
+    /// A run directory (with model.json).
+    run: PathBuf,
+    /// A CSV file with a header row that holds the model's input columns.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where to write the predictions (CSV, a header of output names); default: standard
+    /// output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -97,6 +114,45 @@ struct RunArgs {
     /// write <out>/seeds.json: the test figure and active neurons per layer of every seed.
     #[arg(long, conflicts_with_all = ["seed", "resume"])]
     seeds: Option<String>,
+    /// `graph`: the architecture file (JSON: layers and edges; see the README).
+    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    arch: Option<PathBuf>,
+    /// `mlp`: hidden layer widths, e.g. 20,20.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        help_heading = "Your own network and data (bimt run graph|mlp)"
+    )]
+    hidden: Option<Vec<usize>>,
+    /// A CSV file with a header row: the --targets columns are targets, the others inputs
+    /// in file order.
+    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    data: Option<PathBuf>,
+    /// The CSV's target columns, e.g. y1,y2.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        help_heading = "Your own network and data (bimt run graph|mlp)"
+    )]
+    targets: Option<Vec<String>>,
+    /// Sample the data from formulas instead, e.g. "y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)".
+    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    formula: Option<String>,
+    /// mse (default) or cross-entropy (one target column of class labels 0..k-1).
+    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    loss: Option<String>,
+    /// Fraction of the rows in the test split (default 0.2 for --data, 0.5 for --formula).
+    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    test_fraction: Option<f64>,
+    /// Formula samples over both splits (default 200).
+    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    samples: Option<usize>,
+    /// Formula inputs are uniform in LO,HI (default -1,1).
+    #[arg(long, value_parser = parse_range, allow_hyphen_values = true, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    range: Option<(f64, f64)>,
+    /// Standardise the input columns with the training split's mean and deviation.
+    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    standardise: bool,
     /// Settings to start from (default paper).
     #[arg(long, value_enum)]
     profile: Option<Profile>,
@@ -168,6 +224,20 @@ struct RunArgs {
     finetune_lr: Option<f64>,
 }
 
+/// Parses `LO,HI`.
+fn parse_range(text: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("'{text}': expected LO,HI, e.g. -1,1");
+    let (lo, hi) = text.split_once(',').ok_or_else(bad)?;
+    let (lo, hi): (f64, f64) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match execute(cli.command) {
@@ -185,6 +255,7 @@ fn execute(command: Command) -> Result<(), String> {
         Command::Bench(args) if args.in_context => bench::bench_in_context(4_000),
         Command::Bench(_) => bench::bench(),
         Command::Frontier(args) => frontier::frontier(&args.out, args.seed, args.steps, args.quiet),
+        Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref()),
         Command::Presets => {
             for (name, description) in presets::PRESETS {
                 println!("{name:28} {description}");
@@ -193,6 +264,16 @@ fn execute(command: Command) -> Result<(), String> {
         }
         Command::Run(args) => {
             let flags = Overrides {
+                arch: args.arch.clone(),
+                hidden: args.hidden.clone(),
+                data: args.data.clone(),
+                targets: args.targets.clone(),
+                formula: args.formula.clone(),
+                loss: args.loss.clone(),
+                test_fraction: args.test_fraction,
+                samples: args.samples,
+                range: args.range,
+                standardise: args.standardise.then_some(true),
                 seed: args.seed,
                 profile: args.profile,
                 variant: args.variant.clone(),
@@ -229,6 +310,7 @@ fn execute(command: Command) -> Result<(), String> {
                 variant: resolved.variant,
                 seed: resolved.seed,
                 hyper: resolved.hyper,
+                custom: resolved.custom,
                 backend: resolved.backend,
                 command: std::env::args().collect(),
                 out: out.clone(),

@@ -94,9 +94,13 @@ pub const PRESETS: [(&str, &str); 10] = [
     ),
 ];
 
+/// The runs on a user's own network or data (`bimt run graph`, `bimt run mlp`); they start
+/// from the symbolic presets' settings (paper §3.1).
+pub const CUSTOM: [&str; 2] = ["graph", "mlp"];
+
 /// The one-line error for a preset name that does not exist.
 pub fn unknown_preset(name: &str) -> String {
-    let known: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+    let known: Vec<&str> = PRESETS.iter().map(|p| p.0).chain(CUSTOM).collect();
     format!(
         "unknown preset '{name}'; known presets: {}",
         known.join(", ")
@@ -154,9 +158,11 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
     };
     let reference = profile == Profile::Reference;
     Some(match preset {
-        "symbolic-independence" | "symbolic-feature-sharing" | "symbolic-pruning" => {
-            symbolic(reference, false)
-        }
+        "symbolic-independence"
+        | "symbolic-feature-sharing"
+        | "symbolic-pruning"
+        | "graph"
+        | "mlp" => symbolic(reference, false),
         "symbolic-compositionality" => symbolic(reference, true),
         "two-moons" if reference => Hyper {
             steps: 10_001,
@@ -231,6 +237,26 @@ pub struct Overrides {
     /// Recorded by `run.json`; not a setting.
     #[serde(rename = "command")]
     pub _command: Option<serde::de::IgnoredAny>,
+    /// `bimt run graph`: the architecture file.
+    pub arch: Option<std::path::PathBuf>,
+    /// `bimt run mlp`: hidden layer widths.
+    pub hidden: Option<Vec<usize>>,
+    /// `bimt run graph|mlp`: a CSV of measurements.
+    pub data: Option<std::path::PathBuf>,
+    /// The CSV's target columns.
+    pub targets: Option<Vec<String>>,
+    /// `bimt run graph|mlp`: formulas to sample data from.
+    pub formula: Option<String>,
+    /// `mse` or `cross-entropy` (a class-label target column).
+    pub loss: Option<String>,
+    /// Fraction of the rows in the test split.
+    pub test_fraction: Option<f64>,
+    /// Formula samples, both splits.
+    pub samples: Option<usize>,
+    /// Input range of formula samples.
+    pub range: Option<(f64, f64)>,
+    /// Standardise the input columns (training statistics).
+    pub standardise: Option<bool>,
     pub steps: Option<usize>,
     pub lr: Option<PhaseSpec>,
     pub lambda: Option<PhaseSpec>,

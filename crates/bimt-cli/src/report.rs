@@ -1,6 +1,8 @@
 //! The structure each preset should show, in numbers (written into `metrics.json`).
 
-use bimt_analysis::{active_counts, active_neurons, forward_chain, pearson, predict, reachability};
+use bimt_analysis::{
+    active_counts, active_neurons, forward_layers, pearson, predict, reachability,
+};
 use bimt_data::Dataset;
 use bimt_format::ModelFile;
 use serde_json::{Value, json};
@@ -71,7 +73,7 @@ fn probe_layer(model: &ModelFile, data: &Dataset, layer: usize, features: Featur
         .map(|i| {
             let x = split.row(i);
             let xs: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-            (forward_chain(model, &xs)[layer].clone(), features(x))
+            (forward_layers(model, &xs)[layer].clone(), features(x))
         })
         .collect();
     let mut neurons = Vec::new();

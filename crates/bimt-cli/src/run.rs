@@ -38,6 +38,8 @@ pub struct RunRequest {
     pub backend: Backend,
     /// The command line that asked for the run (recorded in `run.json`).
     pub command: Vec<String>,
+    /// The network and data of `bimt run graph|mlp`.
+    pub custom: Option<crate::settings::Custom>,
 }
 
 impl RunRequest {
@@ -50,6 +52,7 @@ impl RunRequest {
             seed: self.seed,
             backend: self.backend,
             hyper: self.hyper.clone(),
+            custom: self.custom.clone(),
         };
         RunSettings::new(&resolved, self.command.clone())
     }
@@ -79,6 +82,7 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
             return train_and_write(request, crate::mnist::network()?, &data, Loss::OneHotMse);
         }
         "in-context" | "in-context-singular" => return crate::in_context::run(request),
+        "graph" | "mlp" => return crate::custom::run(request),
         preset => {
             if let Some(operation) = crate::algorithmic::operation(preset) {
                 return crate::algorithmic::run(request, operation);
@@ -309,7 +313,7 @@ pub fn train_task<N: Network, T: Task>(
     let device = request.device();
     let metric = metric_of(h);
     let config = train_config(h, request.variant, request.checkpoint_every);
-    let mut model = Model::new(network, request.seed, &device);
+    let mut model = Model::new(network, request.seed, &device).map_err(|e| e.to_string())?;
     let mut resumed = None;
     if let Some(path) = &request.resume {
         resumed = Some(Checkpoint::restore(path, &mut model).map_err(|e| e.to_string())?);

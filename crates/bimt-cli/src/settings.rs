@@ -21,6 +21,131 @@ pub struct Resolved {
     pub seed: u64,
     pub backend: Backend,
     pub hyper: Hyper,
+    /// The network and data of `bimt run graph|mlp` (`None` for the paper's presets).
+    pub custom: Option<Custom>,
+}
+
+/// A user's own network and data (`bimt run graph`, `bimt run mlp`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Custom {
+    /// `graph`: the architecture file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<std::path::PathBuf>,
+    /// `mlp`: hidden widths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<Vec<usize>>,
+    /// A CSV file, or else `formula`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<std::path::PathBuf>,
+    /// The CSV's target columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<String>>,
+    /// Formulas to sample data from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
+    /// `mse` or `cross-entropy`.
+    pub loss: String,
+    pub test_fraction: f64,
+    /// Formula samples over both splits.
+    pub samples: usize,
+    /// Input range of formula samples.
+    pub range: (f64, f64),
+    /// Standardise the inputs with the training split's statistics.
+    pub standardise: bool,
+}
+
+impl Custom {
+    /// Resolves the custom-run settings of `sources` for `preset` (`graph` or `mlp`); any of
+    /// them on a paper preset is refused.
+    fn resolve(
+        preset: &str,
+        sources: &[(Option<String>, &Overrides)],
+    ) -> Result<Option<Self>, String> {
+        fn last<T>(
+            sources: &[(Option<String>, &Overrides)],
+            f: impl Fn(&Overrides) -> Option<T>,
+        ) -> Option<T> {
+            sources.iter().rev().find_map(|(_, o)| f(o))
+        }
+        let given = sources.iter().any(|(_, o)| {
+            o.arch.is_some()
+                || o.hidden.is_some()
+                || o.data.is_some()
+                || o.targets.is_some()
+                || o.formula.is_some()
+                || o.loss.is_some()
+                || o.test_fraction.is_some()
+                || o.samples.is_some()
+                || o.range.is_some()
+                || o.standardise.is_some()
+        });
+        if !presets::CUSTOM.contains(&preset) {
+            if given {
+                return Err(format!(
+                    "--arch, --hidden, --data, --targets, --formula, --loss, --test-fraction, \
+                     --samples, --range and --standardise are for `bimt run graph` and `bimt run \
+                     mlp`, not the preset '{preset}'"
+                ));
+            }
+            return Ok(None);
+        }
+        let custom = Custom {
+            arch: last(sources, |o| o.arch.clone()),
+            hidden: last(sources, |o| o.hidden.clone()),
+            data: last(sources, |o| o.data.clone()),
+            targets: last(sources, |o| o.targets.clone()),
+            formula: last(sources, |o| o.formula.clone()),
+            loss: last(sources, |o| o.loss.clone()).unwrap_or_else(|| "mse".into()),
+            test_fraction: 0.0,
+            samples: last(sources, |o| o.samples).unwrap_or(200),
+            range: last(sources, |o| o.range).unwrap_or((-1.0, 1.0)),
+            standardise: last(sources, |o| o.standardise).unwrap_or(false),
+        };
+        let test_fraction = last(sources, |o| o.test_fraction)
+            .unwrap_or(if custom.data.is_some() { 0.2 } else { 0.5 });
+        let custom = Custom {
+            test_fraction,
+            ..custom
+        };
+        match (preset, &custom.arch, &custom.hidden) {
+            ("graph", None, _) => return Err("bimt run graph needs --arch FILE".into()),
+            ("graph", _, Some(_)) => {
+                return Err(
+                    "--hidden is for bimt run mlp; a graph's layers come from --arch".into(),
+                );
+            }
+            ("mlp", _, None) => {
+                return Err("bimt run mlp needs --hidden WIDTHS (e.g. 20,20)".into());
+            }
+            ("mlp", Some(_), _) => return Err("--arch is for bimt run graph".into()),
+            _ => {}
+        }
+        match (&custom.data, &custom.formula, &custom.targets) {
+            (Some(_), Some(_), _) => return Err("give --data or --formula, not both".into()),
+            (None, None, _) => {
+                return Err(format!(
+                    "bimt run {preset} needs --data FILE.csv --targets COLUMNS, or --formula TEXT"
+                ));
+            }
+            (Some(_), None, None) => {
+                return Err("--data needs --targets: the names of the target columns".into());
+            }
+            (None, Some(_), Some(_)) => {
+                return Err("--targets is for --data; a formula names its outputs".into());
+            }
+            _ => {}
+        }
+        if !matches!(custom.loss.as_str(), "mse" | "cross-entropy") {
+            return Err(format!(
+                "loss '{}': expected mse or cross-entropy",
+                custom.loss
+            ));
+        }
+        if custom.formula.is_some() && custom.loss != "mse" {
+            return Err("a formula gives real targets: use --loss mse".into());
+        }
+        Ok(Some(custom))
+    }
 }
 
 /// The settings as `run.json` and checkpoints record them (the keys of [`Overrides`]).
@@ -55,6 +180,9 @@ pub struct RunSettings {
     pub batch: Option<usize>,
     pub finetune_steps: usize,
     pub finetune_lr: f64,
+    /// `bimt run graph|mlp`: the network and the data.
+    #[serde(flatten)]
+    pub custom: Option<Custom>,
 }
 
 impl RunSettings {
@@ -97,6 +225,7 @@ impl RunSettings {
             batch: h.batch,
             finetune_steps: h.finetune_steps,
             finetune_lr: h.finetune_lr,
+            custom: r.custom.clone(),
         }
     }
 
@@ -233,6 +362,7 @@ fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resol
         seed: last(sources, |o| o.seed).unwrap_or(0),
         backend,
         hyper,
+        custom: Custom::resolve(preset, sources)?,
     })
 }
 

@@ -1,0 +1,152 @@
+//! `bimt run graph` and `bimt run mlp`: BIMT on a user's own network (an architecture file,
+//! or hidden widths) and own data (a CSV file, or formulas to sample).
+
+use crate::run::{RunRequest, train_and_write};
+use crate::settings::Custom;
+use bimt_data::{CsvOptions, Dataset, Formulas, Standardisation};
+use bimt_format::{MetricsFile, write_json};
+use bimt_graph::{Architecture, EdgeSpec, Graph, LayerSpec, Role};
+use bimt_tasks::Loss;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The input standardisation of a run, written to `standardisation.json` so that `bimt
+/// predict` applies it to new rows.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StandardisationFile {
+    /// The input columns, in data order.
+    pub columns: Vec<String>,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+/// Loads the data, builds the network, trains and writes the run directory.
+pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
+    let custom = request
+        .custom
+        .as_ref()
+        .ok_or("bimt run graph|mlp without its settings")?;
+    let (mut data, loss) = load(custom, request.seed)?;
+    if custom.standardise {
+        let Standardisation { mean, std } = bimt_data::standardise(&mut data);
+        let file = StandardisationFile {
+            columns: data.input_names.clone(),
+            mean,
+            std,
+        };
+        write_json(&request.out.join("standardisation.json"), &file).map_err(|e| e.to_string())?;
+    }
+    let graph = match (&custom.arch, &custom.hidden) {
+        (Some(path), _) => Graph::from_file(path).map_err(|e| e.0)?,
+        (None, Some(hidden)) => {
+            Graph::new(&mlp(data.in_dim(), hidden, data.out_dim())).map_err(|e| e.to_string())?
+        }
+        (None, None) => return Err("bimt run graph needs --arch, bimt run mlp --hidden".into()),
+    };
+    check_widths(&graph, &data, custom)?;
+    train_and_write(request, graph, &data, loss)
+}
+
+/// The dataset and the loss of a custom run.
+fn load(custom: &Custom, seed: u64) -> Result<(Dataset, Loss), String> {
+    let classification = custom.loss == "cross-entropy";
+    let loss = if classification {
+        Loss::CrossEntropy
+    } else {
+        Loss::Mse
+    };
+    if let Some(path) = &custom.data {
+        let options = CsvOptions {
+            targets: custom.targets.clone().unwrap_or_default(),
+            classification,
+            test_fraction: custom.test_fraction,
+            seed,
+        };
+        let data = bimt_data::read_csv(path, &options).map_err(|e| e.to_string())?;
+        return Ok((data, loss));
+    }
+    let text = custom.formula.as_deref().unwrap_or_default();
+    let formulas = Formulas::parse(text).map_err(|e| e.to_string())?;
+    let test = (custom.samples as f64 * custom.test_fraction).round() as usize;
+    if test == 0 || test >= custom.samples {
+        return Err(format!(
+            "--samples {} with --test-fraction {} leaves a split empty",
+            custom.samples, custom.test_fraction
+        ));
+    }
+    let data = formulas
+        .sample(custom.samples - test, test, custom.range, seed)
+        .map_err(|e| e.to_string())?;
+    Ok((data, loss))
+}
+
+/// The architecture of an MLP `inputs`-`hidden`-`outputs`, every layer on a line.
+pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
+    let layer = |name: String, size: usize, role: Role| LayerSpec {
+        name,
+        size,
+        role,
+        activation: None,
+        placement: Default::default(),
+        depth: None,
+        fixed: false,
+    };
+    let mut layers = vec![layer("input".into(), inputs, Role::Input)];
+    for (i, &size) in hidden.iter().enumerate() {
+        layers.push(layer(format!("hidden{}", i + 1), size, Role::Hidden));
+    }
+    layers.push(layer("output".into(), outputs, Role::Output));
+    let edges = layers
+        .windows(2)
+        .map(|pair| EdgeSpec {
+            from: pair[0].name.clone(),
+            to: pair[1].name.clone(),
+            kind: Default::default(),
+            bias: None,
+        })
+        .collect();
+    Architecture {
+        layers,
+        edges,
+        groups: Vec::new(),
+    }
+}
+
+/// The input (output) layers must take exactly the data's input columns (targets).
+fn check_widths(graph: &Graph, data: &Dataset, custom: &Custom) -> Result<(), String> {
+    let arch = graph.architecture();
+    let source = custom
+        .arch
+        .as_deref()
+        .map_or_else(|| "the MLP".to_string(), |p: &Path| p.display().to_string());
+    let data_name = custom
+        .data
+        .as_deref()
+        .map_or_else(|| "the formula".to_string(), |p| p.display().to_string());
+    for (role, what, width, names) in [
+        (Role::Input, "input", data.in_dim(), &data.input_names),
+        (Role::Output, "output", data.out_dim(), &data.output_names),
+    ] {
+        let layers: Vec<String> = arch
+            .layers
+            .iter()
+            .filter(|l| l.role == role)
+            .map(|l| format!("{} ({})", l.name, l.size))
+            .collect();
+        let total: usize = arch
+            .layers
+            .iter()
+            .filter(|l| l.role == role)
+            .map(|l| l.size)
+            .sum();
+        if total != width {
+            return Err(format!(
+                "{source}: the {what} layers {} take {total} columns, but {data_name} has {width} \
+                 {what} columns ({})",
+                layers.join(", "),
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! `bimt run graph`, `bimt run mlp` and `bimt predict`: a user's own network and data.
+mod common;
+
+use common::{bimt, one_line_error, temp_dir};
+use std::path::{Path, PathBuf};
+
+fn example(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/graph_file")
+        .join(file)
+}
+
+fn succeeded(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_file_declared_graph_trains_on_a_csv_and_predicts_from_model_json() {
+    let dir = temp_dir("graph-run");
+    let (arch, data) = (example("two_towers.json"), example("two_towers.csv"));
+    succeeded(&bimt(&[
+        "run",
+        "graph",
+        "--quiet",
+        "--arch",
+        arch.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--targets",
+        "y1,y2",
+        "--steps",
+        "3000",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    let model = read_json(&dir.join("model.json"));
+    assert_eq!(model["format"], 2);
+    let roles: Vec<&str> = model["neuron_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles.iter().filter(|&&r| r == "input").count(), 2);
+    let identity = model["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "identity")
+        .count();
+    assert_eq!(identity, 1);
+    let settings = read_json(&dir.join("run.json"));
+    assert_eq!(settings["targets"], serde_json::json!(["y1", "y2"]));
+    // Predictions rebuilt from model.json: one row per data row, a header of output names.
+    let preds = dir.join("preds.csv");
+    succeeded(&bimt(&[
+        "predict",
+        dir.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        preds.to_str().unwrap(),
+    ]));
+    let text = std::fs::read_to_string(&preds).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("y1,y2"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 500);
+    // The predictions fit the data's targets far better than their mean does.
+    let csv = std::fs::read_to_string(&data).unwrap();
+    let targets: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(7).map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let mse = |f: &dyn Fn(usize, usize) -> f64| {
+        (0..500)
+            .flat_map(|r| (0..2).map(move |o| (r, o)))
+            .map(|(r, o)| (f(r, o) - targets[r][o]).powi(2))
+            .sum::<f64>()
+            / 1000.0
+    };
+    let means: Vec<f64> = (0..2)
+        .map(|o| targets.iter().map(|t| t[o]).sum::<f64>() / 500.0)
+        .collect();
+    let (fit, baseline) = (mse(&|r, o| rows[r][o]), mse(&|_, o| means[o]));
+    assert!(fit < 0.2 * baseline, "{fit} vs {baseline}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_formula_run_is_recorded_and_repeats_from_run_json() {
+    let dir = temp_dir("formula");
+    let (first, second) = (dir.join("first"), dir.join("second"));
+    succeeded(&bimt(&[
+        "run",
+        "mlp",
+        "--quiet",
+        "--hidden",
+        "8,8",
+        "--formula",
+        "y1 = x1^2 + x2; y2 = sin(pi*x3)",
+        "--steps",
+        "400",
+        "--out",
+        first.to_str().unwrap(),
+    ]));
+    let settings = read_json(&first.join("run.json"));
+    assert_eq!(settings["hidden"], serde_json::json!([8, 8]));
+    assert_eq!(settings["formula"], "y1 = x1^2 + x2; y2 = sin(pi*x3)");
+    let metrics = read_json(&first.join("metrics.json"));
+    let reach = &metrics["structure"]["inputs_reaching_each_output"];
+    assert!(reach["y1"].is_array() && reach["y2"].is_array(), "{reach}");
+    succeeded(&bimt(&[
+        "run",
+        "mlp",
+        "--quiet",
+        "--config",
+        first.join("run.json").to_str().unwrap(),
+        "--out",
+        second.to_str().unwrap(),
+    ]));
+    assert!(
+        std::fs::read(first.join("model.json")).unwrap()
+            == std::fs::read(second.join("model.json")).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_csvs_and_mismatched_layers_are_refused_by_name() {
+    let dir = temp_dir("bad-csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let arch = example("two_towers.json");
+    let run = |csv: &str, targets: &str| {
+        let path = dir.join("data.csv");
+        std::fs::write(&path, csv).unwrap();
+        bimt(&[
+            "run",
+            "graph",
+            "--quiet",
+            "--arch",
+            arch.to_str().unwrap(),
+            "--data",
+            path.to_str().unwrap(),
+            "--targets",
+            targets,
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ])
+    };
+    let e = one_line_error(&run("a,b,y\n1,2,3\n4,5\n6,7,8\n", "y"));
+    assert!(
+        e.contains("data.csv") && e.contains("line 3"),
+        "ragged: {e}"
+    );
+    let e = one_line_error(&run("a,b,y\n1,2,3\n4,x5,6\n6,7,8\n", "y"));
+    assert!(
+        e.contains("data.csv") && e.contains("x5"),
+        "non-numeric: {e}"
+    );
+    let e = one_line_error(&run("a,b,y\n1,2,3\n4,NaN,6\n6,7,8\n", "y"));
+    assert!(e.contains("data.csv") && e.contains("line 3"), "NaN: {e}");
+    let e = one_line_error(&run("a,b,y\n1,2,3\n4,5,6\n6,7,8\n", "z"));
+    assert!(
+        e.contains("data.csv") && e.contains("\"z\"") && e.contains("a, b, y"),
+        "target: {e}"
+    );
+    // Well-formed, but two input columns for input layers of 4 + 3.
+    let rows: String = (0..20)
+        .map(|i| format!("{i},{},{}\n", i * 2, i * 3))
+        .collect();
+    let e = one_line_error(&run(&format!("a,b,y\n{rows}"), "y"));
+    assert!(
+        e.contains("two_towers.json") && e.contains("xa (4), xb (3)") && e.contains("take 7"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn predict_names_a_missing_input_column() {
+    let dir = temp_dir("predict-missing");
+    succeeded(&bimt(&[
+        "run",
+        "mlp",
+        "--quiet",
+        "--hidden",
+        "4",
+        "--formula",
+        "y = x1 + x2",
+        "--steps",
+        "100",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    let data = dir.join("new.csv");
+    std::fs::write(&data, "x1,x3\n1,2\n").unwrap();
+    let e = one_line_error(&bimt(&[
+        "predict",
+        dir.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    assert!(e.contains("new.csv") && e.contains("x2"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
