@@ -182,7 +182,9 @@ fn the_file_declared_twin_is_the_same_network() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let x = Tensor::from_data(
         TensorData::new(
-            (0..40).map(|_| rng.random_range(-1.0..1.0)).collect::<Vec<f32>>(),
+            (0..40)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect::<Vec<f32>>(),
             [10, 4],
         ),
         &device,
