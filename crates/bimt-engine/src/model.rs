@@ -238,42 +238,59 @@ impl<N: Network> Model<N> {
     /// layer in the domain. The network's function does not change. A fixed domain, or a
     /// `perm` that is not a permutation of the domain's neurons, is refused.
     pub fn permute(&mut self, domain: DomainId, perm: &[usize]) -> Result<(), PermuteError> {
+        self.permute_all(&[(domain, perm)])
+    }
+
+    /// [`permute`](Self::permute) for several domains at once (a swap round): every tensor
+    /// is copied to the host and back once, whatever the number of domains and axes. Nothing
+    /// moves if one permutation is refused.
+    pub fn permute_all(&mut self, perms: &[(DomainId, &[usize])]) -> Result<(), PermuteError> {
         let layout = self.network.layout();
-        let d = layout
-            .domains()
-            .get(domain)
-            .ok_or(PermuteError::NoDomain(domain))?;
-        if d.fixed {
-            return Err(PermuteError::Fixed(d.name.clone()));
+        let mut moves = Vec::new();
+        for &(domain, perm) in perms {
+            let d = layout
+                .domains()
+                .get(domain)
+                .ok_or(PermuteError::NoDomain(domain))?;
+            if d.fixed {
+                return Err(PermuteError::Fixed(d.name.clone()));
+            }
+            let n = layout.domain_size(domain);
+            let mut seen = vec![false; n];
+            if perm.len() != n
+                || !perm
+                    .iter()
+                    .all(|&p| p < n && !std::mem::replace(&mut seen[p], true))
+            {
+                return Err(PermuteError::Invalid {
+                    domain: d.name.clone(),
+                    message: format!("{perm:?} is not a permutation of its {n} neurons"),
+                });
+            }
+            moves.extend(
+                layout
+                    .domain_axes(domain)
+                    .into_iter()
+                    .map(|axis| (axis, perm)),
+            );
         }
-        let n = layout.domain_size(domain);
-        let mut seen = vec![false; n];
-        if perm.len() != n
-            || !perm
-                .iter()
-                .all(|&p| p < n && !std::mem::replace(&mut seen[p], true))
-        {
-            return Err(PermuteError::Invalid {
-                domain: d.name.clone(),
-                message: format!("{perm:?} is not a permutation of its {n} neurons"),
-            });
-        }
-        for axis in layout.domain_axes(domain) {
-            self.params.permute(&axis, perm);
-        }
-        for inputs in [true, false] {
-            for (l, offset) in self.segments(inputs) {
-                if layout.domain_of(l) != domain {
-                    continue;
-                }
-                let order = if inputs {
-                    &mut self.input_order
-                } else {
-                    &mut self.output_order
-                };
-                let old = order[offset..offset + n].to_vec();
-                for (q, &p) in perm.iter().enumerate() {
-                    order[offset + q] = old[p];
+        self.params.permute_axes(&moves);
+        for &(domain, perm) in perms {
+            let n = perm.len();
+            for inputs in [true, false] {
+                for (l, offset) in self.segments(inputs) {
+                    if self.network.layout().domain_of(l) != domain {
+                        continue;
+                    }
+                    let order = if inputs {
+                        &mut self.input_order
+                    } else {
+                        &mut self.output_order
+                    };
+                    let old = order[offset..offset + n].to_vec();
+                    for (q, &p) in perm.iter().enumerate() {
+                        order[offset + q] = old[p];
+                    }
                 }
             }
         }

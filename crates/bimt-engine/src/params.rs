@@ -231,22 +231,39 @@ impl ParamStore {
     /// Moves `axis` of its parameter, and the parameter's AdamW moments, by `perm`
     /// (position `q` receives neuron `perm[q]`).
     pub fn permute(&mut self, axis: &Axis, perm: &[usize]) {
-        let (offset, [rows, cols]) = self.segments[axis.param];
-        let gather = axis.gather(perm);
+        self.permute_axes(&[(*axis, perm)]);
+    }
+
+    /// Applies every `(axis, perm)` move (see [`permute`](Self::permute)) with one host copy
+    /// of the parameters, the mask and each moment estimate: a whole swap round at once.
+    pub fn permute_axes(&mut self, moves: &[(Axis, &[usize])]) {
+        if moves.is_empty() {
+            return;
+        }
+        let plans: Vec<(usize, [usize; 2], usize, Vec<usize>)> = moves
+            .iter()
+            .map(|(axis, perm)| {
+                let (offset, shape) = self.segments[axis.param];
+                (offset, shape, axis.axis, axis.gather(perm))
+            })
+            .collect();
         let device = self.device.clone();
         let moved = |t: &Tensor<2>| {
             let mut flat = host(t);
-            let old = flat[offset..offset + rows * cols].to_vec();
-            let new = &mut flat[offset..offset + rows * cols];
-            if axis.axis == 0 {
-                for (r, &src) in gather.iter().enumerate() {
-                    new[r * cols..(r + 1) * cols]
-                        .copy_from_slice(&old[src * cols..(src + 1) * cols]);
-                }
-            } else {
-                for r in 0..rows {
-                    for (c, &src) in gather.iter().enumerate() {
-                        new[r * cols + c] = old[r * cols + src];
+            for (offset, [rows, cols], axis, gather) in &plans {
+                let (offset, rows, cols) = (*offset, *rows, *cols);
+                let old = flat[offset..offset + rows * cols].to_vec();
+                let new = &mut flat[offset..offset + rows * cols];
+                if *axis == 0 {
+                    for (r, &src) in gather.iter().enumerate() {
+                        new[r * cols..(r + 1) * cols]
+                            .copy_from_slice(&old[src * cols..(src + 1) * cols]);
+                    }
+                } else {
+                    for r in 0..rows {
+                        for (c, &src) in gather.iter().enumerate() {
+                            new[r * cols + c] = old[r * cols + src];
+                        }
                     }
                 }
             }

@@ -458,11 +458,13 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             mode: self.config.swap_mode,
         };
         let round = Swapper::new(layout, swap_distances).round(&mut host, &config);
-        for (domain, perm) in round.permutations.iter().enumerate() {
-            if let Some(perm) = perm {
-                self.model.permute(domain, perm)?;
-            }
-        }
+        let perms: Vec<(usize, &[usize])> = round
+            .permutations
+            .iter()
+            .enumerate()
+            .filter_map(|(domain, perm)| perm.as_deref().map(|p| (domain, p)))
+            .collect();
+        self.model.permute_all(&perms)?;
         Ok(round.swaps)
     }
 
