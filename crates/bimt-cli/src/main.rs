@@ -23,6 +23,9 @@ use presets::{Overrides, PhaseSpec, Profile};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The `--help` heading of the flags of `bimt run graph|mlp`.
+const CUSTOM_HELP: &str = "Your own network and data (bimt run graph|mlp)";
+
 #[derive(Parser)]
 #[command(
     name = "bimt",
@@ -115,43 +118,43 @@ struct RunArgs {
     #[arg(long, conflicts_with_all = ["seed", "resume"])]
     seeds: Option<String>,
     /// `graph`: the architecture file (JSON: layers and edges; see the README).
-    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, help_heading = CUSTOM_HELP)]
     arch: Option<PathBuf>,
     /// `mlp`: hidden layer widths, e.g. 20,20.
     #[arg(
         long,
         value_delimiter = ',',
-        help_heading = "Your own network and data (bimt run graph|mlp)"
+        help_heading = CUSTOM_HELP
     )]
     hidden: Option<Vec<usize>>,
     /// A CSV file with a header row: the --targets columns are targets, the others inputs
     /// in file order.
-    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, help_heading = CUSTOM_HELP)]
     data: Option<PathBuf>,
     /// The CSV's target columns, e.g. y1,y2.
     #[arg(
         long,
         value_delimiter = ',',
-        help_heading = "Your own network and data (bimt run graph|mlp)"
+        help_heading = CUSTOM_HELP
     )]
     targets: Option<Vec<String>>,
     /// Sample the data from formulas instead, e.g. "y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)".
-    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, help_heading = CUSTOM_HELP)]
     formula: Option<String>,
     /// mse (default) or cross-entropy (one target column of class labels 0..k-1).
-    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, help_heading = CUSTOM_HELP)]
     loss: Option<String>,
     /// Fraction of the rows in the test split (default 0.2 for --data, 0.5 for --formula).
-    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, help_heading = CUSTOM_HELP)]
     test_fraction: Option<f64>,
     /// Formula samples over both splits (default 200).
-    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, help_heading = CUSTOM_HELP)]
     samples: Option<usize>,
     /// Formula inputs are uniform in LO,HI (default -1,1).
-    #[arg(long, value_parser = parse_range, allow_hyphen_values = true, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, value_parser = parse_range, allow_hyphen_values = true, help_heading = CUSTOM_HELP)]
     range: Option<(f64, f64)>,
     /// Standardise the input columns with the training split's mean and deviation.
-    #[arg(long, help_heading = "Your own network and data (bimt run graph|mlp)")]
+    #[arg(long, help_heading = CUSTOM_HELP)]
     standardise: bool,
     /// Settings to start from (default paper).
     #[arg(long, value_enum)]

@@ -1,26 +1,13 @@
 //! `bimt run graph`, `bimt run mlp` and `bimt predict`: a user's own network and data.
 mod common;
 
-use common::{bimt, one_line_error, temp_dir};
+use common::{bimt, one_line_error, read_json, succeeded, temp_dir};
 use std::path::{Path, PathBuf};
 
 fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/graph_file")
         .join(file)
-}
-
-fn succeeded(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[test]

@@ -2,23 +2,11 @@
 //! the whole history, bad outputs fail before training, and divergence stops a run.
 mod common;
 
-use common::{bimt, one_line_error, temp_dir};
+use common::{bimt, one_line_error, read_json, succeeded, temp_dir};
 use image::AnimationDecoder;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn succeeded(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 /// The log's lines without their wall times.
 fn log_without_wall_times(dir: &Path) -> Vec<serde_json::Value> {
