@@ -1,0 +1,2 @@
+//! Empty: it only makes Cargo build the host dependencies listed in Cargo.toml.
+fn main() {}
