@@ -1,19 +1,22 @@
 //! Writes sample pictures into the folder given as the first argument:
 //!
-//! * `graph.png`: a random 4-20-20-2 network (inputs x1..x4, outputs y1, y2) whose weights
-//!   fade with wiring length, as after BIMT training;
+//! * `graph.png` and `graph.svg`: a random 4-20-20-2 network (inputs x1..x4, outputs y1, y2)
+//!   whose weights fade with wiring length, as after BIMT training;
 //! * `grid.png`: a 28×28 → 10×10 → 10×10 → 10 network embedded in 3D, as for MNIST;
 //! * `qkv.png`: a residual layer feeding a packed Q,K,V projection (`out_fold = 3`), and an
-//!   attention output projection;
+//!   attention output projection joined to the residual stream by an identity connection;
 //! * `demo.gif`: five frames of the 4-20-20-2 network growing more local;
-//! * `boundary.png`, `scatter.png`, `features.png`, `curves.png`: the task plots.
+//! * `boundary.png`, `scatter.png`, `features.png`, `weights.png`, `tokens.png`: the task
+//!   plots;
+//! * `curves.png`: training curves of a made-up run.
 //!
 //! Run with `cargo run -p bimt-views --example demo -- <folder>`.
 
-use bimt_format::{ConnectionFile, CostSpec, ModelFile, NeuronLayerFile};
+use bimt_format::{ConnectionFile, ConnectionKind, CostSpec, ModelFile, NeuronLayerFile};
 use bimt_views::{
-    GraphStyle, render_decision_boundary, render_graph, render_image_grid, render_line_plot,
-    render_scatter, write_gif, write_png,
+    Curves, GraphStyle, LinePlot, Series, render_curves, render_decision_boundary, render_graph,
+    render_graph_svg, render_image_grid, render_line_chart, render_scatter, render_token_planes,
+    write_gif, write_png, write_svg,
 };
 use std::path::PathBuf;
 
@@ -173,9 +176,14 @@ fn attention(seed: u64) -> ModelFile {
         line_layer("attn", 16, 2.0),
         line_layer("res2", 16, 3.0),
     ];
+    let identity = ConnectionFile {
+        kind: ConnectionKind::Identity,
+        ..ConnectionFile::plain(0, 3, Vec::new())
+    };
     let connections = vec![
         connection(&layers, 0, 1, 10.0, 3, &mut rng),
         connection(&layers, 2, 3, 10.0, 1, &mut rng),
+        identity,
     ];
     ModelFile {
         activation: "silu".into(),
@@ -203,8 +211,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let t = std::time::Instant::now();
-    let img = render_graph(&mlp(8.0, 7), &style("4-20-20-2, local weights"));
-    write_png(&dir.join("graph.png"), &img)?;
+    let local = style("4-20-20-2, local weights");
+    write_png(&dir.join("graph.png"), &render_graph(&mlp(8.0, 7), &local))?;
+    write_svg(
+        &dir.join("graph.svg"),
+        &render_graph_svg(&mlp(8.0, 7), &local),
+    )?;
     let img = render_graph(&mnist(3), &style("MNIST in 3D"));
     write_png(&dir.join("grid.png"), &img)?;
     let img = render_graph(&attention(5), &style("packed Q,K,V"));
@@ -245,6 +257,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dir.join("scatter.png"),
         &render_scatter(&pairs, "true y", "predicted y", "predicted vs true", 400),
     )?;
+    let ring = |radius: f64, noise: f64, rng: &mut Rng| -> Vec<(f64, f64)> {
+        (0..31)
+            .map(|t| {
+                let a = std::f64::consts::TAU * t as f64 / 31.0;
+                let r = radius + noise * rng.normal();
+                (r * a.cos(), r * a.sin())
+            })
+            .collect()
+    };
+    let planes = vec![
+        ("module 1".to_string(), ring(1.0, 0.02, &mut rng)),
+        ("module 2".to_string(), ring(0.3, 0.1, &mut rng)),
+    ];
+    write_png(&dir.join("tokens.png"), &render_token_planes(&planes, 300))?;
     let model = mnist(3);
     let features: Vec<Vec<f32>> = model.connections[0]
         .weight
@@ -267,13 +293,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         v.sort_by(|a, b| b.total_cmp(a));
         v
     };
-    let series = vec![
-        ("positive".to_string(), sorted(1.0)),
-        ("negative".to_string(), sorted(-1.0)),
-    ];
+    let series = |name: &str, y: Vec<f64>| Series {
+        name: name.into(),
+        x: (1..=y.len()).map(|r| r as f64).collect(),
+        y,
+    };
+    let plot = LinePlot {
+        title: "layer 2: |w| by rank".into(),
+        x_label: "rank".into(),
+        y_label: "|w|".into(),
+        log_x: true,
+        log_y: true,
+        series: vec![
+            series("positive", sorted(1.0)),
+            series("negative", sorted(-1.0)),
+        ],
+    };
+    write_png(
+        &dir.join("weights.png"),
+        &render_line_chart(&plot, (500, 350)),
+    )?;
+
+    // A made-up run: losses falling as a power law, λ switched on at step 2000.
+    let steps: Vec<f64> = (0..=100).map(|k| 100.0 * k as f64).collect();
+    let curves = Curves {
+        train_loss: steps.iter().map(|&s| 2.0 / (1.0 + s / 50.0)).collect(),
+        test_loss: steps
+            .iter()
+            .map(|&s| 2.2 / (1.0 + s / 80.0) + 0.01)
+            .collect(),
+        connection_cost: steps
+            .iter()
+            .map(|&s| 300.0 * (-s / 4000.0).exp() + 20.0)
+            .collect(),
+        lambda: steps
+            .iter()
+            .map(|&s| if s < 2000.0 { 0.0 } else { 1e-3 * (s / 2000.0) })
+            .collect(),
+        steps,
+    };
     write_png(
         &dir.join("curves.png"),
-        &render_line_plot(&series, "layer 2: |w| by rank", (500, 350)),
+        &render_curves(&curves, (1200, 380)),
     )?;
     Ok(())
 }

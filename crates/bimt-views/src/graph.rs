@@ -1,10 +1,27 @@
 //! Connectivity graphs (paper §2 and figures 2–4, 7, 8): every neuron a dot at its place in
 //! space, every weight a line whose width is `|w|` over the largest `|w|` of its weight matrix,
-//! blue for positive and red for negative weights.
+//! blue for positive and red for negative weights. The graph is built once as a [`Scene`]
+//! (lines, discs, polygons, text), then drawn into pixels or written as SVG.
 
-use crate::canvas::{BLACK, BLUE, Canvas, RED, Rgb, WHITE, text_width};
-use bimt_format::{LayerRole, ModelFile, NeuronLayerFile};
+use crate::scene::{Part, Rgba, Scene, Shape};
+use crate::text;
+use bimt_format::{ConnectionKind, LayerRole, ModelFile, NeuronLayerFile};
 use image::RgbImage;
+
+const BLACK: Rgba = [0, 0, 0, 255];
+/// Positive weights (the paper's blue).
+const BLUE: Rgba = [0, 0, 255, 255];
+/// Negative weights (the paper's red).
+const RED: Rgba = [255, 0, 0, 255];
+/// Plane outlines.
+const GREY: Rgba = [140, 140, 140, 255];
+/// Identity connections.
+const IDENTITY_GREY: Rgba = [150, 150, 150, 255];
+/// Width in pixels of an identity connection's line.
+const IDENTITY_WIDTH: f32 = 0.8;
+/// Weights whose line would be thinner than this many pixels are left out: they would change
+/// no pixel by more than a few levels, and a dense 784-input layer has tens of thousands.
+const MIN_LINE_WIDTH: f32 = 0.05;
 
 /// How a connectivity graph is drawn.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,7 +37,8 @@ pub struct GraphStyle {
     pub max_line_width: f32,
     /// Radius in pixels of a neuron's dot (dots shrink where neurons are packed densely).
     pub neuron_radius: f32,
-    /// Height in pixels of the labels' characters (layer and feature names).
+    /// Font size (em) in pixels of the labels (layer and feature names); the title is a third
+    /// larger.
     pub font_size: f32,
 }
 
@@ -54,26 +72,56 @@ impl Default for GraphStyle {
 /// layer read by a connection with `in_fold = k ≥ 2` (token embeddings sharing neurons) is
 /// drawn as `k` copies stacked a little apart, as in the paper's figures 5 and 6.
 ///
+/// An identity connection (format 2) is a thin grey line from neuron `i` of one layer to
+/// neuron `i` of the other. Weights whose line would be under 0.05 pixels wide are left out.
+///
 /// Non-finite weights count as zero, zero weights draw nothing, and inconsistent indices are
 /// skipped rather than trusted, so any model file renders.
 pub fn render_graph(model: &ModelFile, style: &GraphStyle) -> RgbImage {
-    let mut canvas = Canvas::new(style.width, style.height, WHITE);
-    let layout = Layout::new(model, style, &canvas);
-    layout.draw_planes(&mut canvas);
-    draw_weights(model, style, &layout, &mut canvas);
-    layout.draw_neurons(model, style, &mut canvas);
-    layout.draw_labels(model, style, &mut canvas);
+    graph_scene(model, style).rasterise()
+}
+
+/// The connectivity graph of [`render_graph`] as a standalone SVG document: the same shapes,
+/// with layer, copy and feature names as `<text>` elements and each kind of shape in its own
+/// group (`<g class="weights">`, `"neurons"`, `"labels"`, …).
+pub fn render_graph_svg(model: &ModelFile, style: &GraphStyle) -> String {
+    graph_scene(model, style).to_svg()
+}
+
+/// The connectivity graph of [`render_graph`] as a list of shapes, from which both the picture
+/// and the SVG document are drawn.
+pub fn graph_scene(model: &ModelFile, style: &GraphStyle) -> Scene {
+    let mut scene = Scene::new(style.width, style.height);
+    let layout = Layout::new(model, style, scene.width as f32, scene.height as f32);
+    layout.draw_planes(&mut scene);
+    draw_identities(model, &layout, &mut scene);
+    draw_weights(model, style, &layout, &mut scene);
+    layout.draw_neurons(model, style, &mut scene);
+    layout.draw_labels(model, style, &mut scene);
     if let Some(title) = &style.title {
-        canvas.text(
-            title,
-            canvas.width() / 2.0,
-            MARGIN,
-            title_size(style),
-            BLACK,
-            (0.5, 0.0),
+        scene.push(
+            Part::Title,
+            label(
+                title,
+                (scene.width as f32 / 2.0, MARGIN),
+                title_size(style),
+                (0.5, 0.0),
+            ),
         );
     }
-    canvas.into_image()
+    scene
+}
+
+/// Black text at `at`, read left to right.
+fn label(text: &str, at: (f32, f32), size: f32, anchor: (f32, f32)) -> Shape {
+    Shape::Text {
+        text: text.into(),
+        at,
+        size,
+        colour: BLACK,
+        anchor,
+        upward: false,
+    }
 }
 
 /// Blank space around the picture, in pixels.
@@ -88,7 +136,7 @@ fn title_size(style: &GraphStyle) -> f32 {
 }
 
 /// The two weight signs' colours; `w` is finite and non-zero.
-fn weight_colour(w: f32) -> Rgb {
+fn weight_colour(w: f32) -> Rgba {
     if w > 0.0 { BLUE } else { RED }
 }
 
@@ -162,7 +210,8 @@ fn unit_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 impl Layout {
-    pub(crate) fn new(model: &ModelFile, style: &GraphStyle, canvas: &Canvas) -> Self {
+    /// The layout of `model` on a `width × height` picture.
+    pub(crate) fn new(model: &ModelFile, style: &GraphStyle, width: f32, height: f32) -> Self {
         let layers = &model.neuron_layers;
         let n = layers.len();
         let planar: Vec<bool> = layers.iter().map(is_planar).collect();
@@ -229,18 +278,14 @@ impl Layout {
                     .filter(|m| m.depth == l.depth)
                     .map(|m| m.name.as_str())
                     .collect();
-                text_width(&row.join(" | "), style.font_size)
+                text::width(&row.join(" | "), style.font_size)
             })
             .fold(0.0, f32::max);
-        let left = (MARGIN + name_width + 12.0).min(0.3 * canvas.width());
-        let right = canvas.width()
+        let left = (MARGIN + name_width + 12.0).min(0.3 * width);
+        let right = width
             - MARGIN
             - style.neuron_radius.max(0.0)
-            - if any_planar {
-                0.02 * canvas.width()
-            } else {
-                0.0
-            };
+            - if any_planar { 0.02 * width } else { 0.0 };
         let plot_width = (right - left).max(1.0);
         let front_width = if any_planar {
             plot_width * (1.0 - SHEAR)
@@ -293,8 +338,8 @@ impl Layout {
                 let longest = features
                     .iter()
                     .filter_map(|&f| names.get(f))
-                    .map(|s| text_width(s, style.font_size));
-                longest.fold(0.0, f32::max).min(0.25 * canvas.height()) + 6.0
+                    .map(|s| text::width(s, style.font_size));
+                longest.fold(0.0, f32::max).min(0.25 * height) + 6.0
             }
         };
         let mut top = MARGIN + style.neuron_radius.max(0.0) + 2.0;
@@ -302,7 +347,7 @@ impl Layout {
             top += title_size(style) + 8.0;
         }
         top += label_extent(output_labels, &model.output_names, &model.output_features);
-        let bottom = canvas.height()
+        let bottom = height
             - MARGIN
             - style.neuron_radius.max(0.0)
             - label_extent(input_labels, &model.input_names, &model.input_features);
@@ -413,8 +458,7 @@ impl Layout {
     }
 
     /// The outline of every planar layer (of every copy of it).
-    fn draw_planes(&self, canvas: &mut Canvas) {
-        let grey = [0.55, 0.55, 0.55];
+    fn draw_planes(&self, scene: &mut Scene) {
         for (l, &planar) in self.planar.iter().enumerate() {
             if !planar || !self.base_y[l].is_finite() {
                 continue;
@@ -441,20 +485,26 @@ impl Layout {
                     )
                 };
                 let pad = 0.02;
-                let corners = [
+                let points = vec![
                     at(u0 - pad, -pad),
                     at(u1 + pad, -pad),
                     at(u1 + pad, 1.0 + pad),
                     at(u0 - pad, 1.0 + pad),
-                    at(u0 - pad, -pad),
                 ];
-                canvas.polyline(&corners, 1.0, grey);
+                scene.push(
+                    Part::Plane,
+                    Shape::Polygon {
+                        points,
+                        fill: None,
+                        stroke: Some((1.0, GREY)),
+                    },
+                );
             }
         }
     }
 
     /// Every neuron as a dot; dots shrink where neurons are packed tightly.
-    fn draw_neurons(&self, model: &ModelFile, style: &GraphStyle, canvas: &mut Canvas) {
+    fn draw_neurons(&self, model: &ModelFile, style: &GraphStyle, scene: &mut Scene) {
         for (l, layer) in model.neuron_layers.iter().enumerate() {
             let k = self.copies[l].count() as f32;
             let spacing = if self.planar[l] {
@@ -467,14 +517,21 @@ impl Layout {
             let (r, colour) = if self.planar[l] {
                 (
                     (0.6 * style.neuron_radius).min(0.2 * spacing),
-                    [0.3, 0.3, 0.3],
+                    [77, 77, 77, 255],
                 )
             } else {
                 (style.neuron_radius.min(0.35 * spacing), BLACK)
             };
             for copy in &self.positions[l] {
-                for &(x, y) in copy.iter().flatten() {
-                    canvas.disc(x, y, r, colour, 1.0);
+                for &centre in copy.iter().flatten() {
+                    scene.push(
+                        Part::Neuron,
+                        Shape::Circle {
+                            centre,
+                            radius: r,
+                            colour,
+                        },
+                    );
                 }
             }
         }
@@ -482,7 +539,7 @@ impl Layout {
 
     /// Layer names on the left, fold names over copies, feature names under the inputs and
     /// over the outputs.
-    fn draw_labels(&self, model: &ModelFile, style: &GraphStyle, canvas: &mut Canvas) {
+    fn draw_labels(&self, model: &ModelFile, style: &GraphStyle, scene: &mut Scene) {
         let fs = style.font_size;
         let row_y = |l: usize| {
             self.base_y[l]
@@ -497,13 +554,9 @@ impl Layout {
                     .filter(|&m| row_y(m) == y)
                     .map(|m| model.neuron_layers[m].name.as_str())
                     .collect();
-                canvas.text(
-                    &names.join(" | "),
-                    self.left - 12.0,
-                    y,
-                    fs,
-                    BLACK,
-                    (1.0, 0.5),
+                scene.push(
+                    Part::Label,
+                    label(&names.join(" | "), (self.left - 12.0, y), fs, (1.0, 0.5)),
                 );
             }
             if let Copies::Side(k) = self.copies[l]
@@ -525,16 +578,27 @@ impl Layout {
                     let y = points.iter().map(|p| p.1).fold(f32::NEG_INFINITY, f32::max)
                         + style.neuron_radius
                         + 3.0;
-                    let w = text_width(&name, fs);
-                    canvas.fill_rect(
-                        x - w / 2.0 - 2.0,
-                        y - 1.0,
-                        x + w / 2.0 + 2.0,
-                        y + fs + 1.0,
-                        WHITE,
-                        0.85,
+                    let half = text::width(&name, fs) / 2.0 + 2.0;
+                    let (x0, x1, y0, y1) = (x - half, x + half, y - 1.0, y + fs + 1.0);
+                    scene.push(
+                        Part::Backdrop,
+                        Shape::Polygon {
+                            points: vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1)],
+                            fill: Some([255, 255, 255, 217]),
+                            stroke: None,
+                        },
                     );
-                    canvas.text(&name, x, y, fs, [0.2, 0.2, 0.2], (0.5, 0.0));
+                    scene.push(
+                        Part::Label,
+                        Shape::Text {
+                            text: name,
+                            at: (x, y),
+                            size: fs,
+                            colour: [51, 51, 51, 255],
+                            anchor: (0.5, 0.0),
+                            upward: false,
+                        },
+                    );
                 }
             }
         }
@@ -559,21 +623,26 @@ impl Layout {
                     continue;
                 };
                 let gap = style.neuron_radius + 4.0;
-                match (mode, below) {
-                    (LabelMode::Horizontal, true) => {
-                        canvas.text(name, x, y + gap, fs, BLACK, (0.5, 0.0))
-                    }
-                    (LabelMode::Horizontal, false) => {
-                        canvas.text(name, x, y - gap, fs, BLACK, (0.5, 1.0))
-                    }
-                    (LabelMode::Vertical, true) => {
-                        canvas.text_up(name, x, y + gap, fs, BLACK);
-                    }
-                    (LabelMode::Vertical, false) => {
-                        canvas.text_up(name, x, y - gap - text_width(name, fs), fs, BLACK);
-                    }
-                    (LabelMode::None, _) => {}
-                }
+                let at = if below { (x, y + gap) } else { (x, y - gap) };
+                // Upright names start (or end) at the neuron and read upwards.
+                let (anchor, upward) = match (mode, below) {
+                    (LabelMode::Horizontal, true) => ((0.5, 0.0), false),
+                    (LabelMode::Horizontal, false) => ((0.5, 1.0), false),
+                    (LabelMode::Vertical, true) => ((1.0, 0.5), true),
+                    (LabelMode::Vertical, false) => ((0.0, 0.5), true),
+                    (LabelMode::None, _) => continue,
+                };
+                scene.push(
+                    Part::Label,
+                    Shape::Text {
+                        text: name.into(),
+                        at,
+                        size: fs,
+                        colour: BLACK,
+                        anchor,
+                        upward,
+                    },
+                );
             }
         }
     }
@@ -642,7 +711,7 @@ fn label_mode(
         .fold(f32::INFINITY, f32::min);
     let widest = items
         .iter()
-        .map(|(_, s)| text_width(s, style.font_size))
+        .map(|(_, s)| text::width(s, style.font_size))
         .fold(0.0, f32::max);
     if widest + 4.0 <= gap {
         LabelMode::Horizontal
@@ -653,18 +722,46 @@ fn label_mode(
     }
 }
 
-/// One weight to draw.
-struct Stroke {
-    from: (f32, f32),
-    to: (f32, f32),
-    width: f32,
-    colour: Rgb,
+/// Every identity connection as thin grey lines joining neuron `i` to neuron `i`.
+fn draw_identities(model: &ModelFile, layout: &Layout, scene: &mut Scene) {
+    for conn in &model.connections {
+        if conn.kind != ConnectionKind::Identity {
+            continue;
+        }
+        let (Some(from), Some(to)) = (
+            model.neuron_layers.get(conn.from),
+            model.neuron_layers.get(conn.to),
+        ) else {
+            continue;
+        };
+        for i in 0..from.size.min(to.size) {
+            if let (Some(a), Some(b)) = (
+                layout.position(conn.from, 0, i),
+                layout.position(conn.to, 0, i),
+            ) {
+                scene.push(
+                    Part::Identity,
+                    Shape::Line {
+                        from: a,
+                        to: b,
+                        width: IDENTITY_WIDTH,
+                        colour: IDENTITY_GREY,
+                    },
+                );
+            }
+        }
+    }
 }
 
-/// Every non-zero weight as a line, thin ones first.
-fn draw_weights(model: &ModelFile, style: &GraphStyle, layout: &Layout, canvas: &mut Canvas) {
-    let mut strokes = Vec::new();
-    for conn in &model.connections {
+/// Every weight whose line is at least [`MIN_LINE_WIDTH`] wide, thin ones first (so strong
+/// weights stay visible on top).
+fn draw_weights(model: &ModelFile, style: &GraphStyle, layout: &Layout, scene: &mut Scene) {
+    let mut lines = Vec::new();
+    for conn in model
+        .connections
+        .iter()
+        .filter(|c| c.kind == ConnectionKind::Linear)
+    {
         let (Some(from), Some(to)) = (
             model.neuron_layers.get(conn.from),
             model.neuron_layers.get(conn.to),
@@ -691,26 +788,26 @@ fn draw_weights(model: &ModelFile, style: &GraphStyle, layout: &Layout, canvas: 
             for (i, &w) in row.iter().enumerate() {
                 let w = clean(w);
                 let width = style.max_line_width * w.abs() / max;
-                // Lines this thin change no pixel by even one level.
-                if width <= 1e-3 {
+                if width < MIN_LINE_WIDTH {
                     continue;
                 }
                 let Some(a) = layout.position(conn.from, i / from.size, i % from.size) else {
                     continue;
                 };
-                strokes.push(Stroke {
+                let line = Shape::Line {
                     from: a,
                     to: b,
                     width,
                     colour: weight_colour(w),
-                });
+                };
+                lines.push((width, line));
             }
         }
     }
-    strokes.sort_by(|a, b| a.width.total_cmp(&b.width));
-    for s in strokes {
-        canvas.line(s.from, s.to, s.width, s.colour, 1.0);
-    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    scene
+        .shapes
+        .extend(lines.into_iter().map(|(_, line)| (Part::Weight, line)));
 }
 
 #[cfg(test)]
@@ -769,7 +866,7 @@ mod tests {
     }
 
     fn layout(m: &ModelFile, style: &GraphStyle) -> Layout {
-        Layout::new(m, style, &Canvas::new(style.width, style.height, WHITE))
+        Layout::new(m, style, style.width as f32, style.height as f32)
     }
 
     fn pixel(img: &RgbImage, (x, y): (f32, f32)) -> [u8; 3] {

@@ -1,26 +1,36 @@
 //! Pictures of bimt models and runs.
 //!
-//! * [`render_graph`]: the connectivity graph of a [`ModelFile`](bimt_format::ModelFile) as in
-//!   the BIMT paper (line width ∝ `|w|` normalised per weight matrix, blue positive, red
-//!   negative, feature names under the inputs and over the outputs, 2D layers in an oblique
-//!   3D view).
+//! * [`render_graph`] and [`render_graph_svg`]: the connectivity graph of a
+//!   [`ModelFile`](bimt_format::ModelFile) as in the BIMT paper (line width ∝ `|w|`
+//!   normalised per weight matrix, blue positive, red negative, feature names under the inputs
+//!   and over the outputs, 2D layers in an oblique 3D view), as pixels or as SVG; both are
+//!   drawn from one list of shapes, [`graph_scene`].
+//! * [`render_curves`]: a run's training curves (losses, connection cost, λ on log axes).
 //! * [`render_decision_boundary`], [`render_scatter`], [`render_token_planes`],
-//!   [`render_image_grid`] and [`render_line_plot`]: the paper's task plots;
-//!   [`render_panels`] tiles titled pictures.
-//! * [`write_png`] and [`write_gif`] (an animated, endlessly looping training evolution), both
-//!   written atomically.
+//!   [`render_image_grid`], [`render_line_chart`] and [`render_line_plot`]: the paper's task
+//!   plots; [`render_panels`] tiles titled pictures.
+//! * [`write_png`], [`write_svg`] and [`write_gif`] (an animated, endlessly looping training
+//!   evolution), all written atomically.
 //!
-//! Text uses a built-in 8×8 bitmap font, so nothing is read from the system or the network.
+//! Shapes are anti-aliased (`tiny-skia`, and `ab_glyph`'s coverage rasteriser for a graph's
+//! many weight lines); charts are laid out by `plotters`, with round ticks and tick labels on
+//! every axis. Text is set in DejaVu Sans, bundled in the crate (`fonts/`, with its licence),
+//! so nothing is read from the system or the network.
 
-mod canvas;
+mod chart;
 mod graph;
+mod lines;
 mod plots;
+mod raster;
+mod scene;
+mod text;
 
-pub use graph::{GraphStyle, render_graph};
+pub use graph::{GraphStyle, graph_scene, render_graph, render_graph_svg};
+pub use lines::{Curves, LinePlot, Series, render_curves, render_line_chart, render_line_plot};
 pub use plots::{
-    render_decision_boundary, render_image_grid, render_line_plot, render_panels, render_scatter,
-    render_token_planes,
+    render_decision_boundary, render_image_grid, render_panels, render_scatter, render_token_planes,
 };
+pub use scene::{Part, Rgba, Scene, Shape};
 
 use bimt_format::{FormatError, write_atomic};
 use image::codecs::gif::{GifEncoder, Repeat};
@@ -42,6 +52,11 @@ pub fn write_png(path: &Path, img: &RgbImage) -> Result<(), FormatError> {
     img.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
         .map_err(|e| encode_error(path, e))?;
     write_atomic(path, &bytes)
+}
+
+/// Writes an SVG document (e.g. from [`render_graph_svg`]), atomically.
+pub fn write_svg(path: &Path, svg: &str) -> Result<(), FormatError> {
+    write_atomic(path, svg.as_bytes())
 }
 
 /// Quantiser speed handed to the GIF encoder (1 = best and slowest, 30 = fastest). Pictures

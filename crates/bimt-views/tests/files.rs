@@ -1,6 +1,6 @@
 //! The file writers: what is written decodes back to the same pictures.
 
-use bimt_views::{write_gif, write_png};
+use bimt_views::{write_gif, write_png, write_svg};
 use image::{AnimationDecoder, RgbImage, codecs::gif::GifDecoder};
 use std::path::PathBuf;
 
@@ -28,6 +28,18 @@ fn png_round_trip() {
     write_png(&path, &img).unwrap();
     let back = image::open(&path).unwrap().to_rgb8();
     assert_eq!(back, img, "PNG is lossless");
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn svg_is_written_as_given() {
+    let dir = temp_dir("svg");
+    let path = dir.join("nested/graph.svg");
+    let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\"><text>λ</text></svg>\n";
+    write_svg(&path, svg).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), svg);
     let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
     std::fs::remove_dir_all(dir).unwrap();
