@@ -1,25 +1,13 @@
 //! `bimt`: Brain-Inspired Modular Training from the command line.
 
-mod algorithmic;
-mod bench;
-mod custom;
-mod frontier;
-mod history;
-mod in_context;
-mod mnist;
 mod predict;
-mod presets;
-mod report;
-mod run;
-mod seeds;
-mod settings;
 
 /// mimalloc: glibc's allocator returns and re-faults the many small tensors of a training step
 /// (about 12 % of a transformer step).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use bimt_presets::{Overrides, PhaseSpec, Profile, RunSpec, Table1Options};
 use clap::{Parser, Subcommand};
-use presets::{Overrides, PhaseSpec, Profile};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,6 +38,52 @@ enum Command {
     /// The pruning experiment (App. A, Fig. 9): train symbolic-pruning in all five variants,
     /// prune each by magnitude, and compare parameters kept against test MSE.
     Frontier(FrontierArgs),
+    /// Fig. 2 in one picture: train a preset as vanilla, L1, L1 + local, L1 + swap and BIMT,
+    /// and draw the five connectivity graphs side by side (ablation.png).
+    Ablation(AblationArgs),
+    /// The paper's Table 1 over seeds: every Table 1 preset without and with BIMT; writes
+    /// TABLE1.md and REPORT.md. Runs already finished in --out are reused.
+    Table1(Table1Args),
+}
+
+#[derive(clap::Args)]
+struct AblationArgs {
+    /// The preset (default symbolic-independence, the paper's Fig. 2).
+    #[arg(default_value = "symbolic-independence")]
+    preset: String,
+    /// Output directory (default: runs/ablation-<preset>): one run per variant, ablation.png
+    /// and ablation.json.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Random seed (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training steps of each variant (default: the preset's).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct Table1Args {
+    /// Seeds of every row (`0-3`, `0,2` or both; default 0-3, or 0 with --quick).
+    #[arg(long)]
+    seeds: Option<String>,
+    /// Output directory: the runs, TABLE1.md, REPORT.md and report/.
+    #[arg(long, default_value = "runs/table1")]
+    out: PathBuf,
+    /// A few hundred steps per run: checks that every file is written; the figures mean
+    /// nothing.
+    #[arg(long)]
+    quick: bool,
+    /// Runs at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Directory of the MNIST IDX files (default: $BIMT_MNIST_DIR, else ../shared/data/mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -156,8 +190,8 @@ struct RunArgs {
     /// Standardise the input columns with the training split's mean and deviation.
     #[arg(long, help_heading = CUSTOM_HELP)]
     standardise: bool,
-    /// Settings to start from (default paper).
-    #[arg(long, value_enum)]
+    /// Settings to start from: paper (default) or reference.
+    #[arg(long)]
     profile: Option<Profile>,
     /// Ablation variant: vanilla, l1, l1-local, l1-swap or bimt (default).
     #[arg(long)]
@@ -254,16 +288,46 @@ fn main() -> ExitCode {
 
 fn execute(command: Command) -> Result<(), String> {
     match command {
-        Command::Bench(args) if args.mnist => bench::bench_mnist(args.data_dir.as_deref()),
-        Command::Bench(args) if args.in_context => bench::bench_in_context(4_000),
-        Command::Bench(_) => bench::bench(),
-        Command::Frontier(args) => frontier::frontier(&args.out, args.seed, args.steps, args.quiet),
+        Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
+        Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
+        Command::Bench(_) => bimt_presets::bench_symbolic(),
+        Command::Frontier(args) => {
+            bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)
+        }
         Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref()),
         Command::Presets => {
-            for (name, description) in presets::PRESETS {
-                println!("{name:28} {description}");
+            for preset in &bimt_presets::PRESETS {
+                println!("{:28} {}", preset.name, preset.description);
             }
             Ok(())
+        }
+        Command::Ablation(args) => {
+            let overrides = Overrides {
+                seed: args.seed,
+                steps: args.steps,
+                ..Overrides::default()
+            };
+            let out = args
+                .out
+                .unwrap_or_else(|| PathBuf::from(format!("runs/ablation-{}", args.preset)));
+            bimt_presets::ablation(&args.preset, &overrides, &out, args.quiet).map_err(|e| e.0)
+        }
+        Command::Table1(args) => {
+            let seeds = match (&args.seeds, args.quick) {
+                (Some(list), _) => bimt_presets::parse_seeds(list)?,
+                (None, true) => vec![0],
+                (None, false) => (0..4).collect(),
+            };
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let options = Table1Options {
+                seeds,
+                out: args.out,
+                quick: args.quick,
+                jobs: args.jobs.unwrap_or(cores),
+                data_dir: args.data_dir,
+                command: std::env::args().collect(),
+            };
+            bimt_presets::table1(&options).map_err(|e| e.0)
         }
         Command::Run(args) => {
             let flags = Overrides {
@@ -297,7 +361,7 @@ fn execute(command: Command) -> Result<(), String> {
                 finetune_lr: args.finetune_lr,
                 ..Overrides::default()
             };
-            let resolved = settings::resolve(
+            let settings = bimt_presets::resolve(
                 &args.preset,
                 &flags,
                 args.config.as_deref(),
@@ -306,26 +370,19 @@ fn execute(command: Command) -> Result<(), String> {
             let out = args
                 .out
                 .clone()
-                .unwrap_or_else(|| run::default_out(&resolved.preset, resolved.variant));
-            let request = run::RunRequest {
-                preset: resolved.preset,
-                profile: resolved.profile,
-                variant: resolved.variant,
-                seed: resolved.seed,
-                hyper: resolved.hyper,
-                custom: resolved.custom,
-                backend: resolved.backend,
-                command: std::env::args().collect(),
-                out: out.clone(),
+                .unwrap_or_else(|| bimt_presets::default_out(&settings.preset, settings.variant));
+            let spec = RunSpec {
                 resume: args.resume,
                 checkpoint_every: args.checkpoint_every.map(|n| n as usize),
                 quiet: args.quiet,
                 data_dir: args.data_dir,
+                command: std::env::args().collect(),
+                ..RunSpec::new(settings, &out)
             };
             if let Some(list) = &args.seeds {
-                return seeds::run_seeds(request, &seeds::parse_seeds(list)?);
+                return bimt_presets::run_seeds(&spec, &bimt_presets::parse_seeds(list)?);
             }
-            let m = run::run(&request)?;
+            let m = bimt_presets::run(&spec)?;
             let accuracy = m
                 .test_accuracy
                 .map(|a| format!(", test accuracy {:.2}%", 100.0 * a))

@@ -1,8 +1,8 @@
 //! `bimt predict RUN_DIR --data X.csv`: a trained network's predictions for new rows, rebuilt
 //! from `model.json` alone (and `standardisation.json` where the run standardised its inputs).
 
-use crate::custom::StandardisationFile;
 use bimt_format::{ModelFile, read_json, write_atomic};
+use bimt_presets::StandardisationFile;
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -128,6 +128,8 @@ fn a_short_run_writes_the_contract_files_and_resumes() {
         "metrics.json",
         "model.json",
         "graph.png",
+        "graph.svg",
+        "curves.png",
         "evolution.gif",
         "log.jsonl",
         "decision_boundary.png",
@@ -135,6 +137,16 @@ fn a_short_run_writes_the_contract_files_and_resumes() {
         "checkpoint.json",
     ] {
         assert!(dir.join(f).exists(), "{f}");
+    }
+    // The SVG graph names the layers and the inputs and outputs as text.
+    let svg = std::fs::read_to_string(dir.join("graph.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..80.min(svg.len())]
+    );
+    for name in ["input", "output", "x1", "x2", "<text"] {
+        assert!(svg.contains(name), "graph.svg lacks {name}");
     }
     let metrics: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();

@@ -2,7 +2,7 @@
 //! learned from two token embeddings by an MLP.
 
 use crate::report::{ACTIVE_THRESHOLD, test_accuracy};
-use crate::run::{RunRequest, train_and_write};
+use crate::runner::{Extras, GraphSize, RunSpec, train_supervised};
 use bimt_analysis::{Module, active_counts, knock_out, modules, pearson};
 use bimt_data::{Dataset, Operation, is_even_permutation, permutations_of_four};
 use bimt_format::{MetricsFile, ModelFile};
@@ -16,34 +16,54 @@ pub const EMBEDDING_WIDTH: usize = 32;
 /// Share of all token pairs that train (the paper's 80/20 split).
 const TRAIN_FRACTION: f64 = 0.8;
 
-/// The operation behind an algorithmic preset.
-pub fn operation(preset: &str) -> Option<Operation> {
-    match preset {
-        "modular-addition" => Some(Operation::ModularAddition { p: 59 }),
-        "permutation-s4" => Some(Operation::PermutationS4),
-        _ => None,
-    }
-}
-
-/// Trains the preset's MLP `2·32 → 50 → 50 → tokens` on all token pairs.
-pub fn run(request: &RunRequest, operation: Operation) -> Result<MetricsFile, String> {
+/// Trains the preset's MLP `2·32 → 50 → 50 → tokens` on all token pairs and writes the run
+/// directory, with the embedding's modules and pictures.
+pub fn run(spec: &RunSpec, operation: Operation) -> Result<MetricsFile, String> {
     let tokens = operation.size();
     let data = Dataset {
         input_names: (1..=EMBEDDING_WIDTH).map(|i| format!("e{i}")).collect(),
-        ..bimt_data::algorithmic(operation, TRAIN_FRACTION, request.seed)
+        ..bimt_data::algorithmic(operation, TRAIN_FRACTION, spec.settings.seed)
     };
     let config = MlpConfig::token_embedding(tokens, 2, &[EMBEDDING_WIDTH, 50, 50, tokens]);
     let mlp = Mlp::new(&config).map_err(|e| e.to_string())?;
-    train_and_write(request, mlp, &data, Loss::CrossEntropy)
+    train_supervised(
+        spec,
+        mlp,
+        &data,
+        Loss::CrossEntropy,
+        GraphSize::Small,
+        |model| {
+            let mut pictures = vec![("embedding.png", embedding_picture(model))];
+            if matches!(operation, Operation::ModularAddition { .. }) {
+                pictures.push(("embedding_planes.png", planes_picture(model, &data)));
+            }
+            Ok(Extras {
+                pictures,
+                ..Extras::structure(structure(operation, model, &data))
+            })
+        },
+    )
+}
+
+/// Table 1 criterion of modular addition: three or more modules fed by the embedding.
+pub fn three_modules(metrics: &MetricsFile) -> Option<bool> {
+    Some(metrics.structure["modules"].as_array()?.len() >= 3)
+}
+
+/// Table 1 criterion of S4: an active embedding dimension correlating with the sign of the
+/// permutation at |r| ≥ 0.95.
+pub fn sign_neuron_found(metrics: &MetricsFile) -> Option<bool> {
+    let r = metrics.structure["sign_neuron"]["correlation"].as_f64()?;
+    Some(r.abs() >= 0.95)
 }
 
 /// Active neurons per layer, the modules fed by the embedding (paper: "a tree with three
 /// roots") with the test accuracy left when each is knocked out, and for S4 the embedding neuron that best tracks
 /// the sign of a permutation.
-pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
+fn structure(operation: Operation, model: &ModelFile, data: &Dataset) -> Value {
     let name = |q: usize| dimension_name(model, data, q);
-    let cyclic = match operation(preset) {
-        Some(Operation::ModularAddition { p }) => Some(p),
+    let cyclic = match operation {
+        Operation::ModularAddition { p } => Some(p),
         _ => None,
     };
     let module_reports: Vec<Value> = embedding_modules(model)
@@ -77,7 +97,7 @@ pub fn structure(preset: &str, model: &ModelFile, data: &Dataset) -> Value {
         "test_accuracy_from_model_json": test_accuracy(model, data),
         "modules": module_reports,
     });
-    if preset == "permutation-s4" {
+    if operation == Operation::PermutationS4 {
         value["sign_neuron"] = sign_neuron(model, &name);
     }
     value
@@ -152,7 +172,7 @@ fn circle(points: &[(f64, f64)], p: usize) -> Value {
 }
 
 /// For each module of a modular-addition network, the tokens in its plane (Fig. 5).
-pub fn planes_picture(model: &ModelFile, data: &Dataset) -> image::RgbImage {
+fn planes_picture(model: &ModelFile, data: &Dataset) -> image::RgbImage {
     let name = |q: usize| dimension_name(model, data, q);
     let panels: Vec<(String, Vec<(f64, f64)>)> = embedding_modules(model)
         .iter()
@@ -169,7 +189,7 @@ pub fn planes_picture(model: &ModelFile, data: &Dataset) -> image::RgbImage {
 
 /// The active embedding neurons (rows, in storage order) over all tokens (columns), each row
 /// normalised by its largest |value| as in the paper's Fig. 6: blue +1, red −1, white 0.
-pub fn embedding_picture(model: &ModelFile) -> image::RgbImage {
+fn embedding_picture(model: &ModelFile) -> image::RgbImage {
     let Some(embedding) = &model.token_embedding else {
         return image::RgbImage::new(1, 1);
     };

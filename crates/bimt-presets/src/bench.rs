@@ -1,7 +1,7 @@
 //! `bimt bench`: the speed figures the issues ask for, measured on this machine.
 
-use crate::presets::{Profile, defaults};
-use crate::run::{metric_of, train_config};
+use crate::hyper::{Hyper, Profile, defaults};
+use crate::runner::{metric_of, train_config};
 use bimt_engine::{Model, Network, Trainer, Variant, default_device};
 use bimt_layout::Distances;
 use bimt_mlp::{Mlp, MlpConfig};
@@ -13,7 +13,7 @@ use std::time::Instant;
 /// per second.
 fn symbolic_run<'m, N: Network>(
     network: N,
-    hyper: &crate::presets::Hyper,
+    hyper: &Hyper,
     metric: &'m bimt_manifold::PaperMetric,
 ) -> Result<(Trainer<'m, N, Supervised>, f64, f64), String> {
     let device = default_device().autodiff();
@@ -34,7 +34,7 @@ fn symbolic_run<'m, N: Network>(
 
 /// Prints steps per second of the symbolic preset, built in and declared as a graph, and the
 /// time of one swap round.
-pub fn bench() -> Result<(), String> {
+pub fn bench_symbolic() -> Result<(), String> {
     let hyper = defaults("symbolic-independence", Profile::Paper).expect("preset exists");
     let metric = metric_of(&hyper);
     let built_in = || Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).map_err(|e| e.to_string());
@@ -228,7 +228,7 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
     hyper.log_every = steps;
     hyper.finetune_steps = 0;
     let metric = metric_of(&hyper);
-    let data = crate::in_context::data("in-context", 0);
+    let data = crate::in_context::data(false, 0);
     let network =
         bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())
             .map_err(|e| e.to_string())?;

@@ -1,7 +1,7 @@
 //! `bimt run graph` and `bimt run mlp`: BIMT on a user's own network (an architecture file,
 //! or hidden widths) and own data (a CSV file, or formulas to sample).
 
-use crate::run::{RunRequest, train_and_write};
+use crate::runner::{GraphSize, RunSpec, plain_structure, train_supervised};
 use crate::settings::Custom;
 use bimt_data::{CsvOptions, Dataset, Formulas, Standardisation};
 use bimt_format::{MetricsFile, write_json};
@@ -21,12 +21,13 @@ pub struct StandardisationFile {
 }
 
 /// Loads the data, builds the network, trains and writes the run directory.
-pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
-    let custom = request
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
+    let custom = spec
+        .settings
         .custom
         .as_ref()
         .ok_or("bimt run graph|mlp without its settings")?;
-    let (mut data, loss) = load(custom, request.seed)?;
+    let (mut data, loss) = load(custom, spec.settings.seed)?;
     if custom.standardise {
         let Standardisation { mean, std } = bimt_data::standardise(&mut data);
         let file = StandardisationFile {
@@ -34,7 +35,7 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
             mean,
             std,
         };
-        write_json(&request.out.join("standardisation.json"), &file).map_err(|e| e.to_string())?;
+        write_json(&spec.out.join("standardisation.json"), &file).map_err(|e| e.to_string())?;
     }
     let graph = match (&custom.arch, &custom.hidden) {
         (Some(path), _) => Graph::from_file(path).map_err(|e| e.0)?,
@@ -44,7 +45,9 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
         (None, None) => return Err("bimt run graph needs --arch, bimt run mlp --hidden".into()),
     };
     check_widths(&graph, &data, custom)?;
-    train_and_write(request, graph, &data, loss)
+    train_supervised(spec, graph, &data, loss, GraphSize::Small, |model| {
+        plain_structure(model, &data)
+    })
 }
 
 /// The dataset and the loss of a custom run.

@@ -2,12 +2,15 @@
 //! `symbolic-pruning` preset in all five variants, then prunes each network by magnitude and
 //! records how many parameters are left against the test MSE.
 
-use crate::presets::{Hyper, Profile, defaults};
-use crate::run::{self, RunRequest};
+use crate::hyper::Profile;
+use crate::launch::run;
+use crate::registry::find;
+use crate::runner::RunSpec;
+use crate::settings::Resolved;
 use bimt_analysis::{best_within_budget, nonzero_parameters, pruning_frontier};
 use bimt_engine::{Backend, Variant};
 use bimt_format::{ModelFile, read_json, write_json};
-use bimt_views::{render_line_plot, write_png};
+use bimt_views::{LinePlot, Series, render_line_chart, write_png};
 use std::path::Path;
 
 const PRESET: &str = "symbolic-pruning";
@@ -17,11 +20,11 @@ const LEVELS: [f64; 3] = [1e-1, 1e-2, 1e-3];
 /// Trains the five variants into `out/<variant>/` and writes `out/frontier.json` and
 /// `out/frontier.png`; `steps` overrides the preset's 20,000.
 pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Result<(), String> {
-    let mut hyper: Hyper = defaults(PRESET, Profile::Paper).expect("preset exists");
+    let mut hyper = find(PRESET)?.defaults(Profile::Paper);
     if let Some(steps) = steps {
         hyper.steps = steps;
     }
-    let data = run::symbolic(bimt_data::Formula::Pruning, seed);
+    let data = crate::symbolic::data(bimt_data::Formula::Pruning, seed);
     let split = &data.test;
     let inputs: Vec<Vec<f64>> = (0..split.n)
         .map(|i| split.row(i).iter().map(|&v| v as f64).collect())
@@ -47,20 +50,19 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
     );
     for variant in Variant::ALL {
         let dir = out.join(variant.name());
-        run::run(&RunRequest {
+        let settings = Resolved {
             preset: PRESET.into(),
             profile: Profile::Paper,
             variant,
             seed,
-            hyper: hyper.clone(),
-            out: dir.clone(),
-            resume: None,
-            checkpoint_every: None,
-            quiet,
-            data_dir: None,
             backend: Backend::Flex,
-            command: std::env::args().collect(),
+            hyper: hyper.clone(),
             custom: None,
+        };
+        run(&RunSpec {
+            quiet,
+            command: std::env::args().collect(),
+            ..RunSpec::new(settings, &dir)
         })?;
         let model: ModelFile =
             read_json(&dir.join("model.json"), "model file").map_err(|e| e.to_string())?;
@@ -91,14 +93,15 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
         curves.push((variant, points[0].0, points));
     }
     let most = curves.iter().map(|c| c.1).max().unwrap_or(0);
-    let series: Vec<(String, Vec<f64>)> = curves
+    let series: Vec<Series> = curves
         .iter()
         .map(|(variant, _, points)| {
             let best = best_within_budget(points, most);
-            (
-                variant.name().to_string(),
-                best.into_iter().map(f64::log10).collect(),
-            )
+            Series {
+                name: variant.name().to_string(),
+                x: (0..best.len()).map(|n| n as f64).collect(),
+                y: best,
+            }
         })
         .collect();
     write_json(
@@ -106,10 +109,17 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
         &serde_json::json!({ "preset": PRESET, "seed": seed, "steps": hyper.steps, "variants": report }),
     )
     .map_err(|e| e.to_string())?;
-    let title = "log10 test MSE (best pruning) vs parameters kept";
+    let plot = LinePlot {
+        title: "pruning frontier: best test MSE within a parameter budget".into(),
+        x_label: "parameters kept".into(),
+        y_label: "test MSE".into(),
+        log_y: true,
+        series,
+        ..LinePlot::default()
+    };
     write_png(
         &out.join("frontier.png"),
-        &render_line_plot(&series, title, (720, 480)),
+        &render_line_chart(&plot, (720, 480)),
     )
     .map_err(|e| e.to_string())?;
     println!("-> {}", out.display());

@@ -1,12 +1,12 @@
-//! The paper's experiments as presets: their settings under the paper's profile and the
-//! reference implementation's, and the overrides a user may apply.
+//! The hyperparameters of a run: each preset's under the paper's profile and the reference
+//! implementation's, and the overrides a user may apply.
 
 use bimt_layout::Reduction;
 use bimt_swap::SwapMode;
 use serde::{Deserialize, Serialize};
 
 /// Which settings a preset starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// The paper's stated settings.
@@ -16,10 +16,25 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// `paper` or `reference`.
     pub fn name(self) -> &'static str {
         match self {
             Profile::Paper => "paper",
             Profile::Reference => "reference",
+        }
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "paper" => Ok(Profile::Paper),
+            "reference" => Ok(Profile::Reference),
+            other => Err(format!(
+                "unknown profile '{other}'; expected paper or reference"
+            )),
         }
     }
 }
@@ -48,63 +63,6 @@ pub struct Hyper {
     pub finetune_steps: usize,
     /// Learning rate of the fine-tune.
     pub finetune_lr: f64,
-}
-
-/// The experiments `bimt run` knows.
-pub const PRESETS: [(&str, &str); 10] = [
-    (
-        "symbolic-independence",
-        "y = ((x1+x3)^3, x2^2 + sin(pi x4)), MLP 4-20-20-2 (paper Fig. 3a)",
-    ),
-    (
-        "symbolic-feature-sharing",
-        "y = (x1^2, x1^2+x2^2, x1^2+x2^2+x3^2), MLP 3-20-20-3 (Fig. 3b)",
-    ),
-    (
-        "symbolic-compositionality",
-        "y = sqrt((x1-x2)^2 + (x3-x4)^2), MLP 4-20-20-20-20-1 (Fig. 3c)",
-    ),
-    (
-        "symbolic-pruning",
-        "y = (x1 x4 + x2 x3, x1 x4 - x2 x3), MLP 4-20-20-2; `bimt frontier` prunes five variants (App. A, Fig. 9)",
-    ),
-    (
-        "two-moons",
-        "two interleaved half circles, MLP 2-20-20-2, cross entropy (Fig. 4)",
-    ),
-    (
-        "modular-addition",
-        "(a + b) mod 59 from two learned 32-dim token embeddings, MLP 64-50-50-59 (Fig. 5)",
-    ),
-    (
-        "permutation-s4",
-        "composition in the permutation group S4, token embeddings, MLP 64-50-50-24 (Fig. 6)",
-    ),
-    (
-        "mnist",
-        "MNIST digits in 3D: 28x28 pixel grid, 10x10, 10x10, output ring; MLP 784-100-100-10 (Fig. 8)",
-    ),
-    (
-        "in-context",
-        "in-context linear regression, x ~ U[1,3], LayerNorm-free transformer (Fig. 7); then a 2,000-step pruned fine-tune",
-    ),
-    (
-        "in-context-singular",
-        "the same with x ~ U[-1,1]: the singularity at x1 = 0 (App. F, Fig. 15)",
-    ),
-];
-
-/// The runs on a user's own network or data (`bimt run graph`, `bimt run mlp`); they start
-/// from the symbolic presets' settings (paper §3.1).
-pub const CUSTOM: [&str; 2] = ["graph", "mlp"];
-
-/// The one-line error for a preset name that does not exist.
-pub fn unknown_preset(name: &str) -> String {
-    let known: Vec<&str> = PRESETS.iter().map(|p| p.0).chain(CUSTOM).collect();
-    format!(
-        "unknown preset '{name}'; known presets: {}",
-        known.join(", ")
-    )
 }
 
 /// The default settings of `preset` under `profile`.

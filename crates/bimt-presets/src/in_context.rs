@@ -1,7 +1,7 @@
 //! The in-context linear regression presets (paper §3.4 and App. F): a LayerNorm-free
 //! transformer, its probes of the residual stream, and its pictures.
 
-use crate::run::{Extras, RunRequest, train_task};
+use crate::runner::{Extras, GraphSize, RunSpec, train_task};
 use bimt_analysis::{active_neurons, probe};
 use bimt_data::InContext;
 use bimt_engine::{Model, Network, Tensor, TensorData};
@@ -10,32 +10,29 @@ use bimt_tasks::InContextTask;
 use bimt_transformer::{Transformer, TransformerConfig};
 use serde_json::{Value, json};
 
-/// A neuron is active where a weight of at least this fraction of its matrix's largest touches it.
-const ACTIVE_THRESHOLD: f64 = 0.03;
+use crate::report::ACTIVE_THRESHOLD;
 
-/// The data of a preset: `in-context` (x ~ U[1, 3]) or `in-context-singular` (x ~ U[−1, 1]).
-pub fn data(preset: &str, seed: u64) -> InContext {
-    let x_range = if preset == "in-context-singular" {
-        (-1.0, 1.0)
-    } else {
-        (1.0, 3.0)
-    };
+/// The data of a preset: `in-context` (x ~ U[1, 3]) or, `singular`, `in-context-singular`
+/// (x ~ U[−1, 1]).
+pub fn data(singular: bool, seed: u64) -> InContext {
+    let x_range = if singular { (-1.0, 1.0) } else { (1.0, 3.0) };
     bimt_data::in_context(10_000, x_range, (-1.0, 1.0), 0.2, seed)
 }
 
 /// Trains the transformer and writes the run directory, the probes and the scatter plot.
-pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
-    let data = data(&request.preset, request.seed);
+pub fn run(spec: &RunSpec, singular: bool) -> Result<MetricsFile, String> {
+    let seed = spec.settings.seed;
+    let data = data(singular, seed);
     let network = Transformer::new(TransformerConfig::in_context()).map_err(|e| e.to_string())?;
-    let device = request.device();
-    let batch = request.hyper.batch.unwrap_or(64);
-    let task = InContextTask::new(&data, batch, request.seed ^ 0x5eed, &device);
+    let batch = spec.hyper().batch.unwrap_or(64);
+    let task = InContextTask::new(&data, batch, seed ^ 0x5eed, &spec.device());
     let names = vec!["y".to_string(), "x".to_string()];
     train_task(
-        request,
+        spec,
         network,
         task,
         (&names, &names),
+        GraphSize::Small,
         |model, task, file| {
             let scatter = task.query_predictions(&|x| model.predict(x, false));
             let picture = bimt_views::render_scatter(
@@ -53,9 +50,26 @@ pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
                     "probes": probes,
                 }),
                 pictures: vec![("prediction.png", picture)],
+                graph_note: None,
             })
         },
     )
+}
+
+/// Table 1 criterion of in-context regression (paper Fig. 7): a sparse residual layer, at most
+/// half of its neurons active, in which a pair of active neurons at the query position
+/// predicts w with R² ≥ 0.9.
+pub fn w_readable(metrics: &MetricsFile) -> Option<bool> {
+    let layers = metrics.structure["probes"].as_array()?;
+    Some(layers.iter().any(|layer| {
+        let sparse = layer["active"].as_u64().is_some_and(|a| a <= 16);
+        let readable = layer["best_pairs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|pair| pair["r2"].as_f64().is_some_and(|r2| r2 >= 0.9));
+        sparse && readable
+    }))
 }
 
 /// For every residual layer: each active neuron's correlation with `w` at the query position

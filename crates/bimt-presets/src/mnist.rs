@@ -3,12 +3,14 @@
 //! (`features.png`, `receptive_field.png`, `sign_balance.png`).
 
 use crate::report::ACTIVE_THRESHOLD;
+use crate::runner::{Extras, GraphSize, RunSpec, train_supervised};
 use bimt_analysis::active_counts;
 use bimt_analysis::pearson;
 use bimt_data::Dataset;
-use bimt_format::{ConnectionFile, FormatError, ModelFile};
+use bimt_format::{ConnectionFile, FormatError, MetricsFile, ModelFile};
 use bimt_mlp::{Mlp, MlpConfig};
-use bimt_views::{render_image_grid, render_line_plot, write_png};
+use bimt_tasks::Loss;
+use bimt_views::{LinePlot, Series, render_image_grid, render_line_chart, write_png};
 use image::{Rgb, RgbImage};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -18,6 +20,34 @@ pub const SIDE: usize = 28;
 /// At most this many hidden1 features are shown in `features.png` (the paper finds 38 large
 /// ones, Fig. 17).
 pub const FEATURES_SHOWN: usize = 40;
+
+/// Trains the 3D network on MNIST (from `spec.data_dir`) and writes the run directory with the
+/// receptive field, the weight signs, the first-layer features and the output ring.
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
+    let data = load(spec.data_dir.as_deref())?;
+    train_supervised(
+        spec,
+        network()?,
+        &data,
+        Loss::OneHotMse,
+        GraphSize::Large,
+        |model| {
+            write_views(&spec.out, model, &data).map_err(|e| e.to_string())?;
+            // The ring's digits are not drawn on a planar layer: the graph's title names them.
+            let order: Vec<String> = ring_order(model).iter().map(|d| d.to_string()).collect();
+            Ok(Extras {
+                graph_note: Some(format!("ring (anticlockwise): {}", order.join(" "))),
+                ..Extras::structure(structure(model, &data))
+            })
+        },
+    )
+}
+
+/// Table 1 criterion of MNIST: at most 60 % of the pixels keep a visible weight.
+pub fn receptive_field_shrinks(metrics: &MetricsFile) -> Option<bool> {
+    let fraction = metrics.structure["receptive_field"]["fraction"].as_f64()?;
+    Some(fraction <= 0.6)
+}
 
 /// Loads MNIST from `--data-dir`, else `$BIMT_MNIST_DIR`, else `../shared/data/mnist`; checks
 /// that the images are 28×28.
@@ -450,7 +480,19 @@ fn sign_balance_image(model: &ModelFile) -> RgbImage {
             pos.truncate(len);
             neg.truncate(len);
             let title = format!("layer {}: {}", k + 1, connection_name(model, c));
-            render_line_plot(&[(names.0, pos), (names.1, neg)], &title, (w, h))
+            let series = |name: String, y: Vec<f64>| Series {
+                name,
+                x: Vec::new(),
+                y,
+            };
+            let plot = LinePlot {
+                title,
+                x_label: "rank (largest first)".into(),
+                y_label: "|w|".into(),
+                series: vec![series(names.0, pos), series(names.1, neg)],
+                ..LinePlot::default()
+            };
+            render_line_chart(&plot, (w, h))
         })
         .collect();
     let mut image = RgbImage::from_pixel(w * panels.len().max(1) as u32, h, Rgb([255, 255, 255]));

@@ -1,65 +1,75 @@
-//! `bimt run`: trains a preset and writes the run directory.
+//! The part of a run every preset shares: training with progress, log and frames as it goes,
+//! then `model.json`, `graph.png`, `graph.svg`, `curves.png`, `evolution.gif`, `log.jsonl`, the
+//! preset's own pictures and last `metrics.json`.
 
 use crate::history::{FrameSink, LogFile};
-use crate::presets::{Hyper, Profile};
+use crate::hyper::Hyper;
 use crate::report;
 use crate::settings::{Resolved, RunSettings};
 use bimt_data::Dataset;
 use bimt_engine::{
-    Backend, Checkpoint, Device, Finetune, LogEntry, Model, Network, Observer, RunSummary, Task,
+    Checkpoint, Device, Finetune, LogEntry, Model, Network, Observer, RunSummary, Task,
     TrainConfig, Trainer, Variant, export_model,
 };
 use bimt_format::{CostSpec, LossDefinitions, MetricsFile, ModelFile, write_atomic, write_json};
 use bimt_layout::CostConfig;
 use bimt_manifold::PaperMetric;
-use bimt_mlp::{Mlp, MlpConfig};
 use bimt_tasks::{Batching, Loss, Supervised};
-use bimt_views::{GifWriter, GraphStyle, render_graph, write_png};
+use bimt_views::{
+    Curves, GifWriter, GraphStyle, render_curves, render_graph, render_graph_svg, write_png,
+    write_svg,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// What `bimt run` was asked for.
-#[derive(Clone)]
-pub struct RunRequest {
-    pub preset: String,
-    pub profile: Profile,
-    pub variant: Variant,
-    pub seed: u64,
-    pub hyper: Hyper,
+/// A run to make: its resolved settings and where and how to write it.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// Every setting of the run (see [`crate::resolve`]).
+    pub settings: Resolved,
+    /// The run directory.
     pub out: PathBuf,
+    /// A checkpoint to continue from.
     pub resume: Option<PathBuf>,
+    /// Write `checkpoint.json` every this many steps (and at the end).
     pub checkpoint_every: Option<usize>,
+    /// No progress bar.
     pub quiet: bool,
-    /// Where the mnist preset reads its IDX files (`--data-dir`; else `$BIMT_MNIST_DIR`, else
+    /// Where the mnist preset reads its IDX files (else `$BIMT_MNIST_DIR`, else
     /// `../shared/data/mnist`).
     pub data_dir: Option<PathBuf>,
-    /// The burn backend to train on.
-    pub backend: Backend,
     /// The command line that asked for the run (recorded in `run.json`).
     pub command: Vec<String>,
-    /// The network and data of `bimt run graph|mlp`.
-    pub custom: Option<crate::settings::Custom>,
 }
 
-impl RunRequest {
+impl RunSpec {
+    /// A run of `settings` into `out`, with a progress bar, no checkpoints and no resume.
+    pub fn new(settings: Resolved, out: impl Into<PathBuf>) -> Self {
+        RunSpec {
+            settings,
+            out: out.into(),
+            resume: None,
+            checkpoint_every: None,
+            quiet: false,
+            data_dir: None,
+            command: Vec::new(),
+        }
+    }
+
+    /// The run's hyperparameters.
+    pub fn hyper(&self) -> &Hyper {
+        &self.settings.hyper
+    }
+
     /// The run's settings as `run.json` and its checkpoints record them.
-    pub fn settings(&self) -> RunSettings {
-        let resolved = Resolved {
-            preset: self.preset.clone(),
-            profile: self.profile,
-            variant: self.variant,
-            seed: self.seed,
-            backend: self.backend,
-            hyper: self.hyper.clone(),
-            custom: self.custom.clone(),
-        };
-        RunSettings::new(&resolved, self.command.clone())
+    pub fn record(&self) -> RunSettings {
+        RunSettings::new(&self.settings, self.command.clone())
     }
 
     /// The training device (the chosen backend, with autodiff).
     pub fn device(&self) -> Device {
-        self.backend.device().autodiff()
+        self.settings.backend.device().autodiff()
     }
 }
 
@@ -69,56 +79,29 @@ pub struct Extras {
     pub structure: serde_json::Value,
     /// Extra pictures: file name and image.
     pub pictures: Vec<(&'static str, image::RgbImage)>,
+    /// Appended to the title of `graph.png` (what the picture cannot show by itself).
+    pub graph_note: Option<String>,
 }
 
-/// Runs a preset end to end; returns the metrics written. The output directory is checked
-/// and `run.json` written before any data is loaded.
-pub fn run(request: &RunRequest) -> Result<MetricsFile, String> {
-    prepare_out(&request.out)?;
-    write_json(&request.out.join("run.json"), &request.settings()).map_err(|e| e.to_string())?;
-    match request.preset.as_str() {
-        "mnist" => {
-            let data = crate::mnist::load(request.data_dir.as_deref())?;
-            return train_and_write(request, crate::mnist::network()?, &data, Loss::OneHotMse);
-        }
-        "in-context" | "in-context-singular" => return crate::in_context::run(request),
-        "graph" | "mlp" => return crate::custom::run(request),
-        preset => {
-            if let Some(operation) = crate::algorithmic::operation(preset) {
-                return crate::algorithmic::run(request, operation);
-            }
+impl Extras {
+    /// A structure report and no pictures.
+    pub fn structure(structure: serde_json::Value) -> Self {
+        Extras {
+            structure,
+            pictures: Vec::new(),
+            graph_note: None,
         }
     }
-    let (data, widths, loss) = match request.preset.as_str() {
-        "symbolic-independence" => (
-            symbolic(bimt_data::Formula::Independence, request.seed),
-            vec![4, 20, 20, 2],
-            Loss::Mse,
-        ),
-        "symbolic-feature-sharing" => (
-            symbolic(bimt_data::Formula::FeatureSharing, request.seed),
-            vec![3, 20, 20, 3],
-            Loss::Mse,
-        ),
-        "symbolic-compositionality" => (
-            symbolic(bimt_data::Formula::Compositionality, request.seed),
-            vec![4, 20, 20, 20, 20, 1],
-            Loss::Mse,
-        ),
-        "symbolic-pruning" => (
-            symbolic(bimt_data::Formula::Pruning, request.seed),
-            vec![4, 20, 20, 2],
-            Loss::Mse,
-        ),
-        "two-moons" => (
-            bimt_data::two_moons(200, 200, 0.1, request.seed),
-            vec![2, 20, 20, 2],
-            Loss::CrossEntropy,
-        ),
-        other => return Err(crate::presets::unknown_preset(other)),
-    };
-    let mlp = Mlp::new(&MlpConfig::lines(&widths)).map_err(|e| e.to_string())?;
-    train_and_write(request, mlp, &data, loss)
+}
+
+/// How large a preset's connectivity graph is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphSize {
+    /// Tens of neurons per layer.
+    Small,
+    /// Hundreds of neurons per layer (MNIST): a larger picture with thinner lines, so that the
+    /// dense start does not turn into a solid block.
+    Large,
 }
 
 /// Creates the output directory and checks that it takes files, so that a bad `--out` fails
@@ -141,11 +124,6 @@ pub fn prepare_out(out: &Path) -> Result<(), String> {
                 out.display()
             )
         })
-}
-
-/// The symbolic-formula data of the paper: 100 training and 100 test samples.
-pub fn symbolic(formula: bimt_data::Formula, seed: u64) -> Dataset {
-    bimt_data::symbolic(formula, 100, 100, seed)
 }
 
 /// The metric of a run.
@@ -184,12 +162,11 @@ pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>
     }
 }
 
-/// How a preset's connectivity graphs are drawn: `frame` for the frames of `evolution.gif`,
-/// else `graph.png`. The MNIST network (784 pixels, 100 + 100 hidden neurons) gets a larger
-/// picture and thinner lines, so that its dense start does not turn into a solid block.
-pub fn graph_style(preset: &str, title: String, frame: bool) -> GraphStyle {
-    let mnist = preset == "mnist";
-    let (width, height) = match (mnist, frame) {
+/// How a connectivity graph of `size` is drawn: `frame` for the frames of `evolution.gif`,
+/// else `graph.png` and `graph.svg`.
+pub fn graph_style(size: GraphSize, title: String, frame: bool) -> GraphStyle {
+    let large = size == GraphSize::Large;
+    let (width, height) = match (large, frame) {
         (false, true) => (480, 360),
         (false, false) => (800, 600),
         (true, true) => (640, 520),
@@ -199,7 +176,7 @@ pub fn graph_style(preset: &str, title: String, frame: bool) -> GraphStyle {
         width,
         height,
         title: Some(title),
-        max_line_width: match (mnist, frame) {
+        max_line_width: match (large, frame) {
             (true, true) => 1.0,
             (true, false) => 1.5,
             (false, _) => 3.0,
@@ -248,98 +225,77 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
     }
 }
 
-/// Trains an MLP-style `network` on a supervised `data` set and writes every output of the
-/// command-line contract, with the preset's structure report and pictures.
-pub fn train_and_write<N: Network>(
-    request: &RunRequest,
+/// Trains `network` on a supervised `data` set (full batch, or the settings' mini-batches),
+/// then writes the run directory with what `finish` reports from the trained model file.
+pub fn train_supervised<N: Network>(
+    spec: &RunSpec,
     network: N,
     data: &Dataset,
     loss: Loss,
+    size: GraphSize,
+    finish: impl FnOnce(&ModelFile) -> Result<Extras, String>,
 ) -> Result<MetricsFile, String> {
-    let batching = match request.hyper.batch {
-        Some(size) => Batching::Mini {
-            size,
-            seed: request.seed ^ 0x5eed,
+    let batching = match spec.hyper().batch {
+        Some(batch) => Batching::Mini {
+            size: batch,
+            seed: spec.settings.seed ^ 0x5eed,
         },
         None => Batching::Full,
     };
-    let task = Supervised::new(data, loss, batching, &request.device());
+    let task = Supervised::new(data, loss, batching, &spec.device());
     let names = (&data.input_names[..], &data.output_names[..]);
-    train_task(request, network, task, names, |_, _, model| {
-        let mut pictures = Vec::new();
-        let mut structure = report::structure(&request.preset, model, data);
-        if request.preset == "two-moons" {
-            pictures.push((
-                "decision_boundary.png",
-                report::decision_boundary(model, data),
-            ));
-            let (knockouts, picture) = report::weight_knockouts(model, data);
-            structure["weight_knockouts"] = knockouts;
-            pictures.push(("weight_knockouts.png", picture));
-        }
-        if let Some(operation) = crate::algorithmic::operation(&request.preset) {
-            pictures.push((
-                "embedding.png",
-                crate::algorithmic::embedding_picture(model),
-            ));
-            if matches!(operation, bimt_data::Operation::ModularAddition { .. }) {
-                pictures.push((
-                    "embedding_planes.png",
-                    crate::algorithmic::planes_picture(model, data),
-                ));
-            }
-        }
-        if request.preset == "mnist" {
-            crate::mnist::write_views(&request.out, model, data).map_err(|e| e.to_string())?;
-        }
-        Ok(Extras {
-            structure,
-            pictures,
-        })
+    train_task(spec, network, task, names, size, |_, _, model| {
+        finish(model)
     })
+}
+
+/// The structure report every supervised preset starts from (see [`report::structure`]).
+pub fn plain_structure(model: &ModelFile, data: &Dataset) -> Result<Extras, String> {
+    Ok(Extras::structure(report::structure(model, data)))
 }
 
 /// Trains `network` on `task` (resuming if asked), then writes `model.json`, `graph.png`,
 /// `evolution.gif`, `log.jsonl`, what `finish` adds, and last `metrics.json`. The log and the
 /// frames are written as training goes (see [`crate::history`]).
 pub fn train_task<N: Network, T: Task>(
-    request: &RunRequest,
+    spec: &RunSpec,
     network: N,
     task: T,
     names: (&[String], &[String]),
+    size: GraphSize,
     finish: impl FnOnce(&Model<N>, &T, &ModelFile) -> Result<Extras, String>,
 ) -> Result<MetricsFile, String> {
-    let h = &request.hyper;
-    let device = request.device();
+    let (h, settings) = (spec.hyper(), &spec.settings);
     let metric = metric_of(h);
-    let config = train_config(h, request.variant, request.checkpoint_every);
-    let mut model = Model::new(network, request.seed, &device).map_err(|e| e.to_string())?;
+    let config = train_config(h, settings.variant, spec.checkpoint_every);
+    let mut model =
+        Model::new(network, settings.seed, &spec.device()).map_err(|e| e.to_string())?;
     let mut resumed = None;
-    if let Some(path) = &request.resume {
+    if let Some(path) = &spec.resume {
         resumed = Some(Checkpoint::restore(path, &mut model).map_err(|e| e.to_string())?);
     }
     let loss_definitions = task.loss_definitions();
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
-    trainer.checkpoint_path = Some(request.out.join("checkpoint.json"));
-    trainer.settings = request.settings().to_json();
+    trainer.checkpoint_path = Some(spec.out.join("checkpoint.json"));
+    trainer.settings = spec.record().to_json();
     if let Some(ckpt) = &resumed {
         trainer.resume(ckpt);
     }
     let cost = config.cost_spec(&metric);
-    let title = format!("{} ({})", request.preset, request.variant.name());
-    let frames_from = request
+    let title = format!("{} ({})", settings.preset, settings.variant.name());
+    let frames_from = spec
         .resume
         .as_ref()
         .map(|path| path.parent().unwrap_or(Path::new(".")).join("frames"));
     let frames = FrameSink::start(
-        &request.out.join("frames"),
-        graph_style(&request.preset, title, true),
+        &spec.out.join("frames"),
+        graph_style(size, title.clone(), true),
         frames_from
             .as_deref()
             .zip(resumed.as_ref().map(|_| trainer.start_step)),
     )?;
-    let log = LogFile::start(&request.out.join("log.jsonl"), &trainer.history)?;
-    let bar = if request.quiet {
+    let log = LogFile::start(&spec.out.join("log.jsonl"), &trainer.history)?;
+    let bar = if spec.quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(config.total_steps() as u64)
@@ -378,7 +334,18 @@ pub fn train_task<N: Network, T: Task>(
         wall_seconds: trainer.wall_offset + summary.wall_seconds,
         loss_definitions,
     };
-    write_outputs(request, trained, frames.finish()?, extras)
+    let mut title = title;
+    if let Some(note) = &extras.graph_note {
+        title.push_str(", ");
+        title.push_str(note);
+    }
+    write_outputs(
+        spec,
+        trained,
+        frames.finish()?,
+        extras,
+        graph_style(size, title, false),
+    )
 }
 
 /// What a finished training call hands to the writer.
@@ -391,21 +358,21 @@ struct Trained<'a> {
 }
 
 fn write_outputs(
-    request: &RunRequest,
+    spec: &RunSpec,
     trained: Trained,
     frames: GifWriter,
     extras: Extras,
+    style: GraphStyle,
 ) -> Result<MetricsFile, String> {
-    let out = &request.out;
-    let h = &request.hyper;
+    let (out, settings, h) = (&spec.out, &spec.settings, spec.hyper());
     let (model, summary) = (trained.model, trained.summary);
     let e = |x: bimt_format::FormatError| x.to_string();
     let [train_definition, test_definition] = trained.loss_definitions;
     let metrics = MetricsFile {
-        preset: request.preset.clone(),
-        variant: request.variant.name().to_string(),
-        profile: request.profile.name().to_string(),
-        seed: request.seed,
+        preset: settings.preset.clone(),
+        variant: settings.variant.name().to_string(),
+        profile: settings.profile.name().to_string(),
+        seed: settings.seed,
         steps: h.steps,
         finetune_steps: h.finetune_steps,
         wall_seconds: trained.wall_seconds,
@@ -425,17 +392,13 @@ fn write_outputs(
         structure: extras.structure,
     };
     write_json(&out.join("model.json"), model).map_err(e)?;
-    let mut title = format!("{} ({})", request.preset, request.variant.name());
-    if request.preset == "mnist" {
-        // The ring's digits are not drawn on a planar layer: name them in the title.
-        let order: Vec<String> = crate::mnist::ring_order(model)
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
-        title.push_str(&format!(", ring (anticlockwise): {}", order.join(" ")));
-    }
-    let style = graph_style(&request.preset, title, false);
     write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
+    write_svg(&out.join("graph.svg"), &render_graph_svg(model, &style)).map_err(e)?;
+    write_png(
+        &out.join("curves.png"),
+        &render_curves(&curves(&summary.log), (1200, 380)),
+    )
+    .map_err(e)?;
     frames.finish(&out.join("evolution.gif")).map_err(e)?;
     let mut log = Vec::new();
     for entry in &summary.log {
@@ -448,6 +411,18 @@ fn write_outputs(
     }
     write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
     Ok(metrics)
+}
+
+/// The training curves of a run's log.
+fn curves(log: &[LogEntry]) -> Curves {
+    let column = |f: fn(&LogEntry) -> f64| log.iter().map(f).collect();
+    Curves {
+        steps: column(|e| e.step as f64),
+        train_loss: column(|e| e.train_loss),
+        test_loss: column(|e| e.test_loss),
+        connection_cost: column(|e| e.connection_cost),
+        lambda: column(|e| e.lambda),
+    }
 }
 
 /// Where a run writes by default.

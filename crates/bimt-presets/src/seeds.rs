@@ -1,7 +1,8 @@
 //! `bimt run <preset> --seeds 0-7`: the same run at several seeds, and how much its test
 //! figure and its structure depend on the seed.
 
-use crate::run::{RunRequest, run};
+use crate::launch::run;
+use crate::runner::RunSpec;
 use bimt_format::{MetricsFile, write_json};
 use serde_json::{Value, json};
 
@@ -47,19 +48,17 @@ fn row(m: &MetricsFile) -> Value {
 
 /// Runs `template` once per seed into `<out>/seed-N`, printing a line per seed, then writes
 /// `<out>/seeds.json`.
-pub fn run_seeds(template: RunRequest, seeds: &[u64]) -> Result<(), String> {
+pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<(), String> {
     let base = template.out.clone();
     let mut rows = Vec::with_capacity(seeds.len());
     println!("seed  test loss  accuracy  active neurons per layer");
     for &seed in seeds {
-        let request = RunRequest {
-            seed,
-            out: base.join(format!("seed-{seed}")),
-            resume: None,
-            quiet: true,
-            ..template.clone()
-        };
-        let m = run(&request).map_err(|e| format!("seed {seed}: {e}"))?;
+        let mut spec = template.clone();
+        spec.settings.seed = seed;
+        spec.out = base.join(format!("seed-{seed}"));
+        spec.resume = None;
+        spec.quiet = true;
+        let m = run(&spec).map_err(|e| format!("seed {seed}: {e}"))?;
         let r = row(&m);
         let accuracy = m
             .test_accuracy
@@ -72,9 +71,9 @@ pub fn run_seeds(template: RunRequest, seeds: &[u64]) -> Result<(), String> {
         rows.push(r);
     }
     let summary = json!({
-        "preset": template.preset,
-        "variant": template.variant.name(),
-        "profile": template.profile.name(),
+        "preset": template.settings.preset,
+        "variant": template.settings.variant.name(),
+        "profile": template.settings.profile.name(),
         "seeds": rows,
     });
     write_json(&base.join("seeds.json"), &summary).map_err(|e| e.to_string())?;

@@ -2,7 +2,8 @@
 //! the flags. `run.json` records them in the form `--config` reads back, and a checkpoint
 //! carries them, so that a resume is checked against the run it continues.
 
-use crate::presets::{self, Hyper, Overrides, Profile};
+use crate::hyper::{Hyper, Overrides, Profile};
+use crate::registry::{self, Experiment};
 use bimt_engine::{Backend, Checkpoint, Variant};
 use bimt_format::read_json;
 use bimt_swap::SwapMode;
@@ -79,7 +80,7 @@ impl Custom {
                 || o.range.is_some()
                 || o.standardise.is_some()
         });
-        if !presets::CUSTOM.contains(&preset) {
+        if registry::find(preset)?.experiment != Experiment::Custom {
             if given {
                 return Err(format!(
                     "--arch, --hidden, --data, --targets, --formula, --loss, --test-fraction, \
@@ -333,8 +334,7 @@ fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resol
         sources.iter().rev().find_map(|(_, o)| f(o))
     }
     let profile = last(sources, |o| o.profile).unwrap_or(Profile::Paper);
-    let mut hyper =
-        presets::defaults(preset, profile).ok_or_else(|| presets::unknown_preset(preset))?;
+    let mut hyper = registry::find(preset)?.defaults(profile);
     for (label, overrides) in sources {
         overrides.apply(&mut hyper).map_err(|e| match label {
             Some(label) => format!("{label}: {e}"),
@@ -386,7 +386,10 @@ mod tests {
     /// profile, also with phases and values that print long.
     #[test]
     fn run_json_reads_back_as_the_same_settings() {
-        for (preset, _) in presets::PRESETS {
+        let paper = registry::PRESETS
+            .iter()
+            .filter(|p| p.experiment != Experiment::Custom);
+        for preset in paper.map(|p| p.name) {
             for profile in ["paper", "reference"] {
                 let flags: Overrides = serde_json::from_str(&format!(
                     r#"{{"profile": "{profile}", "seed": 7, "variant": "l1-swap",

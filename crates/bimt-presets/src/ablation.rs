@@ -1,0 +1,77 @@
+//! `bimt ablation`: the paper's Fig. 2 in one picture. Trains a preset in the five variants
+//! (vanilla, L1, L1 + local, L1 + swap, BIMT) and draws their connectivity graphs side by
+//! side, each titled with its test loss and connection cost.
+
+use crate::hyper::Overrides;
+use crate::launch::run_or_reuse;
+use crate::runner::RunSpec;
+use crate::settings::resolve;
+use bimt_engine::Variant;
+use bimt_format::{ModelFile, read_json, write_json};
+use bimt_views::{GraphStyle, render_graph, render_panels, write_png};
+use std::path::Path;
+
+/// Trains `preset` in every variant into `out/<variant>/` (reusing runs already finished there
+/// with the same settings), then writes `out/ablation.png` and `out/ablation.json`. `overrides`
+/// apply to every variant (their `variant` is ignored).
+pub fn ablation(
+    preset: &str,
+    overrides: &Overrides,
+    out: &Path,
+    quiet: bool,
+) -> Result<(), crate::Error> {
+    let mut panels = Vec::new();
+    let mut rows = Vec::new();
+    for variant in Variant::ALL {
+        let flags = Overrides {
+            variant: Some(variant.name().into()),
+            ..overrides.clone()
+        };
+        let settings = resolve(preset, &flags, None, None)?;
+        let spec = RunSpec {
+            quiet,
+            command: std::env::args().collect(),
+            ..RunSpec::new(settings, out.join(variant.name()))
+        };
+        let (metrics, reused) =
+            run_or_reuse(&spec).map_err(|e| format!("{}: {e}", variant.name()))?;
+        let figure = match metrics.test_accuracy {
+            Some(a) => format!("test accuracy {:.1}%", 100.0 * a),
+            None => format!("test loss {:.2e}", metrics.test_loss),
+        };
+        println!(
+            "{:9} {figure}, connection cost {:.3}{}",
+            variant.name(),
+            metrics.connection_cost,
+            if reused { " (finished run reused)" } else { "" }
+        );
+        let model: ModelFile =
+            read_json(&spec.out.join("model.json"), "model file").map_err(|e| e.to_string())?;
+        let style = GraphStyle {
+            width: 480,
+            height: 420,
+            title: Some(variant.name().to_string()),
+            ..GraphStyle::default()
+        };
+        panels.push((
+            format!("{figure}, cost {:.3}", metrics.connection_cost),
+            render_graph(&model, &style),
+        ));
+        rows.push(serde_json::json!({
+            "variant": variant.name(),
+            "test_loss": metrics.test_loss,
+            "test_accuracy": metrics.test_accuracy,
+            "connection_cost": metrics.connection_cost,
+            "run": variant.name(),
+        }));
+    }
+    let picture = out.join("ablation.png");
+    write_png(&picture, &render_panels(&panels, panels.len())).map_err(|e| e.to_string())?;
+    write_json(
+        &out.join("ablation.json"),
+        &serde_json::json!({ "preset": preset, "variants": rows }),
+    )
+    .map_err(|e| e.to_string())?;
+    println!("-> {}", picture.display());
+    Ok(())
+}

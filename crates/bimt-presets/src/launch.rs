@@ -1,0 +1,45 @@
+//! [`run`]: one run of any preset, from its resolved settings to a written run directory.
+
+use crate::registry::{Experiment, find};
+use crate::runner::{RunSpec, prepare_out};
+use crate::{algorithmic, custom, in_context, mnist, symbolic};
+use bimt_format::{MetricsFile, write_json};
+
+/// Runs `spec` end to end and returns the metrics written. The output directory is checked
+/// and `run.json` written before any data is loaded.
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
+    let preset = find(&spec.settings.preset)?;
+    prepare_out(&spec.out)?;
+    write_json(&spec.out.join("run.json"), &spec.record()).map_err(|e| e.to_string())?;
+    match preset.experiment {
+        Experiment::Symbolic(formula) => symbolic::run(spec, formula),
+        Experiment::TwoMoons => symbolic::run_two_moons(spec),
+        Experiment::Algorithmic(operation) => algorithmic::run(spec, operation),
+        Experiment::Mnist => mnist::run(spec),
+        Experiment::InContext { singular } => in_context::run(spec, singular),
+        Experiment::Custom => custom::run(spec),
+    }
+}
+
+/// The metrics of a finished run of `spec`: its directory holds `metrics.json` and a
+/// `run.json` with the same settings (the command line and the bimt version aside). A run
+/// that stopped before `metrics.json`, or one made with other settings, gives `None`.
+pub fn finished(spec: &RunSpec) -> Option<MetricsFile> {
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(spec.out.join("run.json")).ok()?).ok()?;
+    let wanted = spec.record().to_json();
+    let same =
+        |key: &str| key == "command" || key == "bimt_version" || recorded[key] == wanted[key];
+    if !wanted.as_object()?.keys().all(|key| same(key)) {
+        return None;
+    }
+    bimt_format::read_json(&spec.out.join("metrics.json"), "metrics file").ok()
+}
+
+/// [`run`], unless [`finished`] finds the run already made; `true` when it was reused.
+pub fn run_or_reuse(spec: &RunSpec) -> Result<(MetricsFile, bool), String> {
+    match finished(spec) {
+        Some(metrics) => Ok((metrics, true)),
+        None => run(spec).map(|metrics| (metrics, false)),
+    }
+}

@@ -1,0 +1,75 @@
+//! The BIMT paper's experiments as a library.
+//!
+//! Each [`Preset`] (see [`PRESETS`]) knows its data, network, task, settings under the paper's
+//! profile and the reference notebooks', the structure report it writes into `metrics.json`,
+//! its pictures, and, where the paper's Table 1 has a column for it, the paper's figures and
+//! the structural criterion a run is judged by. [`resolve`] merges a preset's defaults with a
+//! config file and overrides; [`run`] trains and writes a run directory (`run.json`,
+//! `metrics.json`, `model.json`, `graph.png`, `graph.svg`, `curves.png`, `evolution.gif`,
+//! `log.jsonl`, `frames/` and the preset's own pictures).
+//!
+//! ```
+//! use bimt_presets::{Overrides, RunSpec, resolve, run};
+//!
+//! // symbolic-independence with the paper's settings, except for 2,000 steps.
+//! let overrides = Overrides { steps: Some(2_000), ..Overrides::default() };
+//! let settings = resolve("symbolic-independence", &overrides, None, None)?;
+//! let out = std::env::temp_dir().join("bimt-doc-independence");
+//! let metrics = run(&RunSpec::new(settings, &out))?;
+//! println!("test MSE {:.2e}, {} swaps", metrics.test_loss, metrics.swaps);
+//! assert_eq!(metrics.steps, 2_000);
+//! assert!(out.join("graph.svg").exists() && out.join("curves.png").exists());
+//! # Ok::<(), bimt_presets::Error>(())
+//! ```
+//!
+//! Above one run: [`run_seeds`] repeats a run over seeds, [`ablation`] trains the five variants
+//! of Fig. 2, [`table1`] measures the paper's Table 1 over seeds and [`frontier`] the pruning
+//! frontier of App. A.
+
+mod ablation;
+mod algorithmic;
+mod bench;
+mod custom;
+mod frontier;
+mod history;
+mod hyper;
+mod in_context;
+mod launch;
+mod mnist;
+mod registry;
+mod report;
+mod runner;
+mod seeds;
+mod settings;
+mod symbolic;
+mod table1;
+
+pub use ablation::ablation;
+pub use bench::{bench_in_context, bench_mnist, bench_symbolic};
+pub use custom::StandardisationFile;
+pub use frontier::frontier;
+pub use hyper::{Hyper, Overrides, PhaseSpec, Profile};
+pub use launch::run;
+pub use registry::{Experiment, PRESETS, Preset, Table1Entry, find};
+pub use runner::{RunSpec, default_out};
+pub use seeds::{parse_seeds, run_seeds};
+pub use settings::{CHANGEABLE_ON_RESUME, Custom, Resolved, RunSettings, resolve};
+pub use table1::{Table1Options, table1};
+
+/// A failed run, setting or file, with a message that says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Error(message)
+    }
+}
