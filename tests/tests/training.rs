@@ -145,6 +145,24 @@ fn bimt_training_lowers_loss_and_cost_and_swaps() {
         summary.connection_cost
     );
     assert!(summary.swaps > 0);
+    // The timing accounts for every part of the run and no more than its wall time.
+    let t = summary.timing;
+    assert_eq!(t.rounds, 600 / 50, "one swap round every 50 steps");
+    assert_eq!(
+        t.rows_per_step, 100,
+        "full batch of the 100 training samples"
+    );
+    assert!(
+        t.steps > 0.0 && t.swap_rounds > 0.0 && t.evaluation > 0.0,
+        "{t:?}"
+    );
+    let parts = t.steps + t.swap_rounds + t.evaluation + t.observer + t.checkpoints;
+    assert!(
+        parts <= summary.wall_seconds,
+        "{parts} > {}",
+        summary.wall_seconds
+    );
+    assert!(t.steps > 0.5 * summary.wall_seconds, "{t:?}");
 }
 
 #[test]

@@ -33,7 +33,8 @@ enum Command {
     Presets,
     /// Predict new rows with a trained network, from its model.json alone.
     Predict(PredictArgs),
-    /// Measure training and swap speed on this machine (release build).
+    /// Measure speed on this machine (release build): by default every preset for --steps
+    /// steps, with where the time goes and the step's arithmetic rate.
     Bench(BenchArgs),
     /// The pruning experiment (App. A, Fig. 9): train symbolic-pruning in all five variants,
     /// prune each by magnitude, and compare parameters kept against test MSE.
@@ -118,6 +119,12 @@ struct PredictArgs {
 
 #[derive(clap::Args)]
 struct BenchArgs {
+    /// Steps of each preset.
+    #[arg(long, default_value_t = 2_000)]
+    steps: usize,
+    /// Compare the built-in 4-20-20-2 MLP with the same network declared as a graph instead.
+    #[arg(long)]
+    graph: bool,
     /// Measure the MNIST network instead (784-100-100-10 in 3D): one swap round and the
     /// training step.
     #[arg(long)]
@@ -125,7 +132,7 @@ struct BenchArgs {
     /// Measure the in-context transformer instead (steps per second, swap round).
     #[arg(long)]
     in_context: bool,
-    /// MNIST directory for --mnist (default: $BIMT_MNIST_DIR, else ../shared/data/mnist;
+    /// MNIST directory (default: $BIMT_MNIST_DIR, else ../shared/data/mnist; with --mnist,
     /// random images of the same shape when absent).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -290,7 +297,8 @@ fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
         Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
-        Command::Bench(_) => bimt_presets::bench_symbolic(),
+        Command::Bench(args) if args.graph => bimt_presets::bench_symbolic(),
+        Command::Bench(args) => bimt_presets::bench_presets(args.steps, args.data_dir.as_deref()),
         Command::Frontier(args) => {
             bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)
         }

@@ -23,4 +23,5 @@ pub use trainer::{
     TrainError, Trainer, Variant,
 };
 
+pub use bimt_format::Timing;
 pub use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -1,6 +1,7 @@
 use crate::checkpoint::{Checkpoint, InitialState};
 use crate::model::{Evaluation, Model, Network, PermuteError, Task};
 use crate::regulariser::Regulariser;
+use bimt_format::Timing;
 use bimt_format::{CostSpec, FormatError};
 use bimt_layout::{CostConfig, Distances, Reduction};
 use bimt_manifold::{Metric, PaperMetric};
@@ -241,6 +242,8 @@ pub struct RunSummary {
     pub swaps: usize,
     /// Every log line of the run, those before a resume included.
     pub log: Vec<LogEntry>,
+    /// Where this call's wall time went.
+    pub timing: Timing,
 }
 
 /// A run that could not go on.
@@ -502,7 +505,10 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             let model = &mut self.model;
             model.params.prune(model.network.layout(), 0.0);
         }
+        let mut timing = Timing::default();
+        let since = |t: Instant| t.elapsed().as_secs_f64();
         for step in start..total {
+            let step_started = Instant::now();
             if let Some(f) = config.finetune
                 && step == config.steps
             {
@@ -511,6 +517,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             }
             let lambda = config.lambda_at(step);
             let batch = self.task.batch(step, &device);
+            timing.rows_per_step = batch.x.dims()[0];
             let prediction = self.model.predict(batch.x.clone(), true);
             let mut loss = self.task.loss(prediction, &batch);
             if lambda > 0.0 {
@@ -520,17 +527,23 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             }
             let grads = loss.backward();
             self.model.params.step(config.lr_at(step), &grads);
+            timing.steps += since(step_started);
             let done = step + 1;
             if config.variant.swaps()
                 && config.swap_every > 0
                 && done % config.swap_every == 0
                 && done <= config.steps
             {
+                let round_started = Instant::now();
                 self.swaps += self.swap_round(&swap_distances)?;
+                timing.swap_rounds += since(round_started);
+                timing.rounds += 1;
             }
             let logs = done % config.log_every.max(1) == 0 || done == total;
             if logs {
+                let evaluation_started = Instant::now();
                 let evaluation = self.evaluate();
+                timing.evaluation += since(evaluation_started);
                 self.check_divergence(done, &evaluation)?;
                 let entry = LogEntry {
                     step: done,
@@ -542,7 +555,9 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
                     swaps: self.swaps,
                     wall_seconds: wall(&started),
                 };
+                let observer_started = Instant::now();
                 observer.on_log(&self.model, &entry);
+                timing.observer += since(observer_started);
                 log.push(entry);
             }
             if let (Some(every), Some(path)) = (config.checkpoint_every, &self.checkpoint_path)
@@ -551,12 +566,19 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
                 // Only a state that has been checked goes into a checkpoint: the last one
                 // written is the last good one.
                 if !logs {
-                    self.check_divergence(done, &self.evaluate())?;
+                    let evaluation_started = Instant::now();
+                    let evaluation = self.evaluate();
+                    timing.evaluation += since(evaluation_started);
+                    self.check_divergence(done, &evaluation)?;
                 }
+                let checkpoint_started = Instant::now();
                 observer.before_checkpoint(done);
                 self.checkpoint(done, &log, wall(&started)).save(path)?;
+                timing.checkpoints += since(checkpoint_started);
             }
+            let observer_started = Instant::now();
             observer.on_step(done);
+            timing.observer += since(observer_started);
         }
         let wall_seconds = started.elapsed().as_secs_f64();
         let evaluation = match log.last() {
@@ -576,6 +598,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             swaps: self.swaps,
             wall_seconds,
             log,
+            timing,
         })
     }
 }

@@ -184,6 +184,34 @@ pub struct MetricsFile {
     /// Task-specific structure figures (active neurons per layer, reachability, ...).
     #[serde(default)]
     pub structure: serde_json::Value,
+    /// Where the wall time went (absent in files written before bimt recorded it).
+    #[serde(default)]
+    pub timing: Timing,
+}
+
+/// Where a run's wall time went, in seconds (of the last call, after a resume).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Training steps: batch, forward pass, loss and cost, backward pass, optimizer step.
+    pub steps: f64,
+    /// Swap rounds: the search on a host copy and moving every tensor.
+    pub swap_rounds: f64,
+    /// How many swap rounds ran.
+    pub rounds: usize,
+    /// Evaluations at the log intervals and before checkpoints.
+    pub evaluation: f64,
+    /// The observer at each step and log interval: log lines, progress, handing the frame
+    /// to its drawing thread (which draws on another core).
+    pub observer: f64,
+    /// Writing checkpoints.
+    pub checkpoints: f64,
+    /// Rows (samples, or tokens for a sequence model) that every linear layer sees in one
+    /// training step: with the weight count, the step's arithmetic.
+    #[serde(default)]
+    pub rows_per_step: usize,
+    /// Writing the run's files after training (model, pictures, animation, structure report);
+    /// the trainer leaves it at 0 for its caller to fill.
+    pub outputs: f64,
 }
 
 /// What each loss figure of `metrics.json` averages over, in words.

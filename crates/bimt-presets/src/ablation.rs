@@ -7,8 +7,8 @@ use crate::hyper::Overrides;
 use crate::launch::run_or_reuse;
 use crate::runner::RunSpec;
 use crate::settings::resolve;
-use bimt_engine::Variant;
 use bimt_analysis::connection_cost;
+use bimt_engine::Variant;
 use bimt_format::{ModelFile, read_json, write_json};
 use bimt_views::{GraphStyle, render_graph, render_panels, write_png};
 use std::path::Path;
@@ -36,8 +36,8 @@ pub fn ablation(
         };
         let (metrics, reused) =
             run_or_reuse(&spec).map_err(|e| format!("{}: {e}", variant.name()))?;
-        let model: ModelFile = read_json(&spec.out.join("model.json"), "model file")
-            .map_err(|e| e.to_string())?;
+        let model: ModelFile =
+            read_json(&spec.out.join("model.json"), "model file").map_err(|e| e.to_string())?;
         runs.push((variant, metrics, model, reused));
     }
     let bimt_cost = runs
@@ -60,7 +60,11 @@ pub fn ablation(
         println!(
             "{:9} {figure}, connection cost {cost:.3} (BIMT's definition){}",
             variant.name(),
-            if *reused { " (finished run reused)" } else { "" }
+            if *reused {
+                " (finished run reused)"
+            } else {
+                ""
+            }
         );
         let style = GraphStyle {
             width: 480,

@@ -290,3 +290,92 @@ fn swap_search_seconds<N: Network>(
     }
     started.elapsed().as_secs_f64() / rounds as f64
 }
+
+/// Multiply-adds per second of a large matrix product on `device`: the machine's practical
+/// peak for the step's arithmetic.
+fn matmul_peak(device: &bimt_engine::Device) -> f64 {
+    use bimt_engine::Tensor;
+    let n = 768;
+    let a = Tensor::<2>::ones([n, n], device);
+    let b = Tensor::<2>::ones([n, n], device);
+    let _ = a.clone().matmul(b.clone()).into_data(); // warm up
+    let reps = 4;
+    let started = Instant::now();
+    for _ in 0..reps {
+        let _ = a.clone().matmul(b.clone()).into_data();
+    }
+    (reps * n * n * n) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Runs every paper preset (`in-context-singular` aside: it is `in-context` on other data)
+/// for `steps` steps with its own swap and log intervals and no fine-tune, and prints where
+/// the time went: steps per second, the share of the wall time in training steps, swap
+/// rounds, evaluations, the observer (log lines and frames) and the final outputs (pictures,
+/// model, animation), and the step's arithmetic rate (6 × rows × weights per step) against a
+/// large matrix product's.
+pub fn bench_presets(steps: usize, data_dir: Option<&std::path::Path>) -> Result<(), String> {
+    let peak = matmul_peak(&default_device());
+    println!(
+        "{steps} steps per preset (release build); the machine's matrix-product rate: {:.1} G multiply-adds/s",
+        peak / 1e9
+    );
+    println!(
+        "{:26} {:>8} {:>6} {:>16} {:>6} {:>6} {:>8} {:>8}  {:>16}",
+        "preset", "steps/s", "step", "swap rounds", "eval", "log", "outputs", "wall", "arithmetic"
+    );
+    let root = std::env::temp_dir().join(format!("bimt-bench-{}", std::process::id()));
+    for preset in crate::registry::PRESETS.iter().filter(|p| {
+        p.experiment != crate::registry::Experiment::Custom && p.name != "in-context-singular"
+    }) {
+        let overrides = crate::hyper::Overrides {
+            steps: Some(steps),
+            finetune_steps: Some(0),
+            ..Default::default()
+        };
+        let settings = crate::settings::resolve(preset.name, &overrides, None, None)?;
+        let spec = crate::runner::RunSpec {
+            quiet: true,
+            data_dir: data_dir.map(|d| d.to_path_buf()),
+            ..crate::runner::RunSpec::new(settings, root.join(preset.name))
+        };
+        let m = crate::launch::run(&spec).map_err(|e| format!("{}: {e}", preset.name))?;
+        let model: bimt_format::ModelFile =
+            bimt_format::read_json(&spec.out.join("model.json"), "model file")
+                .map_err(|e| e.to_string())?;
+        let weights: usize = model
+            .connections
+            .iter()
+            .map(|c| c.weight.len() * c.weight.first().map_or(0, Vec::len))
+            .sum();
+        let t = m.timing;
+        let wall = m.wall_seconds + t.outputs;
+        let share = |s: f64| format!("{:.0}%", 100.0 * s / wall.max(1e-12));
+        let rounds = match t.rounds {
+            0 => "-".to_string(),
+            n => format!(
+                "{} {n}×{:.1}ms",
+                share(t.swap_rounds),
+                1e3 * t.swap_rounds / n as f64
+            ),
+        };
+        let rate = (3 * t.rows_per_step * weights * steps) as f64 / t.steps.max(1e-12);
+        println!(
+            "{:26} {:>8.0} {:>6} {:>16} {:>6} {:>6} {:>8} {:>7.1}s  {:>5.2} G/s ({:.0}%)",
+            preset.name,
+            m.steps_per_second,
+            share(t.steps),
+            rounds,
+            share(t.evaluation),
+            share(t.observer),
+            share(t.outputs),
+            wall,
+            rate / 1e9,
+            100.0 * rate / peak
+        );
+    }
+    std::fs::remove_dir_all(&root).ok();
+    println!(
+        "arithmetic: multiply-adds of the linear layers per second of training steps (forward and backward: 3 × rows × weights per step)"
+    );
+    Ok(())
+}

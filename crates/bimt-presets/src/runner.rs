@@ -326,6 +326,7 @@ pub fn train_task<N: Network, T: Task>(
     if let Some(e) = observer.log_error {
         return Err(e);
     }
+    let outputs_started = std::time::Instant::now();
     let model_file = export_model(&trainer.model, names.0, names.1, cost);
     let extras = finish(&trainer.model, &trainer.task, &model_file)?;
     let trained = Trained {
@@ -345,6 +346,7 @@ pub fn train_task<N: Network, T: Task>(
         frames.finish()?,
         extras,
         graph_style(size, title, false),
+        outputs_started,
     )
 }
 
@@ -363,12 +365,13 @@ fn write_outputs(
     frames: GifWriter,
     extras: Extras,
     style: GraphStyle,
+    outputs_started: std::time::Instant,
 ) -> Result<MetricsFile, String> {
     let (out, settings, h) = (&spec.out, &spec.settings, spec.hyper());
     let (model, summary) = (trained.model, trained.summary);
     let e = |x: bimt_format::FormatError| x.to_string();
     let [train_definition, test_definition] = trained.loss_definitions;
-    let metrics = MetricsFile {
+    let mut metrics = MetricsFile {
         preset: settings.preset.clone(),
         variant: settings.variant.name().to_string(),
         profile: settings.profile.name().to_string(),
@@ -390,6 +393,7 @@ fn write_outputs(
         reduction: h.reduction.name().to_string(),
         swaps: summary.swaps,
         structure: extras.structure,
+        timing: summary.timing,
     };
     write_json(&out.join("model.json"), model).map_err(e)?;
     write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
@@ -409,6 +413,7 @@ fn write_outputs(
     for (name, picture) in &extras.pictures {
         write_png(&out.join(name), picture).map_err(e)?;
     }
+    metrics.timing.outputs = outputs_started.elapsed().as_secs_f64();
     write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
     Ok(metrics)
 }
