@@ -280,7 +280,24 @@ fn a_seed_sweep_writes_one_run_per_seed_and_their_summary() {
         assert_eq!(row["seed"], seed);
         assert_eq!(row["test_loss"], metrics["test_loss"]);
         assert_eq!(row["active_neurons"].as_array().unwrap().len(), 4);
+        // Two moons' Table 1 criterion: at most 6 active neurons in the hidden layers.
+        let active: Vec<u64> = row["active_neurons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_u64().unwrap())
+            .collect();
+        let few = active[1] + active[2] <= 6;
+        assert_eq!(row["structure_shown"].as_bool(), Some(few), "{row}");
     }
+    let shown = rows.iter().filter(|r| r["structure_shown"] == true).count();
+    assert_eq!(summary["seeds_showing_structure"], shown);
+    assert!(
+        summary["structure"]
+            .as_str()
+            .unwrap()
+            .contains("active hidden neurons")
+    );
     assert_ne!(rows[0]["test_loss"], rows[1]["test_loss"]);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -2,6 +2,7 @@
 //! figure and its structure depend on the seed.
 
 use crate::launch::run;
+use crate::registry::{Table1Entry, find};
 use crate::runner::RunSpec;
 use bimt_format::{MetricsFile, write_json};
 use serde_json::{Value, json};
@@ -30,8 +31,8 @@ pub fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
     Ok(seeds)
 }
 
-/// One seed's row of `seeds.json`.
-fn row(m: &MetricsFile) -> Value {
+/// One seed's row of `seeds.json`; `structure` is the preset's Table 1 criterion, if any.
+fn row(m: &MetricsFile, structure: Option<&Table1Entry>) -> Value {
     let active: Vec<Value> = m.structure["active_neurons"]
         .as_array()
         .map(|layers| layers.iter().map(|l| l["active"].clone()).collect())
@@ -43,6 +44,7 @@ fn row(m: &MetricsFile) -> Value {
         "connection_cost": m.connection_cost,
         "wall_seconds": m.wall_seconds,
         "active_neurons": active,
+        "structure_shown": structure.and_then(|entry| (entry.shows_structure)(m)),
     })
 }
 
@@ -50,6 +52,7 @@ fn row(m: &MetricsFile) -> Value {
 /// `<out>/seeds.json`.
 pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<(), String> {
     let base = template.out.clone();
+    let entry = find(&template.settings.preset)?.table1.as_ref();
     let mut rows = Vec::with_capacity(seeds.len());
     println!("seed  test loss  accuracy  active neurons per layer");
     for &seed in seeds {
@@ -59,23 +62,37 @@ pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<(), String> {
         spec.resume = None;
         spec.quiet = true;
         let m = run(&spec).map_err(|e| format!("seed {seed}: {e}"))?;
-        let r = row(&m);
+        let r = row(&m, entry);
         let accuracy = m
             .test_accuracy
             .map(|a| format!("{:7.2}%", 100.0 * a))
             .unwrap_or_else(|| "       -".into());
+        let shown = match r["structure_shown"].as_bool() {
+            Some(true) => "  structure shown",
+            Some(false) => "  structure not shown",
+            None => "",
+        };
         println!(
-            "{seed:4}  {:9.3e}  {accuracy}  {}",
+            "{seed:4}  {:9.3e}  {accuracy}  {}{shown}",
             m.test_loss, r["active_neurons"]
         );
         rows.push(r);
     }
+    let shown = rows
+        .iter()
+        .filter(|r| r["structure_shown"].as_bool() == Some(true))
+        .count();
     let summary = json!({
         "preset": template.settings.preset,
         "variant": template.settings.variant.name(),
         "profile": template.settings.profile.name(),
+        "structure": entry.map(|e| e.structure),
+        "seeds_showing_structure": entry.map(|_| shown),
         "seeds": rows,
     });
+    if let Some(entry) = entry {
+        println!("{shown} of {} seeds show: {}", seeds.len(), entry.structure);
+    }
     write_json(&base.join("seeds.json"), &summary).map_err(|e| e.to_string())?;
     println!("-> {}", base.join("seeds.json").display());
     Ok(())
