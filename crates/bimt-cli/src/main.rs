@@ -297,7 +297,7 @@ fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
         Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
-        Command::Bench(args) if args.graph => bimt_presets::bench_symbolic(),
+        Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin(),
         Command::Bench(args) => bimt_presets::bench_presets(args.steps, args.data_dir.as_deref()),
         Command::Frontier(args) => {
             bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)

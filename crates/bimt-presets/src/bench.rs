@@ -34,7 +34,7 @@ fn symbolic_run<'m, N: Network>(
 
 /// Prints steps per second of the symbolic preset, built in and declared as a graph, and the
 /// time of one swap round.
-pub fn bench_symbolic() -> Result<(), String> {
+pub fn bench_graph_vs_builtin() -> Result<(), String> {
     let hyper = defaults("symbolic-independence", Profile::Paper).expect("preset exists");
     let metric = metric_of(&hyper);
     let built_in = || Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).map_err(|e| e.to_string());

@@ -45,7 +45,7 @@ mod symbolic;
 mod table1;
 
 pub use ablation::ablation;
-pub use bench::{bench_in_context, bench_mnist, bench_presets, bench_symbolic};
+pub use bench::{bench_graph_vs_builtin, bench_in_context, bench_mnist, bench_presets};
 pub use custom::StandardisationFile;
 pub use frontier::frontier;
 pub use hyper::{Hyper, Overrides, PhaseSpec, Profile};
