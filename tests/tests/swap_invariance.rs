@@ -97,7 +97,7 @@ fn swap_delta_equals_difference_of_full_costs() {
 #[test]
 fn swap_rounds_lower_the_cost_and_keep_the_function() {
     let device = device();
-    for mode in [SwapMode::Greedy, SwapMode::Exact] {
+    for mode in [SwapMode::Greedy, SwapMode::Exact, SwapMode::GreedyPositions] {
         let mut model = Model::new(mlp(&[4, 20, 20, 2], 1), 5, &device).unwrap();
         let x = random_input(10, 4, 5, &device);
         let before = values(model.predict(x.clone(), false));

@@ -244,7 +244,8 @@ struct RunArgs {
     /// Steps between swap rounds S (0: no swaps).
     #[arg(long)]
     swap_every: Option<usize>,
-    /// greedy (paper) or exact (linear assignment per layer).
+    /// greedy (paper), exact (linear assignment per layer) or greedy-positions (the reference
+    /// notebooks' rule: top-k positions fixed when the round starts).
     #[arg(long)]
     swap_mode: Option<String>,
     /// sum or mean.

@@ -270,7 +270,12 @@ impl Overrides {
             h.swap_mode = match m.as_str() {
                 "greedy" => SwapMode::Greedy,
                 "exact" => SwapMode::Exact,
-                other => return Err(format!("swap mode '{other}': expected greedy or exact")),
+                "greedy-positions" => SwapMode::GreedyPositions,
+                other => {
+                    return Err(format!(
+                        "swap mode '{other}': expected greedy, exact or greedy-positions"
+                    ));
+                }
             };
         }
         if let Some(r) = &self.reduction {

@@ -215,6 +215,7 @@ impl RunSettings {
             swap_mode: match h.swap_mode {
                 SwapMode::Greedy => "greedy",
                 SwapMode::Exact => "exact",
+                SwapMode::GreedyPositions => "greedy-positions",
             }
             .to_string(),
             reduction: h.reduction.name().to_string(),

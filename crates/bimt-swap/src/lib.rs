@@ -22,6 +22,12 @@ pub enum SwapMode {
     /// Optimal placement of each domain given its neighbours (Hungarian algorithm); domains
     /// with a connection from the domain to itself fall back to greedy.
     Exact,
+    /// The reference notebooks' greedy rule: the top-k *positions* are chosen once when the
+    /// round starts, and each position's current occupant moves to the place (itself
+    /// included) of lowest cost, the lowest index winning ties. Unlike [`SwapMode::Greedy`],
+    /// which follows each top-k neuron wherever it moved, a neuron swapped onto a later top
+    /// position can move twice and a top neuron swapped away is not tried again.
+    GreedyPositions,
 }
 
 /// Settings of a swap round.
@@ -382,19 +388,30 @@ impl<'a> Swapper<'a> {
             let mut columns = self.prepare(&terms, params);
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+            let by_position = config.mode == SwapMode::GreedyPositions;
             for &neuron in order.iter().take(config.top_k) {
                 // `perm[q]` is the round-start index of the neuron now at position `q`.
-                let j = perm.iter().position(|&p| p == neuron).unwrap_or(neuron);
+                let j = if by_position {
+                    neuron
+                } else {
+                    perm.iter().position(|&p| p == neuron).unwrap_or(neuron)
+                };
                 let first = j - j % block;
                 let mut best = (0.0, j);
                 for k in (first..first + block).filter(|&k| k != j) {
                     let delta = self.pair_delta(&terms, &columns, n, params, j, k);
-                    if delta < best.0 {
+                    // By position, as an argmin over every place: ties go to the lowest index.
+                    if delta < best.0 || (by_position && delta == best.0 && k < best.1) {
                         best = (delta, k);
                     }
                 }
                 let (delta, k) = best;
-                if k != j && delta < -1e-12 {
+                let accepted = if by_position {
+                    delta <= 0.0
+                } else {
+                    delta < -1e-12
+                };
+                if k != j && accepted {
                     let mut swap: Permutation = (0..n).collect();
                     swap.swap(j, k);
                     apply_host(self.layout, &axes, params, &swap);
