@@ -44,13 +44,20 @@ pub fn random_perm(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
 
 /// Applies a random permutation to every movable domain of the model.
 pub fn scramble<N: bimt_engine::Network>(model: &mut Model<N>, rng: &mut ChaCha8Rng) {
-    let domains = model.network.layout().domains().len();
-    for d in 0..domains {
-        if model.network.layout().domains()[d].fixed {
-            continue;
-        }
-        let n = model.network.layout().domain_size(d);
-        let perm = random_perm(n, rng);
-        model.permute(d, &perm).unwrap();
-    }
+    scramble_with(model, rng, bimt_engine::SwapMoments::Follow);
+}
+
+/// [`scramble`], moving the AdamW moments or leaving them as `moments` says.
+pub fn scramble_with<N: bimt_engine::Network>(
+    model: &mut Model<N>,
+    rng: &mut ChaCha8Rng,
+    moments: bimt_engine::SwapMoments,
+) {
+    let layout = model.network.layout();
+    let perms: Vec<(usize, Vec<usize>)> = (0..layout.domains().len())
+        .filter(|&d| !layout.domains()[d].fixed)
+        .map(|d| (d, random_perm(layout.domain_size(d), rng)))
+        .collect();
+    let perms: Vec<(usize, &[usize])> = perms.iter().map(|(d, p)| (*d, &p[..])).collect();
+    model.permute_round(&perms, moments).unwrap();
 }

@@ -1,8 +1,8 @@
 //! Training invariants: permuted optimizer state, determinism, export, checkpoints.
 mod common;
 use bimt_engine::{
-    Checkpoint, Divergence, Finetune, Model, Network, TrainConfig, TrainError, Trainer, Variant,
-    export_model,
+    Checkpoint, Divergence, Finetune, Model, Network, SwapMoments, TrainConfig, TrainError,
+    Trainer, Variant, export_model,
 };
 use bimt_layout::{CostConfig, Distances};
 use bimt_manifold::PaperMetric;
@@ -63,40 +63,60 @@ fn forced_swaps_with_a_zero_leave_the_trajectory_unchanged() {
     assert!(max_abs_diff(&a, &b) < 2e-5, "diff {}", max_abs_diff(&a, &b));
 }
 
-/// The same test with the moments left behind must fail: the invariant has teeth.
+/// The same test with the moments left in place (`SwapMoments::Stay`, the reference
+/// notebooks' behaviour) must fail: the invariant has teeth, and the option does what it says.
 #[test]
-fn forced_swaps_without_moving_moments_diverge() {
+fn forced_swaps_that_leave_the_moments_change_the_trajectory() {
     let metric = PaperMetric::l1(0.0, 0.1);
     let cfg = config(40, Variant::L1Local);
     let mut plain = trainer(4, cfg.clone(), &metric);
     let mut swapped = trainer(4, cfg, &metric);
-    plain.config.steps = 20;
-    swapped.config.steps = 20;
-    plain.run(&mut ()).unwrap();
-    swapped.run(&mut ()).unwrap();
-    // Permute only the weights: rebuild the store from permuted host values (fresh moments).
+    for (steps, t) in [(20, &mut plain), (20, &mut swapped)] {
+        t.config.steps = steps;
+        t.run(&mut ()).unwrap();
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    scramble(&mut swapped.model, &mut rng);
-    let host = swapped.model.params.to_host();
-    let states = swapped.model.params.states_to_host();
-    let layout = swapped.model.network.layout().clone();
-    let device = swapped.model.params.device().clone();
-    swapped.model.params = bimt_engine::ParamStore::from_host(&layout, &host, &device);
-    swapped
-        .model
-        .params
-        .set_states(plain.model.params.states_to_host());
-    let _ = states;
-    plain.config.steps = 40;
-    swapped.config.steps = 40;
-    plain.run(&mut ()).unwrap();
-    swapped.run(&mut ()).unwrap();
-    let x = random_input(32, 4, 1, &device);
+    let x = random_input(32, 4, 1, &device());
+    let before = values(swapped.model.predict(x.clone(), false));
+    let moments = swapped.model.params.states_to_host();
+    scramble_with(&mut swapped.model, &mut rng, SwapMoments::Stay);
+    // The swap itself keeps the function and leaves every moment where it was.
+    let after = values(swapped.model.predict(x.clone(), false));
+    assert!(max_abs_diff(&before, &after) < 1e-5);
+    assert_eq!(swapped.model.params.states_to_host(), moments);
+    for t in [&mut plain, &mut swapped] {
+        t.config.steps = 40;
+        t.run(&mut ()).unwrap();
+    }
     let (a, b) = (
         values(plain.model.predict(x.clone(), false)),
         values(swapped.model.predict(x, false)),
     );
     assert!(max_abs_diff(&a, &b) > 1e-4);
+}
+
+/// A whole run with `swap_moments: Stay` swaps as often as one with the moments moved, and
+/// from the first swap round on follows another trajectory.
+#[test]
+fn swap_moments_stay_is_a_different_run_with_the_same_swaps_before_it() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let run = |moments: SwapMoments, steps: usize| {
+        let cfg = TrainConfig {
+            swap_moments: moments,
+            log_every: 10,
+            ..config(steps, Variant::Bimt)
+        };
+        let mut t = trainer(6, cfg, &metric);
+        t.run(&mut ()).unwrap().log
+    };
+    let (follow, stay) = (run(SwapMoments::Follow, 100), run(SwapMoments::Stay, 100));
+    let loss = |log: &[bimt_engine::LogEntry], step: usize| {
+        log.iter().find(|e| e.step == step).unwrap().train_loss
+    };
+    // Identical up to the first round (after step 50), apart from nothing at all.
+    assert_eq!(loss(&follow, 50), loss(&stay, 50));
+    assert!(follow.iter().find(|e| e.step == 50).unwrap().swaps > 0);
+    assert_ne!(loss(&follow, 60), loss(&stay, 60));
 }
 
 #[test]

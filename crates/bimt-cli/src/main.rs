@@ -248,6 +248,10 @@ struct RunArgs {
     /// notebooks' rule: top-k positions fixed when the round starts).
     #[arg(long)]
     swap_mode: Option<String>,
+    /// follow (default: a swap moves the AdamW moment estimates with the weights) or stay
+    /// (they stay in place, as in the reference notebooks; --profile reference).
+    #[arg(long)]
+    swap_moments: Option<String>,
     /// sum or mean.
     #[arg(long)]
     reduction: Option<String>,
@@ -362,6 +366,7 @@ fn execute(command: Command) -> Result<(), String> {
                 top_k: args.top_k,
                 swap_every: args.swap_every,
                 swap_mode: args.swap_mode.clone(),
+                swap_moments: args.swap_moments.clone(),
                 reduction: args.reduction.clone(),
                 metric: args.metric.clone(),
                 log_every: args.log_every,

@@ -1,4 +1,4 @@
-use crate::params::ParamStore;
+use crate::params::{ParamStore, SwapMoments};
 use bimt_layout::{ConnectionId, Direction, DomainId, LayerId, Layout, LayoutError, ParamId};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -245,6 +245,16 @@ impl<N: Network> Model<N> {
     /// is copied to the host and back once, whatever the number of domains and axes. Nothing
     /// moves if one permutation is refused.
     pub fn permute_all(&mut self, perms: &[(DomainId, &[usize])]) -> Result<(), PermuteError> {
+        self.permute_round(perms, SwapMoments::Follow)
+    }
+
+    /// [`permute_all`](Self::permute_all), with the AdamW moments moved or left in place as
+    /// `moments` says (leaving them changes the next optimizer steps, not the function).
+    pub fn permute_round(
+        &mut self,
+        perms: &[(DomainId, &[usize])],
+        moments: SwapMoments,
+    ) -> Result<(), PermuteError> {
         let layout = self.network.layout();
         let mut moves = Vec::new();
         for &(domain, perm) in perms {
@@ -274,7 +284,7 @@ impl<N: Network> Model<N> {
                     .map(|axis| (axis, perm)),
             );
         }
-        self.params.permute_axes(&moves);
+        self.params.permute_axes(&moves, moments);
         for &(domain, perm) in perms {
             let n = perm.len();
             for inputs in [true, false] {

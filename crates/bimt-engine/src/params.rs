@@ -58,6 +58,35 @@ pub struct Moments {
     pub second: Vec<f32>,
 }
 
+/// What a swap does to the AdamW moment estimates of the neurons it moves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SwapMoments {
+    /// The moments move with their weights: the optimizer's next step is what it would have
+    /// been without the swap, moved with it (the correct form; the default).
+    #[default]
+    Follow,
+    /// The moments stay at their positions, so a moved weight is stepped with the moments of
+    /// the weight it replaced, as the authors' notebooks do (`--profile reference`).
+    Stay,
+}
+
+impl SwapMoments {
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SwapMoments::Follow => "follow",
+            SwapMoments::Stay => "stay",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [SwapMoments::Follow, SwapMoments::Stay]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
+}
+
 /// The trainable parameters of a layout as burn tensors, with their AdamW state.
 ///
 /// Every parameter is a 2-D tensor (biases are `[1, n]`), indexed by
@@ -231,12 +260,13 @@ impl ParamStore {
     /// Moves `axis` of its parameter, and the parameter's AdamW moments, by `perm`
     /// (position `q` receives neuron `perm[q]`).
     pub fn permute(&mut self, axis: &Axis, perm: &[usize]) {
-        self.permute_axes(&[(*axis, perm)]);
+        self.permute_axes(&[(*axis, perm)], SwapMoments::Follow);
     }
 
     /// Applies every `(axis, perm)` move (see [`permute`](Self::permute)) with one host copy
     /// of the parameters, the mask and each moment estimate: a whole swap round at once.
-    pub fn permute_axes(&mut self, moves: &[(Axis, &[usize])]) {
+    /// `moments` says whether the AdamW moments move too.
+    pub fn permute_axes(&mut self, moves: &[(Axis, &[usize])], moments: SwapMoments) {
         if moves.is_empty() {
             return;
         }
@@ -272,7 +302,7 @@ impl ParamStore {
         };
         self.flat = moved(&self.flat);
         self.mask = self.mask.as_ref().map(&moved);
-        if let Some(state) = &mut self.state {
+        if let (Some(state), SwapMoments::Follow) = (&mut self.state, moments) {
             let m = &mut state.momentum;
             m.moment_1 = moved(&m.moment_1);
             m.moment_2 = moved(&m.moment_2);

@@ -1,5 +1,6 @@
 use crate::checkpoint::{Checkpoint, InitialState};
 use crate::model::{Evaluation, Model, Network, PermuteError, Task};
+use crate::params::SwapMoments;
 use crate::regulariser::Regulariser;
 use bimt_format::Timing;
 use bimt_format::{CostSpec, FormatError};
@@ -81,6 +82,8 @@ pub struct TrainConfig {
     pub top_k: usize,
     /// Greedy (paper) or exact swaps.
     pub swap_mode: SwapMode,
+    /// Whether a swap moves the AdamW moments with the weights (the default) or leaves them.
+    pub swap_moments: SwapMoments,
     /// Which ablation variant.
     pub variant: Variant,
     /// The cost's switches (`local` is set by the variant).
@@ -123,6 +126,7 @@ impl TrainConfig {
             swap_every: 200,
             top_k: 6,
             swap_mode: SwapMode::Greedy,
+            swap_moments: SwapMoments::Follow,
             variant: Variant::Bimt,
             cost: CostConfig {
                 reduction: Reduction::Sum,
@@ -452,7 +456,8 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
     }
 
     /// One swap round: moves host weights, then the trainable tensors, their AdamW moments
-    /// and the input/output orders by the same permutations. Returns the number of swaps.
+    /// (unless `config.swap_moments` leaves them) and the input/output orders by the same
+    /// permutations. Returns the number of swaps.
     pub fn swap_round(&mut self, swap_distances: &Distances) -> Result<usize, PermuteError> {
         let layout = self.model.network.layout();
         let mut host = self.model.params.to_host();
@@ -467,7 +472,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             .enumerate()
             .filter_map(|(domain, perm)| perm.as_deref().map(|p| (domain, p)))
             .collect();
-        self.model.permute_all(&perms)?;
+        self.model.permute_round(&perms, self.config.swap_moments)?;
         Ok(round.swaps)
     }
 

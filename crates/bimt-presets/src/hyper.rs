@@ -1,6 +1,7 @@
 //! The hyperparameters of a run: each preset's under the paper's profile and the reference
 //! implementation's, and the overrides a user may apply.
 
+use bimt_engine::SwapMoments;
 use bimt_layout::Reduction;
 use bimt_swap::SwapMode;
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,8 @@ pub struct Hyper {
     pub top_k: usize,
     pub swap_every: usize,
     pub swap_mode: SwapMode,
+    /// Whether swaps move the AdamW moments with the weights.
+    pub swap_moments: SwapMoments,
     pub reduction: Reduction,
     pub bias_penalty: bool,
     pub bias_from: usize,
@@ -82,6 +85,7 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             top_k: if reference { 5 } else { 6 },
             swap_every: 200,
             swap_mode: SwapMode::Greedy,
+            swap_moments: SwapMoments::Follow,
             reduction: Reduction::Sum,
             bias_penalty: true,
             bias_from: if reference { steps * 3 / 4 } else { 0 },
@@ -104,6 +108,7 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
         top_k: 30,
         swap_every: 200,
         swap_mode: SwapMode::Greedy,
+        swap_moments: SwapMoments::Follow,
         reduction: Reduction::Mean,
         bias_penalty: true,
         bias_from: 0,
@@ -224,6 +229,7 @@ pub struct Overrides {
     pub top_k: Option<usize>,
     pub swap_every: Option<usize>,
     pub swap_mode: Option<String>,
+    pub swap_moments: Option<String>,
     pub reduction: Option<String>,
     pub bias_penalty: Option<bool>,
     pub bias_from: Option<usize>,
@@ -277,6 +283,10 @@ impl Overrides {
                     ));
                 }
             };
+        }
+        if let Some(m) = &self.swap_moments {
+            h.swap_moments = SwapMoments::parse(m)
+                .ok_or_else(|| format!("swap moments '{m}': expected follow or stay"))?;
         }
         if let Some(r) = &self.reduction {
             h.reduction = match r.as_str() {

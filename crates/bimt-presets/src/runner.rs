@@ -144,6 +144,7 @@ pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>
         swap_every: h.swap_every,
         top_k: h.top_k,
         swap_mode: h.swap_mode,
+        swap_moments: h.swap_moments,
         variant,
         cost: CostConfig {
             reduction: h.reduction,

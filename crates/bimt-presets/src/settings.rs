@@ -4,7 +4,7 @@
 
 use crate::hyper::{Hyper, Overrides, Profile};
 use crate::registry::{self, Experiment};
-use bimt_engine::{Backend, Checkpoint, Variant};
+use bimt_engine::{Backend, Checkpoint, SwapMoments, Variant};
 use bimt_format::read_json;
 use bimt_swap::SwapMode;
 use serde::Serialize;
@@ -171,6 +171,8 @@ pub struct RunSettings {
     pub top_k: usize,
     pub swap_every: usize,
     pub swap_mode: String,
+    /// `follow` or `stay`.
+    pub swap_moments: String,
     pub reduction: String,
     pub bias_penalty: bool,
     pub bias_from: usize,
@@ -218,6 +220,7 @@ impl RunSettings {
                 SwapMode::GreedyPositions => "greedy-positions",
             }
             .to_string(),
+            swap_moments: h.swap_moments.name().to_string(),
             reduction: h.reduction.name().to_string(),
             bias_penalty: h.bias_penalty,
             bias_from: h.bias_from,
@@ -310,8 +313,10 @@ fn stored_settings(path: &Path, preset: &str) -> Result<Overrides, String> {
             path.display()
         ));
     }
-    let stored: Overrides = serde_json::from_value(value)
+    let mut stored: Overrides = serde_json::from_value(value)
         .map_err(|e| format!("checkpoint {}: unreadable settings: {e}", path.display()))?;
+    // Checkpoints written before the setting existed moved the moments at every swap.
+    stored.swap_moments.get_or_insert_with(follow);
     match stored.preset.as_deref() {
         Some(p) if p == preset => Ok(stored),
         Some(p) => Err(format!(
@@ -377,6 +382,11 @@ fn note_version(file: &Overrides, label: &str) {
             env!("CARGO_PKG_VERSION")
         );
     }
+}
+
+/// The swap-moments setting of a checkpoint written before it existed.
+fn follow() -> String {
+    SwapMoments::Follow.name().to_string()
 }
 
 #[cfg(test)]
