@@ -44,6 +44,7 @@ fn row(m: &MetricsFile, structure: Option<&Table1Entry>) -> Value {
         "connection_cost": m.connection_cost,
         "wall_seconds": m.wall_seconds,
         "active_neurons": active,
+        "fresh_mse": m.structure.get("fresh_mse"),
         "structure_shown": structure.and_then(|entry| (entry.shows_structure)(m)),
     })
 }
@@ -82,25 +83,54 @@ pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<(), String> {
         .iter()
         .filter(|r| r["structure_shown"].as_bool() == Some(true))
         .count();
+    let median_of = |key: &str| median(rows.iter().filter_map(|r| r[key].as_f64()).collect());
+    let (median_test, median_fresh) = (median_of("test_loss"), median_of("fresh_mse"));
     let summary = json!({
         "preset": template.settings.preset,
         "variant": template.settings.variant.name(),
         "profile": template.settings.profile.name(),
         "structure": entry.map(|e| e.structure),
         "seeds_showing_structure": entry.map(|_| shown),
+        "median_test_loss": median_test,
+        "median_fresh_mse": median_fresh,
         "seeds": rows,
     });
     if let Some(entry) = entry {
         println!("{shown} of {} seeds show: {}", seeds.len(), entry.structure);
+    }
+    if let Some(m) = median_test {
+        print!("median test loss {m:.3e}");
+        match median_fresh {
+            Some(f) => println!(", median MSE on fresh data {f:.3e}"),
+            None => println!(),
+        }
     }
     write_json(&base.join("seeds.json"), &summary).map_err(|e| e.to_string())?;
     println!("-> {}", base.join("seeds.json").display());
     Ok(())
 }
 
+/// The median of `values` (the mean of the middle two for an even count); `None` if empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some(0.5 * (values[n / 2 - 1] + values[n / 2])),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_seeds;
+    use super::{median, parse_seeds};
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+    }
 
     #[test]
     fn seed_lists() {

@@ -15,6 +15,31 @@ pub fn data(formula: Formula, seed: u64) -> Dataset {
     bimt_data::symbolic(formula, 100, 100, seed)
 }
 
+/// Samples in the fresh-data check of a trained formula network.
+pub const FRESH_SAMPLES: usize = 4_000;
+
+/// The mean squared error of `model` (a file) on [`FRESH_SAMPLES`] new samples of `formula`,
+/// drawn with a stream of their own (`seed` + 2⁶³, so never the run's data): the figure the
+/// 100-sample test split only estimates.
+pub fn fresh_mse(model: &ModelFile, formula: Formula, seed: u64) -> f64 {
+    let fresh = bimt_data::symbolic(formula, 1, FRESH_SAMPLES, seed ^ (1 << 63)).test;
+    let bimt_data::Targets::Regression { values, dim } = &fresh.targets else {
+        unreachable!("formulas are regression targets")
+    };
+    let squares: f64 = (0..fresh.n)
+        .flat_map(|i| {
+            let x: Vec<f64> = fresh.row(i).iter().map(|&v| v as f64).collect();
+            let target = &values[i * dim..(i + 1) * dim];
+            predict(model, &x)
+                .into_iter()
+                .zip(target)
+                .map(|(p, &t)| (p - t as f64).powi(2))
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    squares / (fresh.n * dim) as f64
+}
+
 /// The paper's MLP widths for `formula`.
 fn widths(formula: Formula) -> Vec<usize> {
     match formula {
@@ -27,10 +52,12 @@ fn widths(formula: Formula) -> Vec<usize> {
 /// Trains the formula's MLP and writes the run directory, with the probe of the layer that
 /// should carry the shared features (b) or the intermediate quantity (c).
 pub fn run(spec: &RunSpec, formula: Formula) -> Result<MetricsFile, String> {
-    let data = data(formula, spec.settings.seed);
+    let seed = spec.settings.seed;
+    let data = data(formula, seed);
     let mlp = Mlp::new(&MlpConfig::lines(&widths(formula))).map_err(|e| e.to_string())?;
     train_supervised(spec, mlp, &data, Loss::Mse, GraphSize::Small, |model| {
         let mut extras = plain_structure(model, &data)?;
+        extras.structure["fresh_mse"] = json!(fresh_mse(model, formula, seed));
         let probe = match formula {
             Formula::FeatureSharing => probe_layer(model, &data, 2, &|x: &[f32]| {
                 vec![
