@@ -290,16 +290,9 @@ impl Overrides {
             }
         }
         if let Some(m) = &self.swap_mode {
-            h.swap_mode = match m.as_str() {
-                "greedy" => SwapMode::Greedy,
-                "exact" => SwapMode::Exact,
-                "greedy-positions" => SwapMode::GreedyPositions,
-                other => {
-                    return Err(format!(
-                        "swap mode '{other}': expected greedy, exact or greedy-positions"
-                    ));
-                }
-            };
+            h.swap_mode = SwapMode::parse(m).ok_or_else(|| {
+                format!("swap mode '{m}': expected greedy, exact or greedy-positions")
+            })?;
         }
         if let Some(m) = &self.swap_moments {
             h.swap_moments = SwapMoments::parse(m)

@@ -6,7 +6,6 @@ use crate::hyper::{Hyper, Overrides, Profile};
 use crate::registry::{self, Experiment};
 use bimt_engine::{Backend, Checkpoint, SwapMoments, Variant};
 use bimt_format::read_json;
-use bimt_swap::SwapMode;
 use serde::Serialize;
 use std::path::Path;
 
@@ -214,12 +213,7 @@ impl RunSettings {
             y_star: h.y_star,
             top_k: h.top_k,
             swap_every: h.swap_every,
-            swap_mode: match h.swap_mode {
-                SwapMode::Greedy => "greedy",
-                SwapMode::Exact => "exact",
-                SwapMode::GreedyPositions => "greedy-positions",
-            }
-            .to_string(),
+            swap_mode: h.swap_mode.name().to_string(),
             swap_moments: h.swap_moments.name().to_string(),
             reduction: h.reduction.name().to_string(),
             bias_penalty: h.bias_penalty,
@@ -316,7 +310,9 @@ fn stored_settings(path: &Path, preset: &str) -> Result<Overrides, String> {
     let mut stored: Overrides = serde_json::from_value(value)
         .map_err(|e| format!("checkpoint {}: unreadable settings: {e}", path.display()))?;
     // Checkpoints written before the setting existed moved the moments at every swap.
-    stored.swap_moments.get_or_insert_with(follow);
+    stored
+        .swap_moments
+        .get_or_insert_with(|| SwapMoments::Follow.name().to_string());
     match stored.preset.as_deref() {
         Some(p) if p == preset => Ok(stored),
         Some(p) => Err(format!(
@@ -382,11 +378,6 @@ fn note_version(file: &Overrides, label: &str) {
             env!("CARGO_PKG_VERSION")
         );
     }
-}
-
-/// The swap-moments setting of a checkpoint written before it existed.
-fn follow() -> String {
-    SwapMoments::Follow.name().to_string()
 }
 
 #[cfg(test)]

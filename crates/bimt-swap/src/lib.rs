@@ -30,6 +30,25 @@ pub enum SwapMode {
     GreedyPositions,
 }
 
+impl SwapMode {
+    /// Every mode, in the order the command line lists them.
+    pub const ALL: [SwapMode; 3] = [SwapMode::Greedy, SwapMode::Exact, SwapMode::GreedyPositions];
+
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SwapMode::Greedy => "greedy",
+            SwapMode::Exact => "exact",
+            SwapMode::GreedyPositions => "greedy-positions",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// Settings of a swap round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SwapConfig {
