@@ -27,14 +27,14 @@ pub fn fresh_mse(model: &ModelFile, formula: Formula, seed: u64) -> f64 {
         unreachable!("formulas are regression targets")
     };
     let squares: f64 = (0..fresh.n)
-        .flat_map(|i| {
+        .map(|i| {
             let x: Vec<f64> = fresh.row(i).iter().map(|&v| v as f64).collect();
             let target = &values[i * dim..(i + 1) * dim];
             predict(model, &x)
                 .into_iter()
                 .zip(target)
                 .map(|(p, &t)| (p - t as f64).powi(2))
-                .collect::<Vec<_>>()
+                .sum::<f64>()
         })
         .sum();
     squares / (fresh.n * dim) as f64
