@@ -1,0 +1,318 @@
+//! Host access to the tensors of the CPU backends, and the [`HostKernels`] built on it.
+
+// burn 0.22 deprecates ndarray in favour of flex; bimt keeps it selectable.
+#![allow(deprecated)]
+
+use burn::backend::ndarray::NdArrayTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, DType, FloatDType, NdArray, Shape, TensorMetadata};
+use burn::backend::{Flex, flex::FlexTensor, flex::Layout};
+use burn::tensor::{Bytes, TensorData};
+
+use crate::HostKernels;
+use crate::host::{self, Real};
+
+/// A backend whose float tensors live in host memory, readable as slices.
+pub trait Host: Backend {
+    /// The same values in a row-major, contiguous layout (no copy when they already are).
+    fn contiguous(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The values of a tensor returned by [`Host::contiguous`], in row-major order.
+    fn f32s(x: &FloatTensor<Self>) -> &[f32];
+    /// The values of a tensor returned by [`Host::contiguous`], in row-major order.
+    fn f64s(x: &FloatTensor<Self>) -> &[f64];
+    /// A tensor of `shape` holding `values` in row-major order.
+    fn from_f32s(values: Vec<f32>, shape: Shape) -> FloatTensor<Self>;
+    /// A tensor of `shape` holding `values` in row-major order.
+    fn from_f64s(values: Vec<f64>, shape: Shape) -> FloatTensor<Self>;
+}
+
+impl Host for Flex {
+    fn contiguous(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        if x.is_contiguous() {
+            x
+        } else {
+            x.to_contiguous()
+        }
+    }
+    fn f32s(x: &FloatTensor<Self>) -> &[f32] {
+        x.as_slice::<f32>()
+            .expect("bimt-kernels: a contiguous f32 Flex tensor")
+    }
+    fn f64s(x: &FloatTensor<Self>) -> &[f64] {
+        x.as_slice::<f64>()
+            .expect("bimt-kernels: a contiguous f64 Flex tensor")
+    }
+    fn from_f32s(values: Vec<f32>, shape: Shape) -> FloatTensor<Self> {
+        FlexTensor::new(
+            Bytes::from_elems(values),
+            Layout::contiguous(shape),
+            DType::F32,
+        )
+    }
+    fn from_f64s(values: Vec<f64>, shape: Shape) -> FloatTensor<Self> {
+        FlexTensor::new(
+            Bytes::from_elems(values),
+            Layout::contiguous(shape),
+            DType::F64,
+        )
+    }
+}
+
+impl Host for NdArray {
+    fn contiguous(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = x.shape();
+        match x {
+            NdArrayTensor::F32(s) if !s.view().is_standard_layout() => {
+                Self::from_f32s(s.view().iter().copied().collect(), shape)
+            }
+            NdArrayTensor::F64(s) if !s.view().is_standard_layout() => {
+                Self::from_f64s(s.view().iter().copied().collect(), shape)
+            }
+            x => x,
+        }
+    }
+    fn f32s(x: &FloatTensor<Self>) -> &[f32] {
+        match x {
+            NdArrayTensor::F32(s) => s.view().to_slice(),
+            _ => None,
+        }
+        .expect("bimt-kernels: a contiguous f32 NdArray tensor")
+    }
+    fn f64s(x: &FloatTensor<Self>) -> &[f64] {
+        match x {
+            NdArrayTensor::F64(s) => s.view().to_slice(),
+            _ => None,
+        }
+        .expect("bimt-kernels: a contiguous f64 NdArray tensor")
+    }
+    fn from_f32s(values: Vec<f32>, shape: Shape) -> FloatTensor<Self> {
+        NdArrayTensor::from_data(TensorData::new(values, shape))
+    }
+    fn from_f64s(values: Vec<f64>, shape: Shape) -> FloatTensor<Self> {
+        NdArrayTensor::from_data(TensorData::new(values, shape))
+    }
+}
+
+/// [`Real`] types that a [`Host`] backend stores natively.
+trait HostReal: Real {
+    fn slice<B: Host>(x: &FloatTensor<B>) -> &[Self];
+    fn tensor<B: Host>(values: Vec<Self>, shape: Shape) -> FloatTensor<B>;
+}
+
+impl HostReal for f32 {
+    fn slice<B: Host>(x: &FloatTensor<B>) -> &[Self] {
+        B::f32s(x)
+    }
+    fn tensor<B: Host>(values: Vec<Self>, shape: Shape) -> FloatTensor<B> {
+        B::from_f32s(values, shape)
+    }
+}
+
+impl HostReal for f64 {
+    fn slice<B: Host>(x: &FloatTensor<B>) -> &[Self] {
+        B::f64s(x)
+    }
+    fn tensor<B: Host>(values: Vec<Self>, shape: Shape) -> FloatTensor<B> {
+        B::from_f64s(values, shape)
+    }
+}
+
+/// `x` cast to `dtype` unless it already has it.
+fn cast<B: Backend>(x: FloatTensor<B>, dtype: DType) -> FloatTensor<B> {
+    if x.dtype() == dtype {
+        x
+    } else {
+        B::float_cast(x, FloatDType::from(dtype))
+    }
+}
+
+/// Runs `f` with the elements of `x` (and `y`, cast to `x`'s type) as `f32` or `f64`
+/// slices: natively for those types, through an `f32` copy for the others (`f16`, `bf16`).
+macro_rules! with_real {
+    ($B:ty, $x:expr, $dtype:ident, $f32:expr, $f64:expr) => {{
+        let x = $x;
+        match x.dtype() {
+            DType::F64 => $f64(x),
+            DType::F32 => $f32(x),
+            $dtype => {
+                let out = $f32(cast::<$B>(x, DType::F32));
+                cast::<$B>(out, $dtype)
+            }
+        }
+    }};
+}
+
+fn silu_forward_typed<B: Host, T: HostReal>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let shape = x.shape();
+    let x = B::contiguous(x);
+    let src = T::slice::<B>(&x);
+    let mut out = vec![T::ZERO; src.len()];
+    host::silu_forward(src, &mut out);
+    T::tensor::<B>(out, shape)
+}
+
+fn silu_backward_typed<B: Host, T: HostReal>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let shape = x.shape();
+    let x = B::contiguous(x);
+    let grad = B::contiguous(cast::<B>(grad, x.dtype()));
+    let mut out = vec![T::ZERO; T::slice::<B>(&x).len()];
+    host::silu_backward(T::slice::<B>(&x), T::slice::<B>(&grad), &mut out);
+    T::tensor::<B>(out, shape)
+}
+
+/// `[rows, cols]` of a matrix.
+fn matrix(shape: &Shape) -> (usize, usize) {
+    assert_eq!(
+        shape.num_dims(),
+        2,
+        "bimt-kernels: cross entropy wants [rows, classes]"
+    );
+    (shape[0], shape[1])
+}
+
+fn cross_entropy_forward_typed<B: Host, T: HostReal>(
+    logits: FloatTensor<B>,
+    targets: FloatTensor<B>,
+    keep_probs: bool,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let shape = logits.shape();
+    assert_eq!(
+        shape,
+        targets.shape(),
+        "bimt-kernels: logits and targets differ in shape"
+    );
+    let (rows, cols) = matrix(&shape);
+    let logits = B::contiguous(logits);
+    let targets = B::contiguous(cast::<B>(targets, logits.dtype()));
+    let mut probs = keep_probs.then(|| vec![T::ZERO; rows * cols]);
+    let loss = host::cross_entropy_forward(
+        T::slice::<B>(&logits),
+        T::slice::<B>(&targets),
+        rows,
+        cols,
+        probs.as_deref_mut(),
+    );
+    (
+        T::tensor::<B>(vec![loss], Shape::new([1])),
+        probs.map(|p| T::tensor::<B>(p, shape)),
+    )
+}
+
+/// The incoming gradient of the loss (a one-element tensor) over the number of rows.
+fn scale<B: Host, T: HostReal>(grad: FloatTensor<B>, dtype: DType, rows: usize) -> T {
+    let grad = B::contiguous(cast::<B>(grad, dtype));
+    let g = T::slice::<B>(&grad);
+    assert_eq!(
+        g.len(),
+        1,
+        "bimt-kernels: the loss gradient has one element"
+    );
+    T::from_f64(g[0].to_f64() / rows as f64)
+}
+
+fn cross_entropy_backward_typed<B: Host, T: HostReal>(
+    probs: FloatTensor<B>,
+    targets: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let shape = probs.shape();
+    let (rows, cols) = matrix(&shape);
+    let dtype = probs.dtype();
+    let probs = B::contiguous(probs);
+    let targets = B::contiguous(cast::<B>(targets, dtype));
+    let scale = scale::<B, T>(grad, dtype, rows);
+    let mut out = vec![T::ZERO; rows * cols];
+    host::cross_entropy_backward(
+        T::slice::<B>(&probs),
+        T::slice::<B>(&targets),
+        cols,
+        scale,
+        &mut out,
+    );
+    T::tensor::<B>(out, shape)
+}
+
+fn cross_entropy_targets_backward_typed<B: Host, T: HostReal>(
+    logits: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let shape = logits.shape();
+    let (rows, cols) = matrix(&shape);
+    let dtype = logits.dtype();
+    let logits = B::contiguous(logits);
+    let scale = scale::<B, T>(grad, dtype, rows);
+    let mut out = vec![T::ZERO; rows * cols];
+    host::cross_entropy_targets_backward(T::slice::<B>(&logits), cols, scale, &mut out);
+    T::tensor::<B>(out, shape)
+}
+
+impl<B: Host> HostKernels for B {
+    fn silu_forward(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            x,
+            other,
+            silu_forward_typed::<B, f32>,
+            silu_forward_typed::<B, f64>
+        )
+    }
+
+    fn silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            x,
+            other,
+            |x| silu_backward_typed::<B, f32>(x, grad),
+            |x| silu_backward_typed::<B, f64>(x, grad)
+        )
+    }
+
+    fn cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+        keep_probs: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        match logits.dtype() {
+            DType::F64 => cross_entropy_forward_typed::<B, f64>(logits, targets, keep_probs),
+            DType::F32 => cross_entropy_forward_typed::<B, f32>(logits, targets, keep_probs),
+            other => {
+                let (loss, probs) = cross_entropy_forward_typed::<B, f32>(
+                    cast::<B>(logits, DType::F32),
+                    targets,
+                    keep_probs,
+                );
+                (cast::<B>(loss, other), probs.map(|p| cast::<B>(p, other)))
+            }
+        }
+    }
+
+    fn cross_entropy_backward(
+        probs: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            probs,
+            other,
+            |p| cross_entropy_backward_typed::<B, f32>(p, targets, grad),
+            |p| cross_entropy_backward_typed::<B, f64>(p, targets, grad)
+        )
+    }
+
+    fn cross_entropy_targets_backward(
+        logits: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            logits,
+            other,
+            |l| cross_entropy_targets_backward_typed::<B, f32>(l, grad),
+            |l| cross_entropy_targets_backward_typed::<B, f64>(l, grad)
+        )
+    }
+}

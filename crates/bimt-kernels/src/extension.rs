@@ -1,0 +1,23 @@
+//! The backend extension trait. Its own module so that the deprecation of `NdArray` (burn 0.22
+//! deprecates it in favour of Flex; bimt keeps it selectable) can be allowed in the code the
+//! attribute generates.
+#![allow(deprecated)]
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, backend_extension};
+
+/// The fused ops as a burn backend extension: implemented for `Flex`, `NdArray` and
+/// `Autodiff` over either, and reached from a [`Tensor`](burn::tensor::Tensor) through `Dispatch` (see [`silu`](crate::silu) and
+/// [`cross_entropy_with_targets`](crate::cross_entropy_with_targets)).
+#[backend_extension(Flex, NdArray, Autodiff)]
+pub trait FusedOps: Backend {
+    /// `x·σ(x)`, element-wise.
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `−Σ targets·log_softmax(logits, 1) / rows` for `[rows, classes]` logits and targets of
+    /// the same shape: a one-element tensor.
+    fn fused_cross_entropy(
+        logits: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}

@@ -1,0 +1,200 @@
+//! Fused, differentiable tensor ops for BIMT's training step: SiLU and softmax cross entropy,
+//! each one pass over the data with a vectorised exp, and a hand-written backward pass.
+//!
+//! burn composes SiLU as `x·sigmoid(x)` (an exp in the forward pass and another in the
+//! backward, plus two multiplications each way) and log-softmax as six ops, with one scalar
+//! `expf` call per element. Here each op is a [burn backend extension](FusedOps) implemented for
+//! the `Flex` and `NdArray` CPU backends and for `Autodiff` over them; the tensor functions
+//! [`silu`] and [`cross_entropy_with_targets`] compute the same values as burn's composition up
+//! to float rounding.
+//!
+//! ```
+//! use burn::tensor::{Device, Tensor};
+//! let device = Device::flex().autodiff();
+//! let x = Tensor::<2>::from_floats([[-1.0, 0.0, 2.0]], &device).require_grad();
+//! let y = bimt_kernels::silu(x.clone());
+//! let grads = y.sum().backward();
+//! let dx = x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
+//! assert!((dx[1] - 0.5).abs() < 1e-6);
+//! ```
+//!
+//! The ops run on the backends listed in [`FusedOps`]'s extension attribute; on any other
+//! backend they panic.
+
+mod backends;
+mod extension;
+pub mod host;
+
+pub use backends::Host;
+pub use extension::FusedOps;
+
+use burn::backend::autodiff::{
+    Autodiff,
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind, unary},
+};
+use burn::backend::tensor::FloatTensor;
+#[allow(deprecated)]
+// burn 0.22 deprecates ndarray in favour of flex; bimt keeps it selectable
+use burn::backend::{Backend, Dispatch, Flex, NdArray};
+use burn::tensor::Tensor;
+
+/// The forward and backward kernels of [`FusedOps`] on a concrete backend (what the
+/// `Autodiff` implementation calls). Implemented for every [`Host`] backend.
+pub trait HostKernels: Backend {
+    /// `x·σ(x)`.
+    fn silu_forward(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `grad·(σ(x) + x·σ(x)·(1−σ(x)))`: the gradient of [`HostKernels::silu_forward`].
+    fn silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The loss of [`FusedOps::fused_cross_entropy`], and with `keep_probs` also the row
+    /// softmax of the logits (for the backward pass).
+    fn cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+        keep_probs: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>);
+
+    /// The gradient of the loss with respect to the logits,
+    /// `grad/rows·(softmax·Σ_row targets − targets)`, from the softmax the forward pass kept
+    /// and the loss's one-element gradient `grad`.
+    fn cross_entropy_backward(
+        probs: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The gradient of the loss with respect to the targets, `−grad/rows·log_softmax(logits, 1)`.
+    fn cross_entropy_targets_backward(
+        logits: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+impl FusedOps for Flex {
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::silu_forward(x)
+    }
+    fn fused_cross_entropy(
+        logits: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::cross_entropy_forward(logits, targets, false).0
+    }
+}
+
+#[allow(deprecated)]
+impl FusedOps for NdArray {
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::silu_forward(x)
+    }
+    fn fused_cross_entropy(
+        logits: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::cross_entropy_forward(logits, targets, false).0
+    }
+}
+
+/// Backward step of SiLU; its state is the input.
+#[derive(Debug)]
+struct SiluBackward;
+
+impl<B: HostKernels> Backward<B, 1> for SiluBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let x = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::silu_backward(x, grad)
+        });
+    }
+}
+
+/// Backward step of the cross entropy; its state is the logits, the targets and the softmax.
+#[derive(Debug)]
+struct CrossEntropyBackward;
+
+impl<B: HostKernels> Backward<B, 2> for CrossEntropyBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [node_logits, node_targets] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (logits, targets, probs) = ops.state;
+        if let Some(node) = node_targets {
+            let g = B::cross_entropy_targets_backward(logits, grad.clone());
+            grads.register::<B>(node.id, g);
+        }
+        if let Some(node) = node_logits {
+            grads.register::<B>(node.id, B::cross_entropy_backward(probs, targets, grad));
+        }
+    }
+}
+
+impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SiluBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let x = x.into_primitive();
+                prep.finish(x.clone(), B::silu_forward(x))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::silu_forward(x.into_primitive())),
+        }
+    }
+
+    fn fused_cross_entropy(
+        logits: FloatTensor<Self>,
+        targets: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match CrossEntropyBackward
+            .prepare::<C>([logits.node(), targets.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let logits = logits.into_primitive();
+                let targets = targets.into_primitive();
+                let (loss, probs) = B::cross_entropy_forward(logits.clone(), targets.clone(), true);
+                let probs = probs.expect("the forward pass keeps the softmax when asked");
+                prep.finish((logits, targets, probs), loss)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(
+                B::cross_entropy_forward(logits.into_primitive(), targets.into_primitive(), false)
+                    .0,
+            ),
+        }
+    }
+}
+
+/// SiLU, `x·σ(x)`, element-wise: burn's `activation::silu` as one fused op (forward and
+/// backward one pass each).
+pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_silu(x.into_dispatch()))
+}
+
+/// Softmax cross entropy averaged over rows: for `[rows, classes]` logits and targets (one-hot
+/// or soft) of the same shape, `−Σ targets·log_softmax(logits, 1) / rows`, as a one-element
+/// tensor. Differentiable in both arguments.
+pub fn cross_entropy_with_targets(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_cross_entropy(
+        logits.into_dispatch(),
+        targets.into_dispatch(),
+    ))
+}

@@ -1,0 +1,321 @@
+//! The fused ops against burn's own composition (`activation::silu`, and the cross entropy
+//! `−(log_softmax(logits, 1)·targets).sum()/rows` that bimt-tasks used): values within 1e-6
+//! and gradients within 1e-5 relative, on Flex and NdArray, with and without autodiff.
+
+use bimt_kernels::{cross_entropy_with_targets, silu};
+use burn::tensor::activation::{log_softmax, silu as burn_silu};
+use burn::tensor::{DType, Device, Distribution, Tensor, TensorData};
+
+/// Both CPU backends, as the trainer's autodiff devices.
+fn devices() -> Vec<(&'static str, Device)> {
+    #[allow(deprecated)] // burn 0.22 deprecates ndarray; bimt keeps it selectable
+    let ndarray = Device::ndarray();
+    vec![
+        ("flex", Device::flex().autodiff()),
+        ("ndarray", ndarray.autodiff()),
+    ]
+    .into_iter()
+    .inspect(|(_, device)| device.seed(7))
+    .collect()
+}
+
+fn host(x: Tensor<2>) -> Vec<f32> {
+    x.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+fn host1(x: Tensor<1>) -> Vec<f32> {
+    x.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+/// Asserts `|got − want| ≤ rel·max(|got|, |want|) + abs` element-wise (NaN equal to NaN).
+#[track_caller]
+fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        if g.is_nan() && w.is_nan() || g == w {
+            continue;
+        }
+        let tol = rel * g.abs().max(w.abs()) + abs;
+        assert!((g - w).abs() <= tol, "{what}[{i}]: {g} vs burn's {w}");
+    }
+}
+
+/// Inputs across the range: 0, ±80, ±1e4, the subnormal tail of σ and a dense sweep.
+fn inputs() -> Vec<f32> {
+    let mut x = vec![
+        0.0, -0.0, 80.0, -80.0, 1e4, -1e4, 88.0, -88.0, 95.0, -95.0, 1e-3, -1e-3, 1e-30, -1e-30,
+        15.0, -15.0, 17.5, -17.5, 30.0, -30.0,
+    ];
+    x.extend((0..=400).map(|i| -20.0 + i as f32 * 0.1));
+    x.extend((0..=200).map(|i| -1.0 + i as f32 * 0.01));
+    let pad = (8 - x.len() % 8) % 8;
+    x.extend(std::iter::repeat_n(0.5, pad));
+    x
+}
+
+fn matrix(values: &[f32], cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), [values.len() / cols, cols]),
+        device,
+    )
+}
+
+/// Values below this are subnormal products of `x·e^{−|x|}`: compared absolutely.
+const TINY: f32 = 1e-37;
+
+#[test]
+fn silu_values_match_burn() {
+    let x = inputs();
+    for (name, device) in devices() {
+        for device in [device.clone(), device.without_autodiff()] {
+            let t = matrix(&x, 8, &device);
+            let got = host(silu(t.clone()));
+            let want = host(burn_silu(t));
+            assert_close(&format!("{name} silu"), &got, &want, 1e-6, TINY);
+        }
+    }
+}
+
+#[test]
+fn silu_special_values() {
+    let x = [
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e30,
+        -1e30,
+        f32::MAX,
+        f32::MIN,
+        0.0,
+    ];
+    for (name, device) in devices() {
+        let t = matrix(&x, 8, &device).require_grad();
+        let y = silu(t.clone());
+        let got = host(y.clone());
+        assert_eq!(got[0], f32::INFINITY, "{name}");
+        assert_eq!(got[1], 0.0, "{name}");
+        assert!(got[2].is_nan(), "{name}");
+        assert_eq!(got[3], 1e30, "{name}");
+        assert_eq!(got[4], 0.0, "{name}");
+        assert_eq!(got[5], f32::MAX, "{name}");
+        assert_eq!(got[6], 0.0, "{name}");
+        assert_eq!(got[7], 0.0, "{name}");
+        let grads = y.sum().backward();
+        let dx = host(t.grad(&grads).unwrap());
+        // The derivative tends to 1 at +∞ and to 0 at −∞.
+        assert_eq!(&dx[..2], &[1.0, 0.0], "{name}");
+        assert!(dx[2].is_nan(), "{name}");
+        assert_eq!(&dx[3..], &[1.0, 0.0, 1.0, 0.0, 0.5], "{name}");
+    }
+}
+
+#[test]
+fn silu_gradients_match_burn() {
+    let x = inputs();
+    for (name, device) in devices() {
+        let weights = Tensor::<2>::random([x.len() / 8, 8], Distribution::Default, &device);
+        let grad_of = |f: fn(Tensor<2>) -> Tensor<2>| {
+            let t = matrix(&x, 8, &device).require_grad();
+            let loss = (f(t.clone()) * weights.clone()).sum();
+            host(t.grad(&loss.backward()).unwrap())
+        };
+        let got = grad_of(silu);
+        let want = grad_of(burn_silu);
+        assert_close(&format!("{name} silu grad"), &got, &want, 1e-5, TINY);
+    }
+}
+
+#[test]
+fn silu_takes_non_contiguous_inputs() {
+    for (name, device) in devices() {
+        let t = Tensor::<2>::random([7, 5], Distribution::Normal(0.0, 4.0), &device);
+        let transposed = t.clone().transpose();
+        let got = host(silu(transposed.clone()));
+        let want = host(burn_silu(transposed));
+        assert_close(&format!("{name} transposed silu"), &got, &want, 1e-6, TINY);
+        let sliced = t.slice([1..6, 2..4]);
+        let got = host(silu(sliced.clone()));
+        let want = host(burn_silu(sliced));
+        assert_close(&format!("{name} sliced silu"), &got, &want, 1e-6, TINY);
+    }
+}
+
+#[test]
+fn silu_keeps_f64() {
+    for (name, device) in devices() {
+        let x: Vec<f64> = inputs().iter().map(|&v| v as f64).collect();
+        let t = Tensor::<2>::from_data(TensorData::new(x.clone(), [x.len() / 8, 8]), &device)
+            .cast(DType::F64);
+        let y = silu(t);
+        assert_eq!(y.dtype(), DType::F64, "{name}");
+        let got = y.into_data().try_into_vec::<f64>().unwrap();
+        for (&v, &g) in x.iter().zip(&got) {
+            let want = v / (1.0 + (-v).exp());
+            assert!(
+                (g - want).abs() <= 1e-14 * want.abs(),
+                "{name} f64 silu({v}): {g}"
+            );
+        }
+    }
+}
+
+/// The loss bimt-tasks computed before the fused op.
+fn composed_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    (log_softmax(logits, 1) * targets)
+        .sum()
+        .mul_scalar(-1.0 / n as f64)
+}
+
+/// Logits of `rows × cols` across the range (incl. ±80, ±1e4), one-hot or soft targets.
+fn classification(rows: usize, cols: usize, soft: bool, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let logits = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 3.0), device);
+    let mut values = host(logits);
+    for (i, v) in [80.0, -80.0, 1e4, -1e4, 0.0, 30.0].into_iter().enumerate() {
+        if i * cols + i % cols < values.len() {
+            values[i * cols + i % cols] = v;
+        }
+    }
+    let logits = matrix(&values, cols, device);
+    let targets = if soft {
+        let raw = Tensor::<2>::random([rows, cols], Distribution::Uniform(0.0, 1.0), device);
+        // Rows that do not sum to one, to exercise the `Σ target` factor of the gradient.
+        raw.clone() / raw.sum_dim(1).mul_scalar(0.7)
+    } else {
+        let mut one_hot = vec![0.0f32; rows * cols];
+        for r in 0..rows {
+            one_hot[r * cols + (r * 7 + 3) % cols] = 1.0;
+        }
+        matrix(&one_hot, cols, device)
+    };
+    (logits, targets)
+}
+
+#[test]
+fn cross_entropy_values_match_burn() {
+    for (name, device) in devices() {
+        for device in [device.clone(), device.without_autodiff()] {
+            for (rows, cols) in [(1, 1), (3, 2), (200, 2), (64, 59), (33, 24), (5, 17)] {
+                for soft in [false, true] {
+                    let (logits, targets) = classification(rows, cols, soft, &device);
+                    let got = host1(cross_entropy_with_targets(logits.clone(), targets.clone()));
+                    let want = host1(composed_cross_entropy(logits, targets));
+                    assert_eq!(got.len(), 1);
+                    assert_close(
+                        &format!("{name} cross entropy {rows}x{cols} soft={soft}"),
+                        &got,
+                        &want,
+                        1e-6,
+                        0.0,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The exact (f64) gradients of `factor·cross_entropy` with respect to logits and targets.
+fn exact_cross_entropy_gradients(
+    logits: &[f32],
+    targets: &[f32],
+    cols: usize,
+    factor: f64,
+) -> (Vec<f32>, Vec<f32>) {
+    let rows = logits.len() / cols;
+    let scale = factor / rows as f64;
+    let (mut d_logits, mut d_targets) = (vec![0.0; logits.len()], vec![0.0; logits.len()]);
+    for r in 0..rows {
+        let span = r * cols..(r + 1) * cols;
+        let x: Vec<f64> = logits[span.clone()].iter().map(|&v| v as f64).collect();
+        let t: Vec<f64> = targets[span.clone()].iter().map(|&v| v as f64).collect();
+        let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lse = x.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        let mass: f64 = t.iter().sum();
+        for j in 0..cols {
+            let ls = x[j] - m - lse;
+            d_logits[r * cols + j] = (scale * (ls.exp() * mass - t[j])) as f32;
+            d_targets[r * cols + j] = (-scale * ls) as f32;
+        }
+    }
+    (d_logits, d_targets)
+}
+
+#[test]
+fn cross_entropy_gradients_match_burn() {
+    for (name, device) in devices() {
+        for (rows, cols) in [(1, 1), (3, 2), (200, 2), (64, 59), (33, 24)] {
+            for soft in [false, true] {
+                let (logits, targets) = classification(rows, cols, soft, &device);
+                let grads_of = |f: fn(Tensor<2>, Tensor<2>) -> Tensor<1>| {
+                    let l = logits.clone().require_grad();
+                    let t = targets.clone().require_grad();
+                    // Scale the loss so that the incoming gradient is not 1.
+                    let grads = f(l.clone(), t.clone()).mul_scalar(1.7).backward();
+                    (host(l.grad(&grads).unwrap()), host(t.grad(&grads).unwrap()))
+                };
+                let (got_l, got_t) = grads_of(cross_entropy_with_targets);
+                let (want_l, want_t) = grads_of(composed_cross_entropy);
+                let (exact_l, exact_t) =
+                    exact_cross_entropy_gradients(&host(logits), &host(targets), cols, 1.7);
+                let what = format!("{name} {rows}x{cols} soft={soft}");
+                // Each element is `scale·(p·Σt − t)`, a difference of terms up to ~1.5·scale that
+                // nearly cancel where the softmax fits the target: measure the rounding against
+                // those terms, not against the small difference.
+                let abs = 2e-6 * 1.7 / rows as f32;
+                assert_close(&format!("{what} d/dlogits"), &got_l, &want_l, 1e-5, abs);
+                assert_close(
+                    &format!("{what} d/dlogits exact"),
+                    &got_l,
+                    &exact_l,
+                    1e-5,
+                    abs,
+                );
+                // −log_softmax of the dominant class is ln(1 + small): burn's `ln(Σ e)` loses
+                // digits there (its error is ~1e-7 of the terms x − max and ln Σ, i.e. up to
+                // 1e-3 of a small result), the fused op's `ln_1p` does not. So: against the
+                // exact gradient tightly, against burn's with its rounding of the terms.
+                assert_close(
+                    &format!("{what} d/dtargets exact"),
+                    &got_t,
+                    &exact_t,
+                    1e-6,
+                    1e-12,
+                );
+                assert_close(&format!("{what} d/dtargets"), &got_t, &want_t, 1e-5, abs);
+            }
+        }
+    }
+}
+
+#[test]
+fn cross_entropy_gradient_without_target_gradient() {
+    for (name, device) in devices() {
+        let (logits, targets) = classification(50, 7, false, &device);
+        let grad_of = |f: fn(Tensor<2>, Tensor<2>) -> Tensor<1>| {
+            let l = logits.clone().require_grad();
+            let grads = f(l.clone(), targets.clone()).backward();
+            host(l.grad(&grads).unwrap())
+        };
+        let got = grad_of(cross_entropy_with_targets);
+        let want = grad_of(composed_cross_entropy);
+        // As above: rounding measured against the cancelling terms, up to 1/rows each.
+        assert_close(&format!("{name} d/dlogits"), &got, &want, 1e-5, 2e-6 / 50.0);
+    }
+}
+
+#[test]
+fn cross_entropy_takes_non_contiguous_inputs() {
+    for (name, device) in devices() {
+        let (logits, targets) = classification(9, 6, true, &device);
+        let (logits, targets) = (logits.transpose(), targets.transpose());
+        let got = host1(cross_entropy_with_targets(logits.clone(), targets.clone()));
+        let want = host1(composed_cross_entropy(logits, targets));
+        assert_close(&format!("{name} transposed"), &got, &want, 1e-6, 0.0);
+    }
+}
