@@ -79,7 +79,7 @@ pub fn exp_f32<const FMA: bool>(x: f32) -> f32 {
     p = madd::<FMA>(p, r, 8.333_452e-3);
     p = madd::<FMA>(p, r, 4.166_579_6e-2);
     p = madd::<FMA>(p, r, 1.666_666_5e-1);
-    p = madd::<FMA>(p, r, 5.000_000_1e-1);
+    p = madd::<FMA>(p, r, 0.5); // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let y = madd::<FMA>(p, r * r, r) + 1.0;
 
     // Multiply by 2^n as 2^h · 2^(n−h), h = ⌊n/2⌋: both factors are normal floats for
