@@ -145,10 +145,7 @@ macro_rules! with_real {
 fn silu_forward_typed<B: Host, T: HostReal>(x: FloatTensor<B>) -> FloatTensor<B> {
     let shape = x.shape();
     let x = B::contiguous(x);
-    let src = T::slice::<B>(&x);
-    let mut out = vec![T::ZERO; src.len()];
-    host::silu_forward(src, &mut out);
-    T::tensor::<B>(out, shape)
+    T::tensor::<B>(host::silu_forward(T::slice::<B>(&x)), shape)
 }
 
 fn silu_backward_typed<B: Host, T: HostReal>(
@@ -158,9 +155,10 @@ fn silu_backward_typed<B: Host, T: HostReal>(
     let shape = x.shape();
     let x = B::contiguous(x);
     let grad = B::contiguous(cast::<B>(grad, x.dtype()));
-    let mut out = vec![T::ZERO; T::slice::<B>(&x).len()];
-    host::silu_backward(T::slice::<B>(&x), T::slice::<B>(&grad), &mut out);
-    T::tensor::<B>(out, shape)
+    T::tensor::<B>(
+        host::silu_backward(T::slice::<B>(&x), T::slice::<B>(&grad)),
+        shape,
+    )
 }
 
 /// `[rows, cols]` of a matrix.

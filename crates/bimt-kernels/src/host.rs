@@ -178,28 +178,41 @@ fn sigmoid_parts<T: Real, const FMA: bool>(x: T) -> (T, T) {
     (sigma, e * s * s)
 }
 
+/// `n` values from `f`, written straight into a fresh vector (no zeroing first). `f` is
+/// called in index order, here, so that it is compiled for the caller's instruction set.
+#[inline(always)]
+fn fill<T: Real>(n: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    for (i, o) in out.spare_capacity_mut()[..n].iter_mut().enumerate() {
+        o.write(f(i));
+    }
+    // SAFETY: the loop above initialised the first `n` elements.
+    unsafe { out.set_len(n) };
+    out
+}
+
 multiversion! {
-    /// `out = x·σ(x)`; at `x = −∞` its limit 0 (not `−∞·0`).
-    fn silu_forward<T>(x: &[T], out: &mut [T]) {
-        assert_eq!(x.len(), out.len());
-        for (o, &v) in out.iter_mut().zip(x) {
+    /// `x·σ(x)`; at `x = −∞` its limit 0 (not `−∞·0`).
+    fn silu_forward<T>(x: &[T]) -> Vec<T> {
+        fill(x.len(), |i| {
+            let v = x[i];
             let (sigma, _) = sigmoid_parts::<T, FMA>(v);
-            *o = if sigma == T::ZERO { T::ZERO } else { v * sigma };
-        }
+            if sigma == T::ZERO { T::ZERO } else { v * sigma }
+        })
     }
 }
 
 multiversion! {
-    /// `out = g·(σ(x) + x·σ(x)(1−σ(x)))`, the derivative of `x·σ(x)` times the incoming gradient.
+    /// `g·(σ(x) + x·σ(x)(1−σ(x)))`, the derivative of `x·σ(x)` times the incoming gradient.
     /// At `x = ±∞` the second term is taken as its limit 0 (not `∞·0`).
-    fn silu_backward<T>(x: &[T], grad: &[T], out: &mut [T]) {
-        assert_eq!(x.len(), out.len());
-        assert_eq!(grad.len(), out.len());
-        for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
+    fn silu_backward<T>(x: &[T], grad: &[T]) -> Vec<T> {
+        assert_eq!(x.len(), grad.len());
+        fill(x.len(), |i| {
+            let (v, g) = (x[i], grad[i]);
             let (sigma, slope) = sigmoid_parts::<T, FMA>(v);
             let tail = if slope == T::ZERO { T::ZERO } else { v * slope };
-            *o = g * (sigma + tail);
-        }
+            g * (sigma + tail)
+        })
     }
 }
 
@@ -212,27 +225,60 @@ multiversion! {
     }
 }
 
-/// Per row of a row-major `[rows, cols]` matrix: the maximum and where it is (`-∞` and 0 for a
-/// row without one, e.g. all `-∞` or NaN).
-fn row_max<T: Real>(x: &[T], cols: usize) -> Vec<(T, usize)> {
-    x.chunks_exact(cols)
-        .map(|row| {
-            row.iter().enumerate().fold(
-                (T::NEG_INFINITY, 0),
-                |(m, at), (j, &v)| {
-                    if v > m { (v, j) } else { (m, at) }
-                },
-            )
-        })
-        .collect()
+/// Lanes of the partial sums in [`sum_of`]: enough for one AVX2 (or two SSE) registers of `f32`.
+const LANES: usize = 8;
+
+/// `Σ f(a_i, b_i)`, accumulated in [`LANES`] partial sums so that it vectorises (strict float
+/// semantics forbid LLVM from reordering a plain running sum).
+#[inline(always)]
+fn sum_of<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (ca, cb) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] = acc[i] + f(ca[i], cb[i]);
+        }
+    }
+    let mut tail = T::ZERO;
+    for (&x, &y) in ra.iter().zip(rb) {
+        tail = tail + f(x, y);
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)) + tail
 }
 
-/// `e^{x − max}` per row into `out`; returns per row the maximum and the sum of `out` less the
-/// maximum's own term (which is exactly 1), so that `ln Σ = ln_1p(rest)` keeps its precision
-/// when one class dominates.
-fn shifted_exp<T: Real>(x: &[T], cols: usize, out: &mut [T]) -> (Vec<T>, Vec<T>) {
-    let max = row_max(x, cols);
-    for ((o, row), &(m, _)) in out
+/// `Σ v_i`, vectorisable.
+#[inline(always)]
+fn sum<T: Real>(v: &[T]) -> T {
+    sum_of(v, v, |x, _| x)
+}
+
+/// A row's maximum (`-∞` for a row without one: empty, all `-∞` or NaN), vectorisable.
+#[inline(always)]
+fn max_of<T: Real>(row: &[T]) -> T {
+    let pick = |m: T, v: T| if v > m { v } else { m };
+    let mut acc = [T::NEG_INFINITY; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let mut tail = T::NEG_INFINITY;
+    for &v in chunks.remainder() {
+        tail = pick(tail, v);
+    }
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = pick(acc[i], c[i]);
+        }
+    }
+    acc.into_iter().fold(tail, pick)
+}
+
+/// `e^{x − max}` per row of a row-major `[rows, cols]` matrix into `out`; returns per row the
+/// maximum and the sum of `out` less one term of the maximum (which is exactly 1), so that
+/// `ln Σ = ln_1p(rest)` keeps its precision when one class dominates.
+#[inline(always)]
+fn shifted_exp<T: Real, const FMA: bool>(x: &[T], cols: usize, out: &mut [T]) -> Vec<(T, T)> {
+    let max: Vec<T> = x.chunks_exact(cols).map(max_of).collect();
+    for ((o, row), &m) in out
         .chunks_exact_mut(cols)
         .zip(x.chunks_exact(cols))
         .zip(&max)
@@ -241,112 +287,121 @@ fn shifted_exp<T: Real>(x: &[T], cols: usize, out: &mut [T]) -> (Vec<T>, Vec<T>)
             *o = v - m;
         }
     }
-    exp_in_place(out);
-    let sum = |s: &[T]| s.iter().fold(T::ZERO, |s, &e| s + e);
-    let rest = out
-        .chunks_exact(cols)
-        .zip(&max)
-        .map(|(row, &(_, at))| sum(&row[..at]) + sum(&row[at + 1..]))
-        .collect();
-    (max.into_iter().map(|(m, _)| m).collect(), rest)
+    // One flat pass, so that the exp vectorises however narrow the rows are.
+    for v in out.iter_mut() {
+        *v = v.exp::<FMA>();
+    }
+    out.chunks_exact(cols)
+        .zip(x.chunks_exact(cols))
+        .zip(max)
+        .map(|((e, row), m)| {
+            // The terms of the maxima are exactly 1: sum the others, then add all but one of
+            // those (more than one only for ties).
+            let others = sum_of(e, row, |e, v| if v == m { T::ZERO } else { e });
+            let ones = sum_of(row, row, |v, _| if v == m { T::ONE } else { T::ZERO });
+            (m, others + (ones - T::ONE))
+        })
+        .collect()
 }
 
-/// Softmax cross entropy of a row-major `[rows, cols]` matrix of logits against targets of the
-/// same shape: `−Σ target·log_softmax(logits, 1) / rows`. When `probs` is given, the row
-/// softmax is written into it (what the backward pass needs).
-pub fn cross_entropy_forward<T: Real>(
-    logits: &[T],
-    targets: &[T],
-    rows: usize,
-    cols: usize,
-    probs: Option<&mut [T]>,
-) -> T {
-    assert_eq!(logits.len(), rows * cols);
-    assert_eq!(targets.len(), rows * cols);
-    // The mean as the composed expression takes it: the sum times −1/rows (NaN for no rows).
-    let mean = |total: f64| T::from_f64(total * (-1.0 / rows as f64));
-    if logits.is_empty() {
-        return mean(0.0);
+multiversion! {
+    /// Softmax cross entropy of a row-major `[rows, cols]` matrix of logits against targets of
+    /// the same shape: `−Σ target·log_softmax(logits, 1) / rows`. When `probs` is given, the row
+    /// softmax is written into it (what the backward pass needs).
+    fn cross_entropy_forward<T>(
+        logits: &[T],
+        targets: &[T],
+        rows: usize,
+        cols: usize,
+        probs: Option<&mut [T]>,
+    ) -> T {
+        assert_eq!(logits.len(), rows * cols);
+        assert_eq!(targets.len(), rows * cols);
+        // The mean as the composed expression takes it: the sum times −1/rows (NaN for no rows).
+        let mean = |total: f64| T::from_f64(total * (-1.0 / rows as f64));
+        if logits.is_empty() {
+            return mean(0.0);
+        }
+        let keep = probs.is_some();
+        let mut scratch;
+        let buf = match probs {
+            Some(p) => {
+                assert_eq!(p.len(), logits.len());
+                p
+            }
+            None => {
+                scratch = vec![T::ZERO; logits.len()];
+                scratch.as_mut_slice()
+            }
+        };
+        let stats = shifted_exp::<T, FMA>(logits, cols, buf);
+        let mut total = 0.0f64;
+        for (((row, target), p), (m, rest)) in logits
+            .chunks_exact(cols)
+            .zip(targets.chunks_exact(cols))
+            .zip(buf.chunks_exact_mut(cols))
+            .zip(stats)
+        {
+            let lse = rest.ln_1p();
+            total += sum_of(row, target, |v, t| t * ((v - m) - lse)).to_f64();
+            if keep {
+                let s = T::ONE + rest;
+                for p in p.iter_mut() {
+                    *p = *p / s;
+                }
+            }
+        }
+        mean(total)
     }
-    let keep = probs.is_some();
-    let mut scratch;
-    let buf = match probs {
-        Some(p) => {
-            assert_eq!(p.len(), logits.len());
-            p
+}
+
+multiversion! {
+    /// Gradient of [`cross_entropy_forward`] with respect to the logits:
+    /// `out = scale·(softmax·Σ_row target − target)`, where `scale` is the incoming gradient over
+    /// the number of rows.
+    fn cross_entropy_backward<T>(
+        probs: &[T],
+        targets: &[T],
+        cols: usize,
+        scale: T,
+        out: &mut [T],
+    ) {
+        assert_eq!(probs.len(), targets.len());
+        assert_eq!(probs.len(), out.len());
+        if cols == 0 {
+            return;
         }
-        None => {
-            scratch = vec![T::ZERO; logits.len()];
-            scratch.as_mut_slice()
-        }
-    };
-    let (max, rest) = shifted_exp(logits, cols, buf);
-    let mut total = 0.0f64;
-    for (((row, target), p), (&m, &rest)) in logits
-        .chunks_exact(cols)
-        .zip(targets.chunks_exact(cols))
-        .zip(buf.chunks_exact_mut(cols))
-        .zip(max.iter().zip(&rest))
-    {
-        let lse = rest.ln_1p();
-        let s = T::ONE + rest;
-        let mut acc = T::ZERO;
-        for (&v, &t) in row.iter().zip(target) {
-            acc = acc + t * ((v - m) - lse);
-        }
-        total += acc.to_f64();
-        if keep {
-            for p in p.iter_mut() {
-                *p = *p / s;
+        for ((o, p), t) in out
+            .chunks_exact_mut(cols)
+            .zip(probs.chunks_exact(cols))
+            .zip(targets.chunks_exact(cols))
+        {
+            let mass = sum(t);
+            for ((o, &p), &t) in o.iter_mut().zip(p).zip(t) {
+                *o = scale * (p * mass - t);
             }
         }
     }
-    mean(total)
 }
 
-/// Gradient of [`cross_entropy_forward`] with respect to the logits:
-/// `out = scale·(softmax·Σ_row target − target)`, where `scale` is the incoming gradient over
-/// the number of rows.
-pub fn cross_entropy_backward<T: Real>(
-    probs: &[T],
-    targets: &[T],
-    cols: usize,
-    scale: T,
-    out: &mut [T],
-) {
-    assert_eq!(probs.len(), targets.len());
-    assert_eq!(probs.len(), out.len());
-    if cols == 0 {
-        return;
-    }
-    for ((o, p), t) in out
-        .chunks_exact_mut(cols)
-        .zip(probs.chunks_exact(cols))
-        .zip(targets.chunks_exact(cols))
-    {
-        let mass = t.iter().fold(T::ZERO, |s, &v| s + v);
-        for ((o, &p), &t) in o.iter_mut().zip(p).zip(t) {
-            *o = scale * (p * mass - t);
+multiversion! {
+    /// Gradient of [`cross_entropy_forward`] with respect to the targets:
+    /// `out = −scale·log_softmax(logits, 1)`.
+    fn cross_entropy_targets_backward<T>(logits: &[T], cols: usize, scale: T, out: &mut [T]) {
+        assert_eq!(logits.len(), out.len());
+        if cols == 0 {
+            return;
         }
-    }
-}
-
-/// Gradient of [`cross_entropy_forward`] with respect to the targets:
-/// `out = −scale·log_softmax(logits, 1)`.
-pub fn cross_entropy_targets_backward<T: Real>(logits: &[T], cols: usize, scale: T, out: &mut [T]) {
-    assert_eq!(logits.len(), out.len());
-    if cols == 0 {
-        return;
-    }
-    let (max, rest) = shifted_exp(logits, cols, out);
-    for ((o, row), (&m, &rest)) in out
-        .chunks_exact_mut(cols)
-        .zip(logits.chunks_exact(cols))
-        .zip(max.iter().zip(&rest))
-    {
-        let lse = rest.ln_1p();
-        for (o, &v) in o.iter_mut().zip(row) {
-            *o = -(scale * ((v - m) - lse));
+        let stats = shifted_exp::<T, FMA>(logits, cols, out);
+        for ((o, row), (m, rest)) in out
+            .chunks_exact_mut(cols)
+            .zip(logits.chunks_exact(cols))
+            .zip(stats)
+        {
+            let lse = rest.ln_1p();
+            for (o, &v) in o.iter_mut().zip(row) {
+                *o = -(scale * ((v - m) - lse));
+            }
         }
     }
 }
