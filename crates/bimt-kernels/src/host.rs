@@ -146,6 +146,11 @@ impl Real for f64 {
 
 /// Compiles `$body` (an expression using the const `FMA`) once per instruction set and calls the
 /// best one the CPU has.
+///
+/// The body's loops must be plain loops over slices with `#[inline(always)]` helpers: what is
+/// not inlined into the AVX2 function is compiled for the baseline target, where `mul_add`
+/// becomes a call to libm's `fmaf` (collecting through iterator adapters did that, and ran 3×
+/// slower than burn's scalar code).
 macro_rules! multiversion {
     ($(#[$meta:meta])* fn $name:ident<$T:ident>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
