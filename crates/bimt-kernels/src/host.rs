@@ -222,7 +222,8 @@ multiversion! {
 }
 
 multiversion! {
-    /// `v = e^v` in place.
+    /// `v = e^v` in place (for the tests: the vectorised exp over a slice).
+    #[cfg(test)]
     fn exp_in_place<T>(v: &mut [T]) {
         for x in v.iter_mut() {
             *x = x.exp::<FMA>();
@@ -459,6 +460,7 @@ mod tests {
                     exp_f32::<false>(x)
                 }
             };
+            #[cfg(target_arch = "x86_64")]
             if fma && !std::is_x86_feature_detected!("fma") {
                 continue;
             }
