@@ -23,6 +23,10 @@ const CUSTOM_HELP: &str = "Your own network and data (bimt run graph|mlp)";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads each run computes on (default: 1 on machines with two cores or fewer, where one
+    /// is faster; else the cores shared out among the runs at once). Results do not depend on it.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -289,7 +293,11 @@ fn parse_range(text: &str) -> Result<(f64, f64), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match execute(cli.command) {
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| bimt_presets::default_threads(1));
+    // Table 1 runs several runs at once, each on a pool of its own (`cli.threads` each).
+    match bimt_presets::on_threads(threads, || execute(cli.command, cli.threads)).and_then(|r| r) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -298,7 +306,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn execute(command: Command) -> Result<(), String> {
+/// `bimt table1`: `threads` per run, or the default for its runs at once.
+fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
+    let seeds = match (&args.seeds, args.quick) {
+        (Some(list), _) => bimt_presets::parse_seeds(list)?,
+        (None, true) => vec![0],
+        (None, false) => (0..4).collect(),
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or(cores);
+    let threads = threads.unwrap_or_else(|| bimt_presets::default_threads(jobs));
+    if threads == 0 {
+        return Err("--threads 0: a run needs at least one thread".into());
+    }
+    let options = Table1Options {
+        seeds,
+        out: args.out,
+        quick: args.quick,
+        jobs,
+        threads,
+        data_dir: args.data_dir,
+        command: std::env::args().collect(),
+    };
+    bimt_presets::table1(&options).map_err(|e| e.0)
+}
+
+fn execute(command: Command, threads: Option<usize>) -> Result<(), String> {
     match command {
         Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
         Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
@@ -325,23 +358,7 @@ fn execute(command: Command) -> Result<(), String> {
                 .unwrap_or_else(|| PathBuf::from(format!("runs/ablation-{}", args.preset)));
             bimt_presets::ablation(&args.preset, &overrides, &out, args.quiet).map_err(|e| e.0)
         }
-        Command::Table1(args) => {
-            let seeds = match (&args.seeds, args.quick) {
-                (Some(list), _) => bimt_presets::parse_seeds(list)?,
-                (None, true) => vec![0],
-                (None, false) => (0..4).collect(),
-            };
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let options = Table1Options {
-                seeds,
-                out: args.out,
-                quick: args.quick,
-                jobs: args.jobs.unwrap_or(cores),
-                data_dir: args.data_dir,
-                command: std::env::args().collect(),
-            };
-            bimt_presets::table1(&options).map_err(|e| e.0)
-        }
+        Command::Table1(args) => table1(args, threads),
         Command::Run(args) => {
             let flags = Overrides {
                 arch: args.arch.clone(),

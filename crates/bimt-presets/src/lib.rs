@@ -43,6 +43,7 @@ mod seeds;
 mod settings;
 mod symbolic;
 mod table1;
+mod threads;
 
 pub use ablation::ablation;
 pub use bench::{bench_graph_vs_builtin, bench_in_context, bench_mnist, bench_presets};
@@ -55,6 +56,7 @@ pub use runner::{RunSpec, default_out};
 pub use seeds::{parse_seeds, run_seeds};
 pub use settings::{CHANGEABLE_ON_RESUME, Custom, Resolved, RunSettings, resolve};
 pub use table1::{Table1Options, table1};
+pub use threads::{default_threads, on_threads};
 
 /// A failed run, setting or file, with a message that says what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

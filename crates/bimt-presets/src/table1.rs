@@ -34,6 +34,8 @@ pub struct Table1Options {
     pub quick: bool,
     /// Runs at once.
     pub jobs: usize,
+    /// Threads each run computes on (see [`crate::default_threads`]).
+    pub threads: usize,
     /// MNIST directory (see `RunSpec::data_dir`).
     pub data_dir: Option<PathBuf>,
     /// The command line, printed at the top of `TABLE1.md`.
@@ -58,7 +60,7 @@ type Outcome = Result<MetricsFile, String>;
 pub fn table1(options: &Table1Options) -> Result<(), crate::Error> {
     let jobs = plan(options)?;
     let started = Instant::now();
-    let outcomes = run_all(&jobs, options.jobs.max(1));
+    let outcomes = run_all(&jobs, options.jobs.max(1), options.threads);
     let wall = started.elapsed().as_secs_f64();
     let report_dir = options.out.join("report");
     let pictures = collect_pictures(&jobs, &outcomes, &report_dir)?;
@@ -133,9 +135,9 @@ fn job_name(job: &Job) -> String {
     )
 }
 
-/// Runs `jobs` on `workers` threads, printing a line as each ends. A run that fails or panics
-/// gives its error and leaves the others running.
-fn run_all(jobs: &[Job], workers: usize) -> Vec<Outcome> {
+/// Runs `jobs` on `workers` workers of `threads` threads each, printing a line as each ends. A
+/// run that fails or panics gives its error and leaves the others running.
+fn run_all(jobs: &[Job], workers: usize, threads: usize) -> Vec<Outcome> {
     let queue = Mutex::new((0..jobs.len()).collect::<VecDeque<usize>>());
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; jobs.len()]);
     let done = Mutex::new(0usize);
@@ -144,32 +146,38 @@ fn run_all(jobs: &[Job], workers: usize) -> Vec<Outcome> {
             scope.spawn(|| {
                 // The queue's lock is held only while a run is taken, not while it trains.
                 let next = || queue.lock().ok().and_then(|mut q| q.pop_front());
-                while let Some(k) = next() {
-                    let job = &jobs[k];
-                    let started = Instant::now();
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_or_reuse(&job.spec)
-                    }))
-                    .unwrap_or_else(|_| Err("the run panicked".into()));
-                    let line = match &outcome {
-                        Ok((m, reused)) => format!(
-                            "{}{}",
-                            figure(job.entry, m),
-                            if *reused {
-                                " (finished run reused)".to_string()
-                            } else {
-                                format!(" ({:.0} s)", started.elapsed().as_secs_f64())
-                            }
-                        ),
-                        Err(e) => format!("failed: {e}"),
-                    };
-                    let mut count = done.lock().unwrap_or_else(|e| e.into_inner());
-                    *count += 1;
-                    println!("[{}/{}] {}: {line}", *count, jobs.len(), job_name(job));
-                    drop(count);
-                    if let Ok(mut all) = outcomes.lock() {
-                        all[k] = Some(outcome.map(|(m, _)| m));
+                let work = || {
+                    while let Some(k) = next() {
+                        let job = &jobs[k];
+                        let started = Instant::now();
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                run_or_reuse(&job.spec)
+                            }))
+                            .unwrap_or_else(|_| Err("the run panicked".into()));
+                        let line = match &outcome {
+                            Ok((m, reused)) => format!(
+                                "{}{}",
+                                figure(job.entry, m),
+                                if *reused {
+                                    " (finished run reused)".to_string()
+                                } else {
+                                    format!(" ({:.0} s)", started.elapsed().as_secs_f64())
+                                }
+                            ),
+                            Err(e) => format!("failed: {e}"),
+                        };
+                        let mut count = done.lock().unwrap_or_else(|e| e.into_inner());
+                        *count += 1;
+                        println!("[{}/{}] {}: {line}", *count, jobs.len(), job_name(job));
+                        drop(count);
+                        if let Ok(mut all) = outcomes.lock() {
+                            all[k] = Some(outcome.map(|(m, _)| m));
+                        }
                     }
+                };
+                if let Err(e) = crate::on_threads(threads, work) {
+                    eprintln!("a worker could not start: {e}");
                 }
             });
         }
