@@ -237,12 +237,15 @@ impl Mlp {
     /// Forward pass that also returns every hidden layer's activations (for probing).
     pub fn forward_all(&self, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Tensor<2>> {
         let mut outs = Vec::with_capacity(self.weights.len());
-        let mut h = match self.embedding {
-            Some((embedding, tokens)) => Self::embed(&params[embedding], x, tokens),
-            None => x,
-        };
+        let mut h = x;
         for (i, &(w, b)) in self.weights.iter().enumerate() {
-            h = h.matmul(params[w].clone()) + params[b].clone();
+            let product = match self.embedding {
+                Some((embedding, tokens)) if i == 0 => {
+                    embed_and_multiply(&params[embedding], &params[w], h, tokens)
+                }
+                _ => h.matmul(params[w].clone()),
+            };
+            h = product + params[b].clone();
             if i + 1 < self.weights.len() {
                 h = self.activation.apply(h);
             }
@@ -250,18 +253,38 @@ impl Mlp {
         }
         outs
     }
+}
 
-    /// `[rows, tokens]` token ids to their embeddings, concatenated: `[rows, tokens·d]`.
-    fn embed(embedding: &Tensor<2>, ids: Tensor<2>, tokens: usize) -> Tensor<2> {
-        let [rows, _] = ids.dims();
-        let ids = ids.int();
-        let parts = (0..tokens)
+/// `[rows, tokens]` token ids through the embedding `[vocabulary, d]` and the first weight
+/// layer `[tokens·d, width]`: the ids' embeddings, concatenated, times the weight.
+///
+/// With fewer tokens in the vocabulary than rows, the weight's block of each token position is
+/// multiplied into the embedding first and the ids pick rows of that `[vocabulary, width]`
+/// table: the same function with `vocabulary` instead of `rows` in the products (modular
+/// addition: 59 against 2,785), up to the order of float sums.
+fn embed_and_multiply(
+    embedding: &Tensor<2>,
+    weight: &Tensor<2>,
+    ids: Tensor<2>,
+    tokens: usize,
+) -> Tensor<2> {
+    let [rows, _] = ids.dims();
+    let [vocabulary, d] = embedding.dims();
+    let ids = ids.int();
+    let column = |t: usize| ids.clone().narrow(1, t, 1).reshape([rows]);
+    if vocabulary < rows {
+        (0..tokens)
             .map(|t| {
-                let column = ids.clone().narrow(1, t, 1).reshape([rows]);
-                embedding.clone().select(0, column)
+                let block = weight.clone().narrow(0, t * d, d);
+                embedding.clone().matmul(block).select(0, column(t))
             })
+            .reduce(|sum, part| sum + part)
+            .expect("a token embedding has at least one token per row")
+    } else {
+        let parts = (0..tokens)
+            .map(|t| embedding.clone().select(0, column(t)))
             .collect();
-        Tensor::cat(parts, 1)
+        Tensor::cat(parts, 1).matmul(weight.clone())
     }
 }
 
@@ -304,5 +327,50 @@ impl Network for Mlp {
         self.layout
             .is_last(connection)
             .then(|| "identity".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both orders of [`embed_and_multiply`] compute the same product.
+    #[test]
+    fn table_lookup_equals_embedding_then_product() {
+        let device = Device::flex();
+        let (vocabulary, d, width) = (7, 3, 5);
+        let embedding = Tensor::random([vocabulary, d], Distribution::Uniform(-1.0, 1.0), &device);
+        let weight = Tensor::random([2 * d, width], Distribution::Uniform(-1.0, 1.0), &device);
+        let values = |rows: usize| -> Vec<f32> {
+            (0..2 * rows)
+                .map(|i| ((i * 5 + 1) % vocabulary) as f32)
+                .collect()
+        };
+        for rows in [3, 20] {
+            let ids = Tensor::<2>::from_data(TensorData::new(values(rows), [rows, 2]), &device);
+            let got = embed_and_multiply(&embedding, &weight, ids.clone(), 2)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let e = embedding.clone().into_data().try_to_vec::<f32>().unwrap();
+            let w = weight.clone().into_data().try_to_vec::<f32>().unwrap();
+            let ids = values(rows);
+            for r in 0..rows {
+                for j in 0..width {
+                    let want: f32 = (0..2)
+                        .flat_map(|t| {
+                            let token = ids[2 * r + t] as usize;
+                            (0..d).map(move |k| (token, t * d + k, k))
+                        })
+                        .map(|(token, row, k)| e[token * d + k] * w[row * width + j])
+                        .sum();
+                    let g = got[r * width + j];
+                    assert!(
+                        (g - want).abs() < 1e-5,
+                        "rows {rows}, ({r}, {j}): {g} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }
