@@ -148,15 +148,33 @@ fn silu_forward_typed<B: Host, T: HostReal>(x: FloatTensor<B>) -> FloatTensor<B>
     T::tensor::<B>(host::silu_forward(T::slice::<B>(&x)), shape)
 }
 
+fn silu_forward_keep_typed<B: Host, T: HostReal>(
+    x: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let shape = x.shape();
+    let x = B::contiguous(x);
+    let (y, sigma) = host::silu_forward_keep(T::slice::<B>(&x));
+    (
+        T::tensor::<B>(y, shape.clone()),
+        T::tensor::<B>(sigma, shape),
+    )
+}
+
 fn silu_backward_typed<B: Host, T: HostReal>(
     x: FloatTensor<B>,
+    sigma: FloatTensor<B>,
     grad: FloatTensor<B>,
 ) -> FloatTensor<B> {
     let shape = x.shape();
     let x = B::contiguous(x);
+    let sigma = B::contiguous(sigma);
     let grad = B::contiguous(cast::<B>(grad, x.dtype()));
     T::tensor::<B>(
-        host::silu_backward(T::slice::<B>(&x), T::slice::<B>(&grad)),
+        host::silu_backward(
+            T::slice::<B>(&x),
+            T::slice::<B>(&sigma),
+            T::slice::<B>(&grad),
+        ),
         shape,
     )
 }
@@ -258,13 +276,28 @@ impl<B: Host> HostKernels for B {
         )
     }
 
-    fn silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn silu_forward_keep(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        match x.dtype() {
+            DType::F64 => silu_forward_keep_typed::<B, f64>(x),
+            DType::F32 => silu_forward_keep_typed::<B, f32>(x),
+            other => {
+                let (y, sigma) = silu_forward_keep_typed::<B, f32>(cast::<B>(x, DType::F32));
+                (cast::<B>(y, other), cast::<B>(sigma, other))
+            }
+        }
+    }
+
+    fn silu_backward(
+        x: FloatTensor<Self>,
+        sigma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
         with_real!(
             B,
             x,
             other,
-            |x| silu_backward_typed::<B, f32>(x, grad),
-            |x| silu_backward_typed::<B, f64>(x, grad)
+            |x| silu_backward_typed::<B, f32>(x, cast::<B>(sigma, DType::F32), grad),
+            |x| silu_backward_typed::<B, f64>(x, sigma, grad)
         )
     }
 

@@ -208,15 +208,40 @@ multiversion! {
 }
 
 multiversion! {
-    /// `g·(σ(x) + x·σ(x)(1−σ(x)))`, the derivative of `x·σ(x)` times the incoming gradient.
-    /// At `x = ±∞` the second term is taken as its limit 0 (not `∞·0`).
-    fn silu_backward<T>(x: &[T], grad: &[T]) -> Vec<T> {
+    /// `x·σ(x)` and `σ(x)`: the forward pass of a tracked SiLU keeps `σ` for the backward.
+    fn silu_forward_keep<T>(x: &[T]) -> (Vec<T>, Vec<T>) {
+        let n = x.len();
+        let (mut y, mut sigmas) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for ((&v, y), s) in x
+            .iter()
+            .zip(&mut y.spare_capacity_mut()[..n])
+            .zip(&mut sigmas.spare_capacity_mut()[..n])
+        {
+            let (sigma, _) = sigmoid_parts::<T, FMA>(v);
+            y.write(if sigma == T::ZERO { T::ZERO } else { v * sigma });
+            s.write(sigma);
+        }
+        // SAFETY: the loop above initialised the first `n` elements of both.
+        unsafe {
+            y.set_len(n);
+            sigmas.set_len(n);
+        }
+        (y, sigmas)
+    }
+}
+
+multiversion! {
+    /// `g·(σ + x·σ(1−σ))`, the derivative of `x·σ(x)` times the incoming gradient, from the
+    /// `σ(x)` the forward pass kept (no exp). At `x = ±∞` the second term is taken as its limit
+    /// 0 (not `∞·0`).
+    fn silu_backward<T>(x: &[T], sigma: &[T], grad: &[T]) -> Vec<T> {
         assert_eq!(x.len(), grad.len());
+        assert_eq!(x.len(), sigma.len());
         fill(x.len(), |i| {
-            let (v, g) = (x[i], grad[i]);
-            let (sigma, slope) = sigmoid_parts::<T, FMA>(v);
+            let (v, s, g) = (x[i], sigma[i], grad[i]);
+            let slope = s * (T::ONE - s);
             let tail = if slope == T::ZERO { T::ZERO } else { v * slope };
-            g * (sigma + tail)
+            g * (s + tail)
         })
     }
 }

@@ -46,8 +46,15 @@ pub trait HostKernels: Backend {
     /// `x·σ(x)`.
     fn silu_forward(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
-    /// `grad·(σ(x) + x·σ(x)·(1−σ(x)))`: the gradient of [`HostKernels::silu_forward`].
-    fn silu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x·σ(x)` and `σ(x)`, which [`HostKernels::silu_backward`] takes.
+    fn silu_forward_keep(x: FloatTensor<Self>) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `grad·(σ + x·σ·(1−σ))`: the gradient of [`HostKernels::silu_forward`], from `σ(x)`.
+    fn silu_backward(
+        x: FloatTensor<Self>,
+        sigma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 
     /// The loss of [`FusedOps::fused_cross_entropy`], and with `keep_probs` also the row
     /// softmax of the logits (for the backward pass).
@@ -98,12 +105,12 @@ impl FusedOps for NdArray {
     }
 }
 
-/// Backward step of SiLU; its state is the input.
+/// Backward step of SiLU; its state is the input and its sigmoid.
 #[derive(Debug)]
 struct SiluBackward;
 
 impl<B: HostKernels> Backward<B, 1> for SiluBackward {
-    type State = FloatTensor<B>;
+    type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(
         self,
@@ -111,9 +118,9 @@ impl<B: HostKernels> Backward<B, 1> for SiluBackward {
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let x = ops.state;
+        let (x, sigma) = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::silu_backward(x, grad)
+            B::silu_backward(x, sigma, grad)
         });
     }
 }
@@ -153,7 +160,8 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         {
             OpsKind::Tracked(prep) => {
                 let x = x.into_primitive();
-                prep.finish(x.clone(), B::silu_forward(x))
+                let (y, sigma) = B::silu_forward_keep(x.clone());
+                prep.finish((x, sigma), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::silu_forward(x.into_primitive())),
         }
