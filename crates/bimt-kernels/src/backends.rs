@@ -179,6 +179,24 @@ fn silu_backward_typed<B: Host, T: HostReal>(
     )
 }
 
+/// GELU on `f32` host values: `x·Φ(x)`, and `Φ(x)` when `keep`.
+fn gelu_forward_f32<B: Host>(
+    x: FloatTensor<B>,
+    keep: bool,
+) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    let shape = x.shape();
+    let x = B::contiguous(x);
+    if keep {
+        let (y, cdf) = host::gelu_forward_keep(B::f32s(&x));
+        (
+            B::from_f32s(y, shape.clone()),
+            Some(B::from_f32s(cdf, shape)),
+        )
+    } else {
+        (B::from_f32s(host::gelu_forward(B::f32s(&x)), shape), None)
+    }
+}
+
 /// `[rows, cols]` of a matrix.
 fn matrix(shape: &Shape) -> (usize, usize) {
     assert_eq!(
@@ -298,6 +316,34 @@ impl<B: Host> HostKernels for B {
             other,
             |x| silu_backward_typed::<B, f32>(x, cast::<B>(sigma, DType::F32), grad),
             |x| silu_backward_typed::<B, f64>(x, sigma, grad)
+        )
+    }
+
+    fn gelu_with_cdf(
+        x: FloatTensor<Self>,
+        keep_cdf: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        match x.dtype() {
+            DType::F32 => gelu_forward_f32::<B>(x, keep_cdf),
+            _ => (B::gelu(x), None),
+        }
+    }
+
+    fn gelu_grad(
+        x: FloatTensor<Self>,
+        cdf: Option<FloatTensor<Self>>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let Some(cdf) = cdf else {
+            return B::gelu_backward(x, grad);
+        };
+        let shape = x.shape();
+        let x = B::contiguous(x);
+        let cdf = B::contiguous(cdf);
+        let grad = B::contiguous(cast::<B>(grad, DType::F32));
+        B::from_f32s(
+            host::gelu_backward(B::f32s(&x), B::f32s(&cdf), B::f32s(&grad)),
+            shape,
         )
     }
 

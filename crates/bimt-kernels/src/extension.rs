@@ -14,6 +14,9 @@ pub trait FusedOps: Backend {
     /// `x·σ(x)`, element-wise.
     fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// `x·Φ(x)`, element-wise (the exact GELU).
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
     /// `−Σ targets·log_softmax(logits, 1) / rows` for `[rows, classes]` logits and targets of
     /// the same shape: a one-element tensor.
     fn fused_cross_entropy(

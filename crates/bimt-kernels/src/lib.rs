@@ -1,12 +1,14 @@
-//! Fused, differentiable tensor ops for BIMT's training step: SiLU and softmax cross entropy,
-//! each one pass over the data with a vectorised exp, and a hand-written backward pass.
+//! Fused, differentiable tensor ops for BIMT's training step: SiLU, GELU and softmax cross
+//! entropy, each one pass over the data with a vectorised exp, and a hand-written backward pass.
 //!
 //! burn composes SiLU as `x·sigmoid(x)` (an exp in the forward pass and another in the
 //! backward, plus two multiplications each way) and log-softmax as six ops, with one scalar
 //! `expf` call per element. Here each op is a [burn backend extension](FusedOps) implemented for
 //! the `Flex` and `NdArray` CPU backends and for `Autodiff` over them; the tensor functions
 //! [`silu`] and [`cross_entropy_with_targets`] compute the same values as burn's composition up
-//! to float rounding.
+//! to float rounding. burn's GELU is one op with a scalar `erf` per element; [`gelu`] replaces
+//! it for `f32` with a vectorised normal distribution function, and its backward pass reuses
+//! the forward's `Φ(x)`.
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};
@@ -56,6 +58,21 @@ pub trait HostKernels: Backend {
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
 
+    /// `x·Φ(x)`, and with `keep_cdf` also `Φ(x)` for [`HostKernels::gelu_grad`]. Fused
+    /// for `f32`; other types get burn's own GELU (and no `Φ`).
+    fn gelu_with_cdf(
+        x: FloatTensor<Self>,
+        keep_cdf: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>);
+
+    /// `grad·(Φ(x) + x·φ(x))`: the gradient of [`HostKernels::gelu_with_cdf`], from the `Φ(x)`
+    /// it kept, or burn's own GELU gradient where it kept none.
+    fn gelu_grad(
+        x: FloatTensor<Self>,
+        cdf: Option<FloatTensor<Self>>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
     /// The loss of [`FusedOps::fused_cross_entropy`], and with `keep_probs` also the row
     /// softmax of the logits (for the backward pass).
     fn cross_entropy_forward(
@@ -84,6 +101,9 @@ impl FusedOps for Flex {
     fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::silu_forward(x)
     }
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::gelu_with_cdf(x, false).0
+    }
     fn fused_cross_entropy(
         logits: FloatTensor<Self>,
         targets: FloatTensor<Self>,
@@ -96,6 +116,9 @@ impl FusedOps for Flex {
 impl FusedOps for NdArray {
     fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::silu_forward(x)
+    }
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::gelu_with_cdf(x, false).0
     }
     fn fused_cross_entropy(
         logits: FloatTensor<Self>,
@@ -121,6 +144,26 @@ impl<B: HostKernels> Backward<B, 1> for SiluBackward {
         let (x, sigma) = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
             B::silu_backward(x, sigma, grad)
+        });
+    }
+}
+
+/// Backward step of GELU; its state is the input and, for `f32`, `Φ` of it.
+#[derive(Debug)]
+struct GeluBackward;
+
+impl<B: HostKernels> Backward<B, 1> for GeluBackward {
+    type State = (FloatTensor<B>, Option<FloatTensor<B>>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (x, cdf) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::gelu_grad(x, cdf, grad)
         });
     }
 }
@@ -167,6 +210,21 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match GeluBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let x = x.into_primitive();
+                let (y, cdf) = B::gelu_with_cdf(x.clone(), true);
+                prep.finish((x, cdf), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::gelu_with_cdf(x.into_primitive(), false).0),
+        }
+    }
+
     fn fused_cross_entropy(
         logits: FloatTensor<Self>,
         targets: FloatTensor<Self>,
@@ -195,6 +253,12 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
 /// backward one pass each).
 pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as FusedOps>::fused_silu(x.into_dispatch()))
+}
+
+/// GELU, `x·Φ(x)` element-wise (the exact form): burn's `activation::gelu` as one fused op for
+/// `f32`, with a vectorised `Φ` and a backward pass that reuses it; other types go to burn's.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_gelu(x.into_dispatch()))
 }
 
 /// Softmax cross entropy averaged over rows: for `[rows, classes]` logits and targets (one-hot

@@ -84,7 +84,7 @@ impl Activation {
         match self {
             // Fused: one pass each way instead of burn's x·sigmoid(x).
             Activation::Silu => bimt_kernels::silu(x),
-            Activation::Gelu => activation::gelu(x),
+            Activation::Gelu => bimt_kernels::gelu(x),
             Activation::Relu => activation::relu(x),
             Activation::Tanh => activation::tanh(x),
             Activation::Identity => x,

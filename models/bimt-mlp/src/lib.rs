@@ -38,7 +38,7 @@ impl Activation {
         match self {
             // Fused: one pass each way instead of burn's x·sigmoid(x).
             Activation::Silu => bimt_kernels::silu(x),
-            Activation::Gelu => burn::tensor::activation::gelu(x),
+            Activation::Gelu => bimt_kernels::gelu(x),
         }
     }
 }

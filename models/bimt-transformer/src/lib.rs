@@ -46,7 +46,7 @@ use bimt_layout::{
     Placement,
 };
 use burn::tensor::Device;
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use std::sync::OnceLock;
 
 /// Shape of a [`Transformer`].
@@ -292,7 +292,10 @@ impl Transformer {
                 .reshape([rows, width]);
             h = h + block.proj.apply(params, attended);
             record(&h);
-            h = h.clone() + block.fc2.apply(params, gelu(block.fc1.apply(params, h)));
+            h = h.clone()
+                + block
+                    .fc2
+                    .apply(params, bimt_kernels::gelu(block.fc1.apply(params, h)));
             record(&h);
         }
         h
