@@ -310,3 +310,32 @@ fn steps_mean_what_was_typed_and_the_schedule_end_is_logged() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The number of threads a run computes on changes no number of it: the products split their
+/// outputs among the threads, not their sums.
+#[test]
+fn threads_change_no_result() {
+    let dir = temp_dir("threads");
+    let run = |threads: &str| {
+        let out = dir.join(format!("threads-{threads}"));
+        succeeded(&bimt(&[
+            "run",
+            "modular-addition",
+            "--quiet",
+            "--steps",
+            "40",
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        std::fs::read(out.join("model.json")).unwrap()
+    };
+    assert!(
+        run("1") == run("2"),
+        "model.json differs between 1 and 2 threads"
+    );
+    let e = one_line_error(&bimt(&["run", "two-moons", "--threads", "0"]));
+    assert!(e.contains("--threads 0"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
