@@ -315,10 +315,8 @@ fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores);
+    // `--threads 0` never gets here: `main` refuses it when it starts its own pool.
     let threads = threads.unwrap_or_else(|| bimt_presets::default_threads(jobs));
-    if threads == 0 {
-        return Err("--threads 0: a run needs at least one thread".into());
-    }
     let options = Table1Options {
         seeds,
         out: args.out,
