@@ -17,7 +17,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, InitialState};
 pub use export::export_model;
 pub use model::{Batch, Evaluation, Model, Network, PermuteError, Task};
 pub use params::{Backend, Moments, ParamStore, SwapMoments, default_device};
-pub use regulariser::Regulariser;
+pub use regulariser::{CostTerm, Regulariser};
 pub use trainer::{
     DIVERGENCE_FACTOR, Divergence, Finetune, LogEntry, Observer, RunSummary, TrainConfig,
     TrainError, Trainer, Variant,

@@ -1,18 +1,29 @@
 use bimt_layout::{Distances, Layout};
-use burn::tensor::{Device, Tensor, TensorData};
 
-/// The connection cost of paper eq. 3 as a differentiable burn expression:
-/// `Σ_c Σ |W_c| ⊙ D_c + y*·Σ |b|`, evaluated as one `|θ| ⊙ D` over all parameters
-/// concatenated, with the multipliers (distances, reduction and bias charges folded in)
-/// uploaded once.
+/// The connection cost of paper eq. 3, `Σ_c Σ |W_c| ⊙ D_c + y*·Σ |b|`, as one multiplier per
+/// parameter over all parameters concatenated (distances, reduction and the bias charge folded
+/// in), so that the cost is `Σ |θ| ⊙ m`.
+///
+/// The cost never enters the autodiff graph: its gradient, `λ·m·sign(θ)` (the subgradient
+/// that autodiff of `|θ|` gives, 0 at 0), is added to the task's gradient inside
+/// [`ParamStore::step`](crate::ParamStore::step), in the same pass as AdamW.
 pub struct Regulariser {
-    /// Multipliers without and with the bias (and embedding) charge, `[1, total]`.
-    multipliers: [Tensor<2>; 2],
+    /// Multipliers without and with the bias (and embedding) charge.
+    multipliers: [Vec<f32>; 2],
+}
+
+/// The connection cost term of one step: λ and the multipliers in force.
+#[derive(Clone, Copy, Debug)]
+pub struct CostTerm<'a> {
+    /// The weight of the cost in the loss.
+    pub lambda: f64,
+    /// One multiplier per parameter entry, in [`ParamStore`](crate::ParamStore)'s flat order.
+    pub multipliers: &'a [f32],
 }
 
 impl Regulariser {
-    /// Uploads the multipliers of `distances` for the parameters of `layout`.
-    pub fn new(layout: &Layout, distances: &Distances, device: &Device) -> Self {
+    /// The multipliers of `distances` for the parameters of `layout`.
+    pub fn new(layout: &Layout, distances: &Distances) -> Self {
         let sizes: Vec<usize> = layout
             .params()
             .iter()
@@ -33,24 +44,17 @@ impl Regulariser {
         for &(p, scale) in &distances.bias {
             with_bias[offsets[p]..offsets[p] + sizes[p]].fill(scale);
         }
-        let upload = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [1, total]), device);
         Self {
-            multipliers: [upload(weights), upload(with_bias)],
+            multipliers: [weights, with_bias],
         }
     }
 
-    /// The cost of `params`; biases and embeddings are charged only when `bias_penalty` holds.
-    pub fn cost(&self, params: &[Tensor<2>], bias_penalty: bool) -> Tensor<1> {
-        let flat: Vec<Tensor<2>> = params
-            .iter()
-            .map(|p| {
-                let [r, c] = p.dims();
-                p.clone().reshape([1, r * c])
-            })
-            .collect();
-        Tensor::cat(flat, 1)
-            .abs()
-            .mul(self.multipliers[bias_penalty as usize].clone())
-            .sum()
+    /// The cost term at weight `lambda`; biases and embeddings are charged only when
+    /// `bias_penalty` holds.
+    pub fn term(&self, lambda: f64, bias_penalty: bool) -> CostTerm<'_> {
+        CostTerm {
+            lambda,
+            multipliers: &self.multipliers[bias_penalty as usize],
+        }
     }
 }

@@ -494,7 +494,6 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
         let regulariser = Regulariser::new(
             layout,
             &Distances::new(layout, self.metric, &config.cost_at(0)),
-            &device,
         );
         let start = self.start_step;
         let total = config.total_steps();
@@ -524,14 +523,11 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             let batch = self.task.batch(step, &device);
             timing.rows_per_step = batch.x.dims()[0];
             let prediction = self.model.predict(batch.x.clone(), true);
-            let mut loss = self.task.loss(prediction, &batch);
-            if lambda > 0.0 {
-                let cost =
-                    regulariser.cost(self.model.params.tensors(), config.bias_penalty_at(step));
-                loss = loss + cost.mul_scalar(lambda);
-            }
-            let grads = loss.backward();
-            self.model.params.step(config.lr_at(step), &grads);
+            let grads = self.task.loss(prediction, &batch).backward();
+            // The connection cost's gradient is added inside the step (see `Regulariser`).
+            let cost =
+                (lambda > 0.0).then(|| regulariser.term(lambda, config.bias_penalty_at(step)));
+            self.model.params.step(config.lr_at(step), &grads, cost);
             timing.steps += since(step_started);
             let done = step + 1;
             if config.variant.swaps()

@@ -51,7 +51,7 @@ fn main() {
     println!("forward+backward:         best {best:7.1} µs/step, median {median:7.1}");
     let (best, median) = time(&mut || {
         let grads = loss(&model).backward();
-        model.params.step(1e-3, &grads);
+        model.params.step(1e-3, &grads, None);
     });
     println!("forward+backward+AdamW:   best {best:7.1} µs/step, median {median:7.1}");
 }
