@@ -78,6 +78,11 @@ fn table1_quick_writes_every_run_the_table_and_the_report_then_reuses_them() {
         16,
         "{printed}"
     );
+    // The first table ran everything; the second says what it took over.
+    let reused = "runs were not run again";
+    assert!(!table.contains(reused), "{table}");
+    let table = std::fs::read_to_string(dir.join("TABLE1.md")).unwrap();
+    assert!(table.contains(&format!("16 of the 16 {reused}")), "{table}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -60,11 +60,11 @@ type Outcome = Result<MetricsFile, String>;
 pub fn table1(options: &Table1Options) -> Result<(), crate::Error> {
     let jobs = plan(options)?;
     let started = Instant::now();
-    let outcomes = run_all(&jobs, options.jobs.max(1), options.threads);
+    let (outcomes, reused) = run_all(&jobs, options.jobs.max(1), options.threads);
     let wall = started.elapsed().as_secs_f64();
     let report_dir = options.out.join("report");
     let pictures = collect_pictures(&jobs, &outcomes, &report_dir)?;
-    let table = render_table(options, &jobs, &outcomes, wall);
+    let table = render_table(options, &jobs, &outcomes, wall, reused);
     write_atomic(&options.out.join("TABLE1.md"), table.as_bytes()).map_err(|e| e.to_string())?;
     let report = render_report(&pictures);
     write_atomic(&options.out.join("REPORT.md"), report.as_bytes()).map_err(|e| e.to_string())?;
@@ -136,11 +136,13 @@ fn job_name(job: &Job) -> String {
 }
 
 /// Runs `jobs` on `workers` workers of `threads` threads each, printing a line as each ends. A
-/// run that fails or panics gives its error and leaves the others running.
-fn run_all(jobs: &[Job], workers: usize, threads: usize) -> Vec<Outcome> {
+/// run that fails or panics gives its error and leaves the others running. Returns every
+/// job's outcome and how many were finished runs reused.
+fn run_all(jobs: &[Job], workers: usize, threads: usize) -> (Vec<Outcome>, usize) {
     let queue = Mutex::new((0..jobs.len()).collect::<VecDeque<usize>>());
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; jobs.len()]);
     let done = Mutex::new(0usize);
+    let reused_runs = Mutex::new(0usize);
     std::thread::scope(|scope| {
         for _ in 0..workers.min(jobs.len()) {
             scope.spawn(|| {
@@ -155,6 +157,9 @@ fn run_all(jobs: &[Job], workers: usize, threads: usize) -> Vec<Outcome> {
                                 run_or_reuse(&job.spec)
                             }))
                             .unwrap_or_else(|_| Err("the run panicked".into()));
+                        if let (Ok((_, true)), Ok(mut n)) = (&outcome, reused_runs.lock()) {
+                            *n += 1;
+                        }
                         let line = match &outcome {
                             Ok((m, reused)) => format!(
                                 "{}{}",
@@ -182,12 +187,16 @@ fn run_all(jobs: &[Job], workers: usize, threads: usize) -> Vec<Outcome> {
             });
         }
     });
-    outcomes
+    let outcomes = outcomes
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Err("not run".into())))
-        .collect()
+        .collect();
+    (
+        outcomes,
+        reused_runs.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
 }
 
 /// The run's figure for its Table 1 column: accuracy in percent or the test loss.
@@ -250,7 +259,13 @@ fn structure_count(entry: &Table1Entry, runs: &[&MetricsFile]) -> String {
 }
 
 /// `TABLE1.md`.
-fn render_table(options: &Table1Options, jobs: &[Job], outcomes: &[Outcome], wall: f64) -> String {
+fn render_table(
+    options: &Table1Options,
+    jobs: &[Job],
+    outcomes: &[Outcome],
+    wall: f64,
+    reused: usize,
+) -> String {
     let mut md = String::new();
     let command = if options.command.is_empty() {
         "bimt table1".to_string()
@@ -260,11 +275,20 @@ fn render_table(options: &Table1Options, jobs: &[Job], outcomes: &[Outcome], wal
     let _ = writeln!(md, "# Table 1, measured\n");
     let _ = writeln!(
         md,
-        "`{command}` on {}, bimt {}, {} runs at once, {:.0} s in all{}.\n",
+        "`{command}` on {}, bimt {}, {} runs at once, {:.0} s in all{}{}.\n",
         today(),
         env!("CARGO_PKG_VERSION"),
         options.jobs.max(1),
         wall,
+        if reused > 0 {
+            format!(
+                "; {reused} of the {} runs were not run again: finished runs with the same \
+                 settings, reused from this directory",
+                jobs.len()
+            )
+        } else {
+            String::new()
+        },
         if options.quick {
             format!("; **--quick: {QUICK_STEPS} steps per run, the figures mean nothing**")
         } else {
