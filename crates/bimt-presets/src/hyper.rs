@@ -155,9 +155,15 @@ pub fn defaults(preset: &str, profile: Profile) -> Option<Hyper> {
             a: 1.0,
             ..large(20_000, vec![(0, 1.0)])
         },
-        "modular-addition" | "permutation-s4" => {
-            large(20_000, vec![(0, 0.1), (5_000, 1.0), (15_000, 0.1)])
-        }
+        "modular-addition" => large(20_000, vec![(0, 0.1), (5_000, 1.0), (15_000, 0.1)]),
+        // The paper trains S4 "the same as modular addition", but the authors' S4 notebook,
+        // which made Fig. 6 and Table 1's S4 entry, uses lr 2e-3. With modular addition's
+        // 1e-3, 4 of seeds 0-11 memorised (test accuracy under 50 %, mean 73.0 %); with 2e-3,
+        // none did (mean 94.9 %, the sign neuron at 3 of 12 seeds; docs/gaps.md).
+        "permutation-s4" => Hyper {
+            lr: vec![(0, 2e-3)],
+            ..large(20_000, vec![(0, 0.1), (5_000, 1.0), (15_000, 0.1)])
+        },
         "mnist" => Hyper {
             swap_every: if reference { 500 } else { 200 },
             last_layer_distance: !reference,
@@ -447,7 +453,13 @@ mod tests {
         assert_eq!((p.reduction, p.batch), (Reduction::Mean, None));
 
         let (p, r) = both("permutation-s4");
-        assert_eq!(p, defaults("modular-addition", Profile::Paper).unwrap());
+        assert_eq!(
+            p,
+            Hyper {
+                lr: vec![(0, 2e-3)],
+                ..defaults("modular-addition", Profile::Paper).unwrap()
+            }
+        );
         assert_eq!(
             (r.lr[0].1, r.a, r.lambda.clone()),
             (2e-3, 1.0, vec![(0, 1.0)])
