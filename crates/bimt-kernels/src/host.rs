@@ -196,6 +196,29 @@ fn fill<T: Real>(n: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
     out
 }
 
+/// Two new vectors, element `i` of each from `f(x[i])`: for the forward passes that keep a
+/// second result for their backward pass.
+#[inline(always)]
+fn map2<T: Real>(x: &[T], mut f: impl FnMut(T) -> (T, T)) -> (Vec<T>, Vec<T>) {
+    let n = x.len();
+    let (mut first, mut second) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for ((&v, a), b) in x
+        .iter()
+        .zip(&mut first.spare_capacity_mut()[..n])
+        .zip(&mut second.spare_capacity_mut()[..n])
+    {
+        let (y, z) = f(v);
+        a.write(y);
+        b.write(z);
+    }
+    // SAFETY: the loop above initialised the first `n` elements of both.
+    unsafe {
+        first.set_len(n);
+        second.set_len(n);
+    }
+    (first, second)
+}
+
 multiversion! {
     /// `x·σ(x)`; at `x = −∞` its limit 0 (not `−∞·0`).
     fn silu_forward<T>(x: &[T]) -> Vec<T> {
@@ -210,23 +233,10 @@ multiversion! {
 multiversion! {
     /// `x·σ(x)` and `σ(x)`: the forward pass of a tracked SiLU keeps `σ` for the backward.
     fn silu_forward_keep<T>(x: &[T]) -> (Vec<T>, Vec<T>) {
-        let n = x.len();
-        let (mut y, mut sigmas) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for ((&v, y), s) in x
-            .iter()
-            .zip(&mut y.spare_capacity_mut()[..n])
-            .zip(&mut sigmas.spare_capacity_mut()[..n])
-        {
+        map2(x, |v| {
             let (sigma, _) = sigmoid_parts::<T, FMA>(v);
-            y.write(if sigma == T::ZERO { T::ZERO } else { v * sigma });
-            s.write(sigma);
-        }
-        // SAFETY: the loop above initialised the first `n` elements of both.
-        unsafe {
-            y.set_len(n);
-            sigmas.set_len(n);
-        }
-        (y, sigmas)
+            (if sigma == T::ZERO { T::ZERO } else { v * sigma }, sigma)
+        })
     }
 }
 
@@ -295,23 +305,10 @@ multiversion! {
 multiversion! {
     /// `x·Φ(x)` and `Φ(x)`: the forward pass of a tracked GELU keeps `Φ` for the backward.
     fn gelu_forward_keep<T>(x: &[T]) -> (Vec<T>, Vec<T>) {
-        let n = x.len();
-        let (mut y, mut cdfs) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for ((&v, y), c) in x
-            .iter()
-            .zip(&mut y.spare_capacity_mut()[..n])
-            .zip(&mut cdfs.spare_capacity_mut()[..n])
-        {
+        map2(x, |v| {
             let cdf = normal_cdf::<T, FMA>(v);
-            y.write(gelu_of(v, cdf));
-            c.write(cdf);
-        }
-        // SAFETY: the loop above initialised the first `n` elements of both.
-        unsafe {
-            y.set_len(n);
-            cdfs.set_len(n);
-        }
-        (y, cdfs)
+            (gelu_of(v, cdf), cdf)
+        })
     }
 }
 

@@ -97,62 +97,46 @@ pub trait HostKernels: Backend {
     ) -> FloatTensor<Self>;
 }
 
-impl FusedOps for Flex {
-    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::silu_forward(x)
-    }
-    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::gelu_with_cdf(x, false).0
-    }
-    fn fused_cross_entropy(
-        logits: FloatTensor<Self>,
-        targets: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        Self::cross_entropy_forward(logits, targets, false).0
-    }
+/// [`FusedOps`] on host backends: the kernels, with nothing kept for a backward pass.
+macro_rules! host_fused_ops {
+    ($($backend:ty),*) => {$(
+        #[allow(deprecated)]
+        impl FusedOps for $backend {
+            fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                Self::silu_forward(x)
+            }
+            fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                Self::gelu_with_cdf(x, false).0
+            }
+            fn fused_cross_entropy(
+                logits: FloatTensor<Self>,
+                targets: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                Self::cross_entropy_forward(logits, targets, false).0
+            }
+        }
+    )*};
 }
 
-#[allow(deprecated)]
-impl FusedOps for NdArray {
-    fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::silu_forward(x)
-    }
-    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::gelu_with_cdf(x, false).0
-    }
-    fn fused_cross_entropy(
-        logits: FloatTensor<Self>,
-        targets: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        Self::cross_entropy_forward(logits, targets, false).0
-    }
-}
+host_fused_ops!(Flex, NdArray);
 
-/// Backward step of SiLU; its state is the input and its sigmoid.
+/// An element-wise activation's forward pass: the output, and with `keep` what the backward
+/// pass needs of it besides the input.
+type ActivationForward<B> = fn(FloatTensor<B>, bool) -> (FloatTensor<B>, Option<FloatTensor<B>>);
+
+/// An element-wise activation's gradient from its input, what the forward pass kept and the
+/// incoming gradient.
+type ActivationGradient<B> =
+    fn(FloatTensor<B>, Option<FloatTensor<B>>, FloatTensor<B>) -> FloatTensor<B>;
+
+/// Backward step of an element-wise activation; its state is the input and what the forward
+/// pass kept.
 #[derive(Debug)]
-struct SiluBackward;
-
-impl<B: HostKernels> Backward<B, 1> for SiluBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 1>,
-        grads: &mut Gradients,
-        _checkpointer: &mut Checkpointer,
-    ) {
-        let (x, sigma) = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::silu_backward(x, sigma, grad)
-        });
-    }
+struct ActivationBackward<B: Backend> {
+    gradient: ActivationGradient<B>,
 }
 
-/// Backward step of GELU; its state is the input and, for `f32`, `Φ` of it.
-#[derive(Debug)]
-struct GeluBackward;
-
-impl<B: HostKernels> Backward<B, 1> for GeluBackward {
+impl<B: HostKernels> Backward<B, 1> for ActivationBackward<B> {
     type State = (FloatTensor<B>, Option<FloatTensor<B>>);
 
     fn backward(
@@ -161,10 +145,28 @@ impl<B: HostKernels> Backward<B, 1> for GeluBackward {
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let (x, cdf) = ops.state;
+        let (x, kept) = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::gelu_grad(x, cdf, grad)
+            (self.gradient)(x, kept, grad)
         });
+    }
+}
+
+/// An element-wise activation on `Autodiff`: tracked, its forward pass keeps what `gradient`
+/// needs; untracked, it keeps nothing.
+fn activation<B: HostKernels, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    forward: ActivationForward<B>,
+    gradient: ActivationGradient<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let backward = ActivationBackward { gradient };
+    match backward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let x = x.into_primitive();
+            let (y, kept) = forward(x.clone(), true);
+            prep.finish((x, kept), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.into_primitive(), false).0),
     }
 }
 
@@ -196,33 +198,25 @@ impl<B: HostKernels> Backward<B, 2> for CrossEntropyBackward {
 
 impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match SiluBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let x = x.into_primitive();
-                let (y, sigma) = B::silu_forward_keep(x.clone());
-                prep.finish((x, sigma), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::silu_forward(x.into_primitive())),
-        }
+        activation::<B, C>(
+            x,
+            |x, keep| {
+                if keep {
+                    let (y, sigma) = B::silu_forward_keep(x);
+                    (y, Some(sigma))
+                } else {
+                    (B::silu_forward(x), None)
+                }
+            },
+            |x, sigma, grad| {
+                let sigma = sigma.expect("a tracked SiLU keeps σ");
+                B::silu_backward(x, sigma, grad)
+            },
+        )
     }
 
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match GeluBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let x = x.into_primitive();
-                let (y, cdf) = B::gelu_with_cdf(x.clone(), true);
-                prep.finish((x, cdf), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::gelu_with_cdf(x.into_primitive(), false).0),
-        }
+        activation::<B, C>(x, B::gelu_with_cdf, B::gelu_grad)
     }
 
     fn fused_cross_entropy(
