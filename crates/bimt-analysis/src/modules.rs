@@ -114,18 +114,6 @@ mod tests {
     use super::*;
     use bimt_format::{ConnectionFile, CostSpec, NeuronLayerFile};
 
-    fn layer(name: &str, size: usize, depth: f64) -> NeuronLayerFile {
-        NeuronLayerFile {
-            name: name.into(),
-            size,
-            coords: (0..size).map(|i| vec![i as f64]).collect(),
-            depth,
-            role: None,
-            activation: None,
-            features: None,
-        }
-    }
-
     /// 4 inputs, 4 hidden, 2 outputs: inputs 0,1 -> hidden 0 -> both outputs; inputs 2,3 ->
     /// hidden 2 -> output 1; hidden 3 is fed but feeds nothing.
     fn two_modules() -> ModelFile {
@@ -142,9 +130,9 @@ mod tests {
         ModelFile {
             activation: "silu".into(),
             neuron_layers: vec![
-                layer("input", 4, 0.0),
-                layer("hidden", 4, 1.0),
-                layer("output", 2, 2.0),
+                NeuronLayerFile::line("input", 4, 0.0),
+                NeuronLayerFile::line("hidden", 4, 1.0),
+                NeuronLayerFile::line("output", 2, 2.0),
             ],
             connections: vec![
                 ConnectionFile::plain(0, 1, w1),

@@ -290,6 +290,36 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
+impl NeuronLayerFile {
+    /// A format-1 layer (no role, activation or features) with one neuron per coordinate.
+    pub fn new(name: &str, coords: Vec<Vec<f64>>, depth: f64) -> Self {
+        Self {
+            name: name.into(),
+            size: coords.len(),
+            coords,
+            depth,
+            role: None,
+            activation: None,
+            features: None,
+        }
+    }
+
+    /// `size` neurons on a line at `(i + 0.5) / size`, as the paper places them.
+    pub fn line(name: &str, size: usize, depth: f64) -> Self {
+        let at = |i: usize| (i as f64 + 0.5) / size as f64;
+        Self::new(name, (0..size).map(|i| vec![at(i)]).collect(), depth)
+    }
+
+    /// `side × side` neurons on a grid at `((c + 0.5) / side, (r + 0.5) / side)`, row-major.
+    pub fn grid(name: &str, side: usize, depth: f64) -> Self {
+        let at = |k: usize| (k as f64 + 0.5) / side as f64;
+        let coords = (0..side * side)
+            .map(|i| vec![at(i % side), at(i / side)])
+            .collect();
+        Self::new(name, coords, depth)
+    }
+}
+
 impl ConnectionFile {
     /// A plain linear connection: no bias, no folds, the model's activation.
     pub fn plain(from: usize, to: usize, weight: Vec<Vec<f32>>) -> Self {

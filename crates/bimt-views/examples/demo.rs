@@ -38,37 +38,6 @@ impl Rng {
     }
 }
 
-fn line_layer(name: &str, size: usize, depth: f64) -> NeuronLayerFile {
-    let coords = (0..size)
-        .map(|i| vec![(i as f64 + 0.5) / size as f64])
-        .collect();
-    NeuronLayerFile {
-        name: name.into(),
-        size,
-        coords,
-        depth,
-        role: None,
-        activation: None,
-        features: None,
-    }
-}
-
-fn grid_layer(name: &str, side: usize, depth: f64) -> NeuronLayerFile {
-    let at = |k: usize| (k as f64 + 0.5) / side as f64;
-    let coords = (0..side * side)
-        .map(|i| vec![at(i % side), at(i / side)])
-        .collect();
-    NeuronLayerFile {
-        name: name.into(),
-        size: side * side,
-        coords,
-        depth,
-        role: None,
-        activation: None,
-        features: None,
-    }
-}
-
 /// Distance between two neurons' coordinates (on a line or a grid).
 fn distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
@@ -119,10 +88,10 @@ fn cost() -> CostSpec {
 fn mlp(locality: f64, seed: u64) -> ModelFile {
     let mut rng = Rng(seed);
     let layers = vec![
-        line_layer("input", 4, 0.0),
-        line_layer("hidden1", 20, 1.0),
-        line_layer("hidden2", 20, 2.0),
-        line_layer("output", 2, 3.0),
+        NeuronLayerFile::line("input", 4, 0.0),
+        NeuronLayerFile::line("hidden1", 20, 1.0),
+        NeuronLayerFile::line("hidden2", 20, 2.0),
+        NeuronLayerFile::line("output", 2, 3.0),
     ];
     let connections = (0..3)
         .map(|l| connection(&layers, l, l + 1, locality, 1, &mut rng))
@@ -144,10 +113,10 @@ fn mlp(locality: f64, seed: u64) -> ModelFile {
 fn mnist(seed: u64) -> ModelFile {
     let mut rng = Rng(seed);
     let layers = vec![
-        grid_layer("input", 28, 0.0),
-        grid_layer("layer1", 10, 1.0),
-        grid_layer("layer2", 10, 2.0),
-        line_layer("output", 10, 3.0),
+        NeuronLayerFile::grid("input", 28, 0.0),
+        NeuronLayerFile::grid("layer1", 10, 1.0),
+        NeuronLayerFile::grid("layer2", 10, 2.0),
+        NeuronLayerFile::line("output", 10, 3.0),
     ];
     let connections = (0..3)
         .map(|l| connection(&layers, l, l + 1, 12.0, 1, &mut rng))
@@ -171,10 +140,10 @@ fn mnist(seed: u64) -> ModelFile {
 fn attention(seed: u64) -> ModelFile {
     let mut rng = Rng(seed);
     let layers = vec![
-        line_layer("res1", 16, 0.0),
-        line_layer("qkv", 16, 1.0),
-        line_layer("attn", 16, 2.0),
-        line_layer("res2", 16, 3.0),
+        NeuronLayerFile::line("res1", 16, 0.0),
+        NeuronLayerFile::line("qkv", 16, 1.0),
+        NeuronLayerFile::line("attn", 16, 2.0),
+        NeuronLayerFile::line("res2", 16, 3.0),
     ];
     let identity = ConnectionFile {
         kind: ConnectionKind::Identity,

@@ -19,29 +19,6 @@ impl Rng {
     }
 }
 
-fn layer(name: &str, coords: Vec<Vec<f64>>, depth: f64) -> NeuronLayerFile {
-    NeuronLayerFile {
-        name: name.into(),
-        size: coords.len(),
-        coords,
-        depth,
-        role: None,
-        activation: None,
-        features: None,
-    }
-}
-
-fn row(n: usize) -> Vec<Vec<f64>> {
-    (0..n).map(|i| vec![(i as f64 + 0.5) / n as f64]).collect()
-}
-
-fn grid(side: usize) -> Vec<Vec<f64>> {
-    let at = |k: usize| (k as f64 + 0.5) / side as f64;
-    (0..side * side)
-        .map(|i| vec![at(i % side), at(i / side)])
-        .collect()
-}
-
 /// A network through `layers` whose weights are uniform noise times `exp(-locality · d)`.
 fn model(layers: Vec<NeuronLayerFile>, locality: f64, seed: u64) -> ModelFile {
     let mut rng = Rng(seed);
@@ -99,17 +76,17 @@ fn mlp(locality: f64) -> ModelFile {
         ("output", 2),
     ];
     let layers = (0..4)
-        .map(|l| layer(sizes[l].0, row(sizes[l].1), l as f64))
+        .map(|l| NeuronLayerFile::line(sizes[l].0, sizes[l].1, l as f64))
         .collect();
     model(layers, locality, 7)
 }
 
 fn mnist(locality: f64) -> ModelFile {
     let layers = vec![
-        layer("input", grid(28), 0.0),
-        layer("hidden1", grid(10), 1.0),
-        layer("hidden2", grid(10), 2.0),
-        layer("output", row(10), 3.0),
+        NeuronLayerFile::grid("input", 28, 0.0),
+        NeuronLayerFile::grid("hidden1", 10, 1.0),
+        NeuronLayerFile::grid("hidden2", 10, 2.0),
+        NeuronLayerFile::line("output", 10, 3.0),
     ];
     model(layers, locality, 3)
 }

@@ -816,31 +816,7 @@ mod tests {
     use bimt_format::{ConnectionFile, CostSpec};
 
     fn line(name: &str, xs: &[f64], depth: f64) -> NeuronLayerFile {
-        NeuronLayerFile {
-            name: name.into(),
-            size: xs.len(),
-            coords: xs.iter().map(|&x| vec![x]).collect(),
-            depth,
-            role: None,
-            activation: None,
-            features: None,
-        }
-    }
-
-    fn grid(name: &str, side: usize, depth: f64) -> NeuronLayerFile {
-        let at = |k: usize| (k as f64 + 0.5) / side as f64;
-        let coords = (0..side * side)
-            .map(|i| vec![at(i % side), at(i / side)])
-            .collect();
-        NeuronLayerFile {
-            name: name.into(),
-            size: side * side,
-            coords,
-            depth,
-            role: None,
-            activation: None,
-            features: None,
-        }
+        NeuronLayerFile::new(name, xs.iter().map(|&x| vec![x]).collect(), depth)
     }
 
     fn model(neuron_layers: Vec<NeuronLayerFile>, connections: Vec<ConnectionFile>) -> ModelFile {
@@ -1155,7 +1131,13 @@ mod tests {
 
     #[test]
     fn grids_are_drawn_as_oblique_planes() {
-        let m = model(vec![grid("in", 3, 0.0), line("out", &[0.5], 1.0)], vec![]);
+        let m = model(
+            vec![
+                NeuronLayerFile::grid("in", 3, 0.0),
+                line("out", &[0.5], 1.0),
+            ],
+            vec![],
+        );
         let lay = layout(&m, &GraphStyle::default());
         let p = |n| lay.position(0, 0, n).unwrap();
         // Neuron 0: (u, v) = (1/6, 1/6); neuron 2: u = 5/6; neuron 6: v = 5/6.
@@ -1187,9 +1169,9 @@ mod tests {
         };
         let m = model(
             vec![
-                grid("input", 28, 0.0),
-                grid("hidden", 10, 1.0),
-                grid("hidden2", 10, 2.0),
+                NeuronLayerFile::grid("input", 28, 0.0),
+                NeuronLayerFile::grid("hidden", 10, 1.0),
+                NeuronLayerFile::grid("hidden2", 10, 2.0),
             ],
             vec![
                 ConnectionFile::plain(0, 1, dense(100, 784, &mut noise)),
@@ -1217,13 +1199,8 @@ mod tests {
                 line("empty", &[], 0.0),
                 line("nan", &[f64::NAN, 0.5], f64::NAN),
                 NeuronLayerFile {
-                    name: "no coords".into(),
                     size: 3,
-                    coords: vec![],
-                    depth: 1.0,
-                    role: None,
-                    activation: None,
-                    features: None,
+                    ..NeuronLayerFile::new("no coords", vec![], 1.0)
                 },
                 line("far", &[-1e300, 1e300], 2.0),
             ],

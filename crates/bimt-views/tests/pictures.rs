@@ -8,20 +8,6 @@ use bimt_views::{
 };
 use image::RgbImage;
 
-fn layer(name: &str, size: usize, depth: f64) -> NeuronLayerFile {
-    NeuronLayerFile {
-        name: name.into(),
-        size,
-        coords: (0..size)
-            .map(|i| vec![(i as f64 + 0.5) / size as f64])
-            .collect(),
-        depth,
-        role: None,
-        activation: None,
-        features: None,
-    }
-}
-
 /// A 3-4-2 network with awkward names; every weight is non-zero except `weight[1][2]` of the
 /// first matrix, and `weight[0][0]` of the second is too small to draw.
 fn model() -> ModelFile {
@@ -40,9 +26,9 @@ fn model() -> ModelFile {
         format: 1,
         activation: "silu".into(),
         neuron_layers: vec![
-            layer("in <put> & \"more\"", 3, 0.0),
-            layer("hidden", 4, 1.0),
-            layer("out'", 2, 2.0),
+            NeuronLayerFile::line("in <put> & \"more\"", 3, 0.0),
+            NeuronLayerFile::line("hidden", 4, 1.0),
+            NeuronLayerFile::line("out'", 2, 2.0),
         ],
         connections: vec![
             ConnectionFile::plain(0, 1, first),
@@ -130,7 +116,7 @@ fn png_and_svg_draw_the_same_weight_lines() {
 #[test]
 fn identity_connections_join_neuron_i_to_neuron_i_in_grey() {
     let mut m = model();
-    m.neuron_layers.push(layer("skip", 4, 3.0));
+    m.neuron_layers.push(NeuronLayerFile::line("skip", 4, 3.0));
     m.connections.push(ConnectionFile {
         kind: ConnectionKind::Identity,
         ..ConnectionFile::plain(1, 3, Vec::new())
