@@ -15,6 +15,16 @@ const CONFIG: ResidualMlpConfig = ResidualMlpConfig {
     outputs: 3,
 };
 
+/// The residual MLP of [`CONFIG`], initialised from `seed`, for training.
+fn model(seed: u64) -> Model<ResidualMlp> {
+    Model::new(
+        ResidualMlp::new(CONFIG).unwrap(),
+        seed,
+        &default_device().autodiff(),
+    )
+    .unwrap()
+}
+
 fn outputs(model: &Model<ResidualMlp>, x: &Tensor<2>) -> Vec<f32> {
     model
         .predict(x.clone(), false)
@@ -39,12 +49,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn random_permutations_of_every_group_keep_the_function() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let mut model = Model::new(
-        ResidualMlp::new(CONFIG).unwrap(),
-        1,
-        &default_device().autodiff(),
-    )
-    .unwrap();
+    let mut model = model(1);
     let x = input(&mut rng);
     let before = outputs(&model, &x);
     for domain in 0..model.network.layout().domains().len() {
@@ -59,44 +64,24 @@ fn random_permutations_of_every_group_keep_the_function() {
 fn permuting_one_stream_layer_alone_breaks_the_function() {
     // What the coupling group prevents: move only the rows and columns of s1.
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let mut model = Model::new(
-        ResidualMlp::new(CONFIG).unwrap(),
-        2,
-        &default_device().autodiff(),
-    )
-    .unwrap();
+    let mut model = model(2);
     let x = input(&mut rng);
     let before = outputs(&model, &x);
     let layout = model.network.layout().clone();
     let s1 = layout.layer_named("s1").unwrap();
     let perm = vec![1, 0, 2, 3, 4, 5, 6, 7];
+    let mut permute = |param, axis| {
+        let fold = 1;
+        model
+            .params
+            .permute(&bimt_layout::Axis { param, axis, fold }, &perm);
+    };
     for (_, c) in layout.connections_at(s1, bimt_layout::Direction::Incoming) {
-        model.params.permute(
-            &bimt_layout::Axis {
-                param: c.weight,
-                axis: 1,
-                fold: 1,
-            },
-            &perm,
-        );
-        model.params.permute(
-            &bimt_layout::Axis {
-                param: c.bias.unwrap(),
-                axis: 1,
-                fold: 1,
-            },
-            &perm,
-        );
+        permute(c.weight, 1);
+        permute(c.bias.unwrap(), 1);
     }
     for (_, c) in layout.connections_at(s1, bimt_layout::Direction::Outgoing) {
-        model.params.permute(
-            &bimt_layout::Axis {
-                param: c.weight,
-                axis: 0,
-                fold: 1,
-            },
-            &perm,
-        );
+        permute(c.weight, 0);
     }
     assert!(max_diff(&before, &outputs(&model, &x)) > 1e-4);
 }
@@ -104,12 +89,7 @@ fn permuting_one_stream_layer_alone_breaks_the_function() {
 #[test]
 fn swap_rounds_keep_the_function_and_lower_the_cost() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let mut model = Model::new(
-        ResidualMlp::new(CONFIG).unwrap(),
-        3,
-        &default_device().autodiff(),
-    )
-    .unwrap();
+    let mut model = model(3);
     let x = input(&mut rng);
     let before = outputs(&model, &x);
     let layout = model.network.layout().clone();
