@@ -102,7 +102,7 @@ const EPSILON: f32 = 1e-8;
 /// Every parameter is a 2-D tensor (biases are `[1, n]`), indexed by
 /// [`ParamId`](bimt_layout::ParamId); the forward pass sees one burn autodiff leaf per
 /// parameter. The values and the AdamW moment estimates are kept on the host as one flat
-/// row-major vector each, and [`step`](Self::step) updates all of them in one pass: the
+/// row-major vector each, and [`step`](Self::step) updates all of them on the host: the
 /// gradient, the connection cost's gradient, AdamW (without weight decay, burn's formula) and
 /// the pruning mask. On the small networks of the paper a step is bound by the number of tensor
 /// operations, and this replaces about twenty of them. The state is owned here, not hidden in
@@ -230,7 +230,8 @@ impl ParamStore {
     /// `λ·m·sign(θ)`.
     ///
     /// The arithmetic is burn's `AdamW` (no weight decay) and autodiff's `|θ|` gradient, in
-    /// the same f32 operations, fused into one pass.
+    /// the same f32 operations, done in plain loops over the host vectors instead of tensor
+    /// operations.
     pub fn step(&mut self, lr: f64, grads: &Gradients, cost: Option<CostTerm<'_>>) {
         let mut grad = std::mem::take(&mut self.grad);
         grad.clear();
