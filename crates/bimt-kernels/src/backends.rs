@@ -198,11 +198,11 @@ fn gelu_forward_f32<B: Host>(
 }
 
 /// `[rows, cols]` of a matrix.
-fn matrix(shape: &Shape) -> (usize, usize) {
+fn matrix(shape: &Shape, what: &str) -> (usize, usize) {
     assert_eq!(
         shape.num_dims(),
         2,
-        "bimt-kernels: cross entropy wants [rows, classes]"
+        "bimt-kernels: {what} wants a matrix, not shape {shape:?}"
     );
     (shape[0], shape[1])
 }
@@ -218,7 +218,7 @@ fn cross_entropy_forward_typed<B: Host, T: HostReal>(
         targets.shape(),
         "bimt-kernels: logits and targets differ in shape"
     );
-    let (rows, cols) = matrix(&shape);
+    let (rows, cols) = matrix(&shape, "cross entropy");
     let logits = B::contiguous(logits);
     let targets = B::contiguous(cast::<B>(targets, logits.dtype()));
     let mut probs = keep_probs.then(|| vec![T::ZERO; rows * cols]);
@@ -253,7 +253,7 @@ fn cross_entropy_backward_typed<B: Host, T: HostReal>(
     grad: FloatTensor<B>,
 ) -> FloatTensor<B> {
     let shape = probs.shape();
-    let (rows, cols) = matrix(&shape);
+    let (rows, cols) = matrix(&shape, "cross entropy");
     let dtype = probs.dtype();
     let probs = B::contiguous(probs);
     let targets = B::contiguous(cast::<B>(targets, dtype));
@@ -274,13 +274,86 @@ fn cross_entropy_targets_backward_typed<B: Host, T: HostReal>(
     grad: FloatTensor<B>,
 ) -> FloatTensor<B> {
     let shape = logits.shape();
-    let (rows, cols) = matrix(&shape);
+    let (rows, cols) = matrix(&shape, "cross entropy");
     let dtype = logits.dtype();
     let logits = B::contiguous(logits);
     let scale = scale::<B, T>(grad, dtype, rows);
     let mut out = vec![T::ZERO; rows * cols];
     host::cross_entropy_targets_backward(T::slice::<B>(&logits), cols, scale, &mut out);
     T::tensor::<B>(out, shape)
+}
+
+/// `op(lhs)·op(rhs)` on host values, `op` the transpose where asked.
+fn matrix_product_typed<B: Host, T: HostReal>(
+    lhs: FloatTensor<B>,
+    transpose_lhs: bool,
+    rhs: FloatTensor<B>,
+    transpose_rhs: bool,
+) -> FloatTensor<B> {
+    let (lhs_rows, lhs_cols) = matrix(&lhs.shape(), "matmul");
+    let (rhs_rows, rhs_cols) = matrix(&rhs.shape(), "matmul");
+    let dtype = lhs.dtype();
+    let lhs = B::contiguous(lhs);
+    let rhs = B::contiguous(cast::<B>(rhs, dtype));
+    let operand = |values, rows, cols, transpose| {
+        let m = host::Matrix::row_major(values, rows, cols);
+        if transpose { m.transposed() } else { m }
+    };
+    let a = operand(T::slice::<B>(&lhs), lhs_rows, lhs_cols, transpose_lhs);
+    let b = operand(T::slice::<B>(&rhs), rhs_rows, rhs_cols, transpose_rhs);
+    let m = if transpose_lhs { lhs_cols } else { lhs_rows };
+    let n = if transpose_rhs { rhs_rows } else { rhs_cols };
+    T::tensor::<B>(host::matmul(a, b), Shape::new([m, n]))
+}
+
+fn token_rows_typed<B: Host, T: HostReal>(ids: FloatTensor<B>, vocabulary: usize) -> Vec<usize> {
+    let (_, tokens) = matrix(&ids.shape(), "a token sum's ids");
+    let ids = B::contiguous(ids);
+    host::token_rows(T::slice::<B>(&ids), tokens, vocabulary)
+}
+
+fn token_sum_typed<B: Host, T: HostReal>(
+    table: FloatTensor<B>,
+    rows: &[usize],
+    tokens: usize,
+) -> FloatTensor<B> {
+    let (_, width) = matrix(&table.shape(), "a token sum's table");
+    let table = B::contiguous(table);
+    let sum = host::token_sum(T::slice::<B>(&table), width, rows, tokens);
+    T::tensor::<B>(sum, Shape::new([rows.len() / tokens, width]))
+}
+
+fn token_sum_backward_typed<B: Host, T: HostReal>(
+    grad: FloatTensor<B>,
+    rows: &[usize],
+    tokens: usize,
+    table_rows: usize,
+) -> FloatTensor<B> {
+    let (_, width) = matrix(&grad.shape(), "a token sum's gradient");
+    let grad = B::contiguous(grad);
+    let g = host::token_sum_backward(T::slice::<B>(&grad), width, rows, tokens, table_rows);
+    T::tensor::<B>(g, Shape::new([table_rows, width]))
+}
+
+fn select_columns_typed<B: Host, T: HostReal>(
+    x: FloatTensor<B>,
+    columns: &[usize],
+) -> FloatTensor<B> {
+    let (rows, _) = matrix(&x.shape(), "a column selection");
+    let x = B::contiguous(x);
+    let out = host::select_columns(T::slice::<B>(&x), rows, columns);
+    T::tensor::<B>(out, Shape::new([rows, columns.len()]))
+}
+
+fn select_columns_backward_typed<B: Host, T: HostReal>(
+    grad: FloatTensor<B>,
+    cols: usize,
+    columns: &[usize],
+) -> FloatTensor<B> {
+    let (rows, _) = matrix(&grad.shape(), "a column selection's gradient");
+    let grad = B::contiguous(grad);
+    let g = host::select_columns_backward(T::slice::<B>(&grad), rows, cols, columns);
+    T::tensor::<B>(g, Shape::new([rows, cols]))
 }
 
 impl<B: Host> HostKernels for B {
@@ -390,6 +463,82 @@ impl<B: Host> HostKernels for B {
             other,
             |l| cross_entropy_targets_backward_typed::<B, f32>(l, grad),
             |l| cross_entropy_targets_backward_typed::<B, f64>(l, grad)
+        )
+    }
+
+    fn matrix_product(
+        lhs: FloatTensor<Self>,
+        transpose_lhs: bool,
+        rhs: FloatTensor<Self>,
+        transpose_rhs: bool,
+    ) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            lhs,
+            other,
+            |lhs| matrix_product_typed::<B, f32>(lhs, transpose_lhs, rhs, transpose_rhs),
+            |lhs| matrix_product_typed::<B, f64>(lhs, transpose_lhs, rhs, transpose_rhs)
+        )
+    }
+
+    fn token_rows(ids: FloatTensor<Self>, vocabulary: usize) -> Vec<usize> {
+        match ids.dtype() {
+            DType::F64 => token_rows_typed::<B, f64>(ids, vocabulary),
+            DType::F32 => token_rows_typed::<B, f32>(ids, vocabulary),
+            _ => token_rows_typed::<B, f32>(cast::<B>(ids, DType::F32), vocabulary),
+        }
+    }
+
+    fn token_sum_forward(
+        table: FloatTensor<Self>,
+        rows: &[usize],
+        tokens: usize,
+    ) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            table,
+            other,
+            |table| token_sum_typed::<B, f32>(table, rows, tokens),
+            |table| token_sum_typed::<B, f64>(table, rows, tokens)
+        )
+    }
+
+    fn token_sum_backward(
+        grad: FloatTensor<Self>,
+        rows: &[usize],
+        tokens: usize,
+        table_rows: usize,
+    ) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            grad,
+            other,
+            |grad| token_sum_backward_typed::<B, f32>(grad, rows, tokens, table_rows),
+            |grad| token_sum_backward_typed::<B, f64>(grad, rows, tokens, table_rows)
+        )
+    }
+
+    fn select_columns(x: FloatTensor<Self>, columns: &[usize]) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            x,
+            other,
+            |x| select_columns_typed::<B, f32>(x, columns),
+            |x| select_columns_typed::<B, f64>(x, columns)
+        )
+    }
+
+    fn select_columns_backward(
+        grad: FloatTensor<Self>,
+        cols: usize,
+        columns: &[usize],
+    ) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            grad,
+            other,
+            |grad| select_columns_backward_typed::<B, f32>(grad, cols, columns),
+            |grad| select_columns_backward_typed::<B, f64>(grad, cols, columns)
         )
     }
 }

@@ -5,6 +5,7 @@
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
+use std::sync::Arc;
 
 /// The fused ops as a burn backend extension: implemented for `Flex`, `NdArray` and
 /// `Autodiff` over either, and reached from a [`Tensor`](burn::tensor::Tensor) through `Dispatch` (see [`silu`](crate::silu) and
@@ -23,4 +24,14 @@ pub trait FusedOps: Backend {
         logits: FloatTensor<Self>,
         targets: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// `lhs·rhs` for matrices.
+    fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Row `r`: `Σ_t table[t·vocabulary + ids[r, t]]` for a table of `tokens` blocks of
+    /// `vocabulary` rows and `[rows, tokens]` ids (see [`token_sum`](crate::token_sum)).
+    fn fused_token_sum(table: FloatTensor<Self>, ids: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The columns `columns` of a matrix, in that order.
+    fn fused_select_columns(x: FloatTensor<Self>, columns: Arc<[usize]>) -> FloatTensor<Self>;
 }

@@ -643,3 +643,231 @@ mod tests {
         }
     }
 }
+
+/// A matrix read from a row-major slice, or its transpose (the same values read with the
+/// strides swapped, not copied).
+#[derive(Clone, Copy, Debug)]
+pub struct Matrix<'a, T> {
+    values: &'a [T],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T> Matrix<'a, T> {
+    /// The `[rows, cols]` matrix stored row after row in `values`.
+    ///
+    /// # Panics
+    ///
+    /// When `values` does not hold `rows·cols` elements.
+    pub fn row_major(values: &'a [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(
+            values.len(),
+            rows * cols,
+            "bimt-kernels: a [{rows}, {cols}] matrix holds {} values",
+            rows * cols
+        );
+        Self {
+            values,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose, `[cols, rows]`.
+    pub fn transposed(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// `lhs·rhs`, row-major, in a new vector.
+///
+/// The products are the `gemm` crate's, called with the arguments burn's Flex backend gives it
+/// (so the same sums in the same order), but written straight into the new vector: Flex
+/// allocates its output zeroed and then copies it to realign it, which cost a tenth of the
+/// modular-addition step.
+///
+/// # Panics
+///
+/// When the inner dimensions differ.
+pub fn matmul<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>) -> Vec<T> {
+    assert_eq!(
+        lhs.cols, rhs.rows,
+        "bimt-kernels: matmul of [{}, {}] by [{}, {}]",
+        lhs.rows, lhs.cols, rhs.rows, rhs.cols
+    );
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    if k == 0 {
+        return vec![T::ZERO; m * n];
+    }
+    let mut out = Vec::with_capacity(m * n);
+    if m * n > 0 {
+        // SAFETY: each operand's strides address its slice only (a row-major matrix or its
+        // transpose, checked in `row_major`). With `read_dst` false and k > 0, gemm writes
+        // every one of the m·n elements of `out` without reading any.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                lhs.values.as_ptr(),
+                lhs.col_stride as isize,
+                lhs.row_stride as isize,
+                rhs.values.as_ptr(),
+                rhs.col_stride as isize,
+                rhs.row_stride as isize,
+                T::ZERO,
+                T::ONE,
+                false,
+                false,
+                false,
+                parallelism(m, n, k),
+            );
+            out.set_len(m * n);
+        }
+    }
+    out
+}
+
+/// Flex's rule: the current thread pool's threads from 192³ multiply-adds up, else one.
+fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// The table rows that [`token_sum`] adds: `t·vocabulary + id` for the id of token `t`, for
+/// row-major `[rows, tokens]` ids.
+///
+/// # Panics
+///
+/// When an id is not a whole number in `0..vocabulary`.
+pub fn token_rows<T: Real>(ids: &[T], tokens: usize, vocabulary: usize) -> Vec<usize> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let id = id.to_f64();
+            assert!(
+                id >= 0.0 && id < vocabulary as f64 && id.fract() == 0.0,
+                "bimt-kernels: token id {id} (row {}, token {}) is not one of 0..{vocabulary}",
+                i / tokens,
+                i % tokens
+            );
+            (i % tokens) * vocabulary + id as usize
+        })
+        .collect()
+}
+
+multiversion! {
+    /// Row `r` of the result: `Σ_t table[rows[r·tokens + t]]`, summed in token order, for a
+    /// row-major table of `width`-wide rows.
+    fn token_sum<T>(table: &[T], width: usize, rows: &[usize], tokens: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(rows.len() / tokens.max(1) * width);
+        for picks in rows.chunks_exact(tokens.max(1)) {
+            let start = out.len();
+            out.extend_from_slice(&table[picks[0] * width..][..width]);
+            let sum = &mut out[start..];
+            for &p in &picks[1..] {
+                for (s, &v) in sum.iter_mut().zip(&table[p * width..][..width]) {
+                    *s = *s + v;
+                }
+            }
+        }
+        out
+    }
+}
+
+multiversion! {
+    /// The gradient of [`token_sum`] with respect to its table of `table_rows` rows: each row
+    /// of `grad` added into every table row that its row of the sum took, rows in order.
+    fn token_sum_backward<T>(
+        grad: &[T],
+        width: usize,
+        rows: &[usize],
+        tokens: usize,
+        table_rows: usize,
+    ) -> Vec<T> {
+        let mut out = vec![T::ZERO; table_rows * width];
+        if width > 0 {
+            for (g, picks) in grad.chunks_exact(width).zip(rows.chunks_exact(tokens.max(1))) {
+                for &p in picks {
+                    for (o, &v) in out[p * width..][..width].iter_mut().zip(g) {
+                        *o = *o + v;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where each of `0..cols` stands in `columns`, when `columns` is a permutation of them.
+fn inverse_permutation(columns: &[usize], cols: usize) -> Option<Vec<usize>> {
+    if columns.len() != cols {
+        return None;
+    }
+    let mut source = vec![usize::MAX; cols];
+    for (j, &c) in columns.iter().enumerate() {
+        if source[c] != usize::MAX {
+            return None;
+        }
+        source[c] = j;
+    }
+    Some(source)
+}
+
+multiversion! {
+    /// The columns `columns` of a row-major matrix of `rows` rows, in that order:
+    /// `out[r][j] = x[r][columns[j]]`.
+    fn select_columns<T>(x: &[T], rows: usize, columns: &[usize]) -> Vec<T> {
+        let mut out = Vec::with_capacity(rows * columns.len());
+        if rows > 0 && !columns.is_empty() {
+            for row in x.chunks_exact(x.len() / rows) {
+                out.extend(columns.iter().map(|&c| row[c]));
+            }
+        }
+        out
+    }
+}
+
+multiversion! {
+    /// The gradient of [`select_columns`] with respect to its `[rows, cols]` matrix: each
+    /// column of `grad` added into the column it was taken from.
+    fn select_columns_backward<T>(grad: &[T], rows: usize, cols: usize, columns: &[usize]) -> Vec<T> {
+        if let Some(source) = inverse_permutation(columns, cols) {
+            // Each column receives exactly one: gather it (`0 + g`, as the sum onto zeros
+            // gives, down to the sign of a zero).
+            let mut out = Vec::with_capacity(rows * cols);
+            if cols > 0 {
+                for g in grad.chunks_exact(cols) {
+                    out.extend(source.iter().map(|&j| T::ZERO + g[j]));
+                }
+            }
+            return out;
+        }
+        let mut out = vec![T::ZERO; rows * cols];
+        if !columns.is_empty() && cols > 0 {
+            for (o, g) in out.chunks_exact_mut(cols).zip(grad.chunks_exact(columns.len())) {
+                for (&c, &v) in columns.iter().zip(g) {
+                    o[c] = o[c] + v;
+                }
+            }
+        }
+        out
+    }
+}

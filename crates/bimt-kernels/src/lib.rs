@@ -34,13 +34,14 @@ use burn::backend::autodiff::{
     Autodiff,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
-    ops::{Backward, Ops, OpsKind, unary},
+    ops::{Backward, Ops, OpsKind, binary, unary},
 };
 use burn::backend::tensor::FloatTensor;
 #[allow(deprecated)]
 // burn 0.22 deprecates ndarray in favour of flex; bimt keeps it selectable
-use burn::backend::{Backend, Dispatch, Flex, NdArray};
+use burn::backend::{Backend, Dispatch, Flex, NdArray, TensorMetadata};
 use burn::tensor::Tensor;
+use std::sync::Arc;
 
 /// The forward and backward kernels of [`FusedOps`] on a concrete backend (what the
 /// `Autodiff` implementation calls). Implemented for every [`Host`] backend.
@@ -95,6 +96,70 @@ pub trait HostKernels: Backend {
         logits: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// `op(lhs)·op(rhs)` of two matrices, `op` the transpose where its flag asks for it (see
+    /// [`host::matmul`]).
+    fn matrix_product(
+        lhs: FloatTensor<Self>,
+        transpose_lhs: bool,
+        rhs: FloatTensor<Self>,
+        transpose_rhs: bool,
+    ) -> FloatTensor<Self>;
+
+    /// The table rows that [`FusedOps::fused_token_sum`] adds for `[rows, tokens]` ids (see
+    /// [`host::token_rows`]).
+    fn token_rows(ids: FloatTensor<Self>, vocabulary: usize) -> Vec<usize>;
+
+    /// Row `r`: the sum of the table's rows `rows[r·tokens..(r + 1)·tokens]`.
+    fn token_sum_forward(
+        table: FloatTensor<Self>,
+        rows: &[usize],
+        tokens: usize,
+    ) -> FloatTensor<Self>;
+
+    /// The gradient of [`HostKernels::token_sum_forward`] with respect to its table of
+    /// `table_rows` rows.
+    fn token_sum_backward(
+        grad: FloatTensor<Self>,
+        rows: &[usize],
+        tokens: usize,
+        table_rows: usize,
+    ) -> FloatTensor<Self>;
+
+    /// The columns `columns` of a matrix, in that order.
+    fn select_columns(x: FloatTensor<Self>, columns: &[usize]) -> FloatTensor<Self>;
+
+    /// The gradient of [`HostKernels::select_columns`] with respect to its matrix of `cols`
+    /// columns.
+    fn select_columns_backward(
+        grad: FloatTensor<Self>,
+        cols: usize,
+        columns: &[usize],
+    ) -> FloatTensor<Self>;
+}
+
+/// Checks that every one of `columns` is a column of `x`.
+fn check_columns<B: Backend>(x: &FloatTensor<B>, columns: &[usize]) {
+    let shape = x.shape();
+    let cols = shape[shape.num_dims() - 1];
+    if let Some(c) = columns.iter().find(|&&c| c >= cols) {
+        panic!("bimt-kernels: column {c} selected from a matrix of {cols} columns");
+    }
+}
+
+/// The rows a token sum adds and the tokens per row, from its table and `[rows, tokens]` ids.
+fn token_sum_rows<B: HostKernels>(
+    table: &FloatTensor<B>,
+    ids: FloatTensor<B>,
+) -> (Vec<usize>, usize) {
+    let ids_shape = ids.shape();
+    let table_rows = table.shape()[0];
+    let tokens = ids_shape[ids_shape.num_dims() - 1];
+    assert!(
+        tokens > 0 && table_rows.is_multiple_of(tokens),
+        "bimt-kernels: a token sum's table of {table_rows} rows is not {tokens} blocks of equal size"
+    );
+    (B::token_rows(ids, table_rows / tokens), tokens)
 }
 
 /// [`FusedOps`] on host backends: the kernels, with nothing kept for a backward pass.
@@ -113,6 +178,23 @@ macro_rules! host_fused_ops {
                 targets: FloatTensor<Self>,
             ) -> FloatTensor<Self> {
                 Self::cross_entropy_forward(logits, targets, false).0
+            }
+            fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+                Self::matrix_product(lhs, false, rhs, false)
+            }
+            fn fused_token_sum(
+                table: FloatTensor<Self>,
+                ids: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                let (rows, tokens) = token_sum_rows::<Self>(&table, ids);
+                Self::token_sum_forward(table, &rows, tokens)
+            }
+            fn fused_select_columns(
+                x: FloatTensor<Self>,
+                columns: Arc<[usize]>,
+            ) -> FloatTensor<Self> {
+                check_columns::<Self>(&x, &columns);
+                Self::select_columns(x, &columns)
             }
         }
     )*};
@@ -196,6 +278,78 @@ impl<B: HostKernels> Backward<B, 2> for CrossEntropyBackward {
     }
 }
 
+/// Backward step of a matrix product; its state is the left factor where the right one wants
+/// a gradient, and the right factor where the left one does.
+#[derive(Debug)]
+struct MatmulBackward;
+
+impl<B: HostKernels> Backward<B, 2> for MatmulBackward {
+    type State = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (lhs, rhs) = ops.state;
+        binary::<B, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |grad| {
+                let rhs = rhs.expect("the right factor, kept for the left one's gradient");
+                B::matrix_product(grad, false, rhs, true)
+            },
+            |grad| {
+                let lhs = lhs.expect("the left factor, kept for the right one's gradient");
+                B::matrix_product(lhs, true, grad, false)
+            },
+        );
+    }
+}
+
+/// Backward step of a token sum; its state is the table rows each row of the sum took, the
+/// tokens per row and the table's rows.
+#[derive(Debug)]
+struct TokenSumBackward;
+
+impl<B: HostKernels> Backward<B, 1> for TokenSumBackward {
+    type State = (Vec<usize>, usize, usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (rows, tokens, table_rows) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::token_sum_backward(grad, &rows, tokens, table_rows)
+        });
+    }
+}
+
+/// Backward step of a column selection; its state is the columns and the matrix's width.
+#[derive(Debug)]
+struct SelectColumnsBackward;
+
+impl<B: HostKernels> Backward<B, 1> for SelectColumnsBackward {
+    type State = (Arc<[usize]>, usize);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (columns, cols) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::select_columns_backward(grad, cols, &columns)
+        });
+    }
+}
+
 impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         activation::<B, C>(
@@ -241,6 +395,73 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             ),
         }
     }
+
+    fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
+        match MatmulBackward
+            .prepare::<C>([lhs.node(), rhs.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (lhs, rhs) = (lhs.into_primitive(), rhs.into_primitive());
+                let state = (
+                    rhs_tracked.then(|| lhs.clone()),
+                    lhs_tracked.then(|| rhs.clone()),
+                );
+                prep.finish(state, B::matrix_product(lhs, false, rhs, false))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::matrix_product(
+                lhs.into_primitive(),
+                false,
+                rhs.into_primitive(),
+                false,
+            )),
+        }
+    }
+
+    fn fused_token_sum(table: FloatTensor<Self>, ids: FloatTensor<Self>) -> FloatTensor<Self> {
+        let ids = ids.into_primitive();
+        match TokenSumBackward
+            .prepare::<C>([table.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let table = table.into_primitive();
+                let table_rows = table.shape()[0];
+                let (rows, tokens) = token_sum_rows::<B>(&table, ids);
+                let sum = B::token_sum_forward(table, &rows, tokens);
+                prep.finish((rows, tokens, table_rows), sum)
+            }
+            OpsKind::UnTracked(prep) => {
+                let table = table.into_primitive();
+                let (rows, tokens) = token_sum_rows::<B>(&table, ids);
+                prep.finish(B::token_sum_forward(table, &rows, tokens))
+            }
+        }
+    }
+
+    fn fused_select_columns(x: FloatTensor<Self>, columns: Arc<[usize]>) -> FloatTensor<Self> {
+        match SelectColumnsBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let x = x.into_primitive();
+                check_columns::<B>(&x, &columns);
+                let cols = x.shape()[1];
+                let y = B::select_columns(x, &columns);
+                prep.finish((columns, cols), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                let x = x.into_primitive();
+                check_columns::<B>(&x, &columns);
+                prep.finish(B::select_columns(x, &columns))
+            }
+        }
+    }
 }
 
 /// SiLU, `x·σ(x)`, element-wise: burn's `activation::silu` as one fused op (forward and
@@ -262,5 +483,45 @@ pub fn cross_entropy_with_targets(logits: Tensor<2>, targets: Tensor<2>) -> Tens
     Tensor::from_dispatch(<Dispatch as FusedOps>::fused_cross_entropy(
         logits.into_dispatch(),
         targets.into_dispatch(),
+    ))
+}
+
+/// `lhs·rhs` for matrices: burn's `matmul` with the same products (the same `gemm` calls as
+/// burn's Flex backend, so the same bits), written straight into a new tensor each way instead
+/// of a zeroed one that is then copied.
+pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_matmul(
+        lhs.into_dispatch(),
+        rhs.into_dispatch(),
+    ))
+}
+
+/// Sums of token embeddings. For a table of `tokens` blocks of `vocabulary` rows
+/// (`[tokens·vocabulary, width]`) and `[rows, tokens]` token ids (whole numbers, as floats),
+/// row `r` of the result is `Σ_t table[t·vocabulary + ids[r, t]]`, summed in token order:
+/// what a `select` per token and their sum give, in one pass each way. Differentiable in the
+/// table.
+///
+/// # Panics
+///
+/// When an id is not a whole number in `0..vocabulary`, or the table's rows are not `tokens`
+/// equal blocks.
+pub fn token_sum(table: Tensor<2>, ids: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_token_sum(
+        table.into_dispatch(),
+        ids.into_dispatch(),
+    ))
+}
+
+/// The columns `columns` of `x`, in that order: burn's `x.select(1, columns)` in one pass each
+/// way (burn's takes one element at a time, and its backward pass too). Differentiable in `x`.
+///
+/// # Panics
+///
+/// When a column is not one of `x`'s.
+pub fn select_columns(x: Tensor<2>, columns: Arc<[usize]>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_select_columns(
+        x.into_dispatch(),
+        columns,
     ))
 }

@@ -1,11 +1,14 @@
 //! The fused ops against burn's own composition (`activation::silu`, and the cross entropy
 //! `−(log_softmax(logits, 1)·targets).sum()/rows` that bimt-tasks used): values within 1e-6
 //! and gradients within 1e-5 relative, on Flex and NdArray, with and without autodiff. GELU is
-//! held against burn's GELU in `f64`, which is more accurate than burn's in `f32`.
+//! held against burn's GELU in `f64`, which is more accurate than burn's in `f32`. The matrix
+//! product, the token sum and the column selection equal burn's `matmul` and `select` bit for
+//! bit on Flex, values and gradients (NdArray multiplies with another library: within 1e-5).
 
-use bimt_kernels::{cross_entropy_with_targets, gelu, silu};
+use bimt_kernels::{cross_entropy_with_targets, gelu, matmul, select_columns, silu, token_sum};
 use burn::tensor::activation::{gelu as burn_gelu, log_softmax, silu as burn_silu};
-use burn::tensor::{DType, Device, Distribution, Tensor, TensorData};
+use burn::tensor::{DType, Device, Distribution, Int, Tensor, TensorData};
+use std::sync::Arc;
 
 /// Both CPU backends, as the trainer's autodiff devices.
 fn devices() -> Vec<(&'static str, Device)> {
@@ -445,4 +448,183 @@ fn cross_entropy_with_tied_and_infinite_logits() {
             "{name}: {got:?} vs {want:?}"
         );
     }
+}
+
+/// `got` equals `want` bit for bit on Flex (the same `gemm` calls, the same sums), and within
+/// 1e-5 relative on NdArray, whose `matmul` is another library's.
+#[track_caller]
+fn assert_same(backend: &str, what: &str, got: &[f32], want: &[f32]) {
+    if backend == "flex" {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(got), bits(want), "{what}: not bit for bit burn's");
+    } else {
+        assert_close(what, got, want, 1e-5, 1e-6);
+    }
+}
+
+fn normal(shape: [usize; 2], device: &Device) -> Tensor<2> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+}
+
+/// The value and the gradients (where tracked) of `Σ f(a, b)·weights`.
+fn value_and_grads(
+    f: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
+    a: &Tensor<2>,
+    b: &Tensor<2>,
+    weights: &Tensor<2>,
+    track: [bool; 2],
+) -> (Vec<f32>, Option<Vec<f32>>, Option<Vec<f32>>) {
+    let input = |t: &Tensor<2>, on: bool| {
+        if on {
+            t.clone().require_grad()
+        } else {
+            t.clone()
+        }
+    };
+    let (a, b) = (input(a, track[0]), input(b, track[1]));
+    let y = f(a.clone(), b.clone());
+    let grads = (y.clone() * weights.clone()).sum().backward();
+    let grad = |t: &Tensor<2>| t.grad(&grads).map(host);
+    (host(y), grad(&a), grad(&b))
+}
+
+#[test]
+fn matmul_equals_burns_values_and_gradients() {
+    for (name, device) in devices() {
+        for (m, k, n) in [(1, 1, 1), (7, 5, 3), (64, 50, 59), (300, 20, 2)] {
+            let (a, b) = (normal([m, k], &device), normal([k, n], &device));
+            let weights = normal([m, n], &device);
+            for track in [[true, true], [false, true], [true, false]] {
+                let what = format!("{name} [{m}, {k}]·[{k}, {n}] tracked {track:?}");
+                let ours = value_and_grads(matmul, &a, &b, &weights, track);
+                let burns = value_and_grads(|a, b| a.matmul(b), &a, &b, &weights, track);
+                assert_same(name, &what, &ours.0, &burns.0);
+                for (side, got, want) in [("lhs", &ours.1, &burns.1), ("rhs", &ours.2, &burns.2)] {
+                    assert_eq!(got.is_some(), want.is_some(), "{what}: {side} gradient");
+                    if let (Some(got), Some(want)) = (got, want) {
+                        assert_same(name, &format!("{what} d/d{side}"), got, want);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_over_an_empty_inner_dimension_is_zero() {
+    // (burn's NdArray matmul divides by zero here.)
+    for (name, device) in devices() {
+        let y = matmul(normal([3, 0], &device), normal([0, 4], &device));
+        assert_eq!(host(y), vec![0.0; 12], "{name}");
+    }
+}
+
+#[test]
+fn matmul_takes_views() {
+    for (name, device) in devices() {
+        let (a, b) = (normal([9, 12], &device), normal([20, 6], &device));
+        let weights = normal([12, 6], &device);
+        // A transposed left factor and a block of rows of the right one.
+        let product = |mul: fn(Tensor<2>, Tensor<2>) -> Tensor<2>| {
+            move |a: Tensor<2>, b: Tensor<2>| mul(a.transpose(), b.narrow(0, 9, 9))
+        };
+        let ours = value_and_grads(product(matmul), &a, &b, &weights, [true, true]);
+        let burns = value_and_grads(product(|a, b| a.matmul(b)), &a, &b, &weights, [true, true]);
+        assert_same(name, "values", &ours.0, &burns.0);
+        assert_same(name, "d/dlhs", &ours.1.unwrap(), &burns.1.unwrap());
+        assert_same(name, "d/drhs", &ours.2.unwrap(), &burns.2.unwrap());
+    }
+}
+
+/// `[rows, tokens]` ids in `0..vocabulary`, as floats, and as the int columns burn's `select`
+/// takes.
+fn token_ids(rows: usize, tokens: usize, vocabulary: usize, device: &Device) -> Tensor<2> {
+    let ids: Vec<f32> = (0..rows * tokens)
+        .map(|i| ((i * 7 + i / tokens * 3) % vocabulary) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(ids, [rows, tokens]), device)
+}
+
+/// burn's composition: per token, its block of the table, `select`ed by the token's ids; summed.
+fn select_and_sum(table: Tensor<2>, ids: Tensor<2>) -> Tensor<2> {
+    let [rows, tokens] = ids.dims();
+    let vocabulary = table.dims()[0] / tokens;
+    let ids: Tensor<2, Int> = ids.int();
+    (0..tokens)
+        .map(|t| {
+            let block = table.clone().narrow(0, t * vocabulary, vocabulary);
+            block.select(0, ids.clone().narrow(1, t, 1).reshape([rows]))
+        })
+        .reduce(|sum, part| sum + part)
+        .unwrap()
+}
+
+#[test]
+fn token_sum_equals_select_and_sum() {
+    for (name, device) in devices() {
+        for (rows, tokens, vocabulary, width) in [(1, 1, 1, 1), (40, 2, 7, 5), (300, 3, 11, 16)] {
+            let table = normal([tokens * vocabulary, width], &device);
+            let ids = token_ids(rows, tokens, vocabulary, &device);
+            let weights = normal([rows, width], &device);
+            let what = format!("{name} {rows} rows of {tokens} tokens from {vocabulary}");
+            let ours = value_and_grads(token_sum, &table, &ids, &weights, [true, false]);
+            let burns = value_and_grads(select_and_sum, &table, &ids, &weights, [true, false]);
+            // Selecting and adding rounds the same way on both backends.
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ours.0), bits(&burns.0), "{what}");
+            assert_eq!(
+                bits(&ours.1.unwrap()),
+                bits(&burns.1.unwrap()),
+                "{what} d/dtable"
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "token id 7 (row 1, token 0) is not one of 0..7")]
+fn token_sum_refuses_an_id_outside_the_vocabulary() {
+    let device = Device::flex();
+    let ids = Tensor::<2>::from_data([[0.0, 1.0], [7.0, 2.0]], &device);
+    token_sum(normal([14, 3], &device), ids);
+}
+
+#[test]
+fn select_columns_equals_burns_select() {
+    for (name, device) in devices() {
+        let x = normal([37, 6], &device);
+        let weights = |n: usize| normal([37, n], &device);
+        // A permutation (the model's output order), and a choice with repeats and gaps.
+        for columns in [vec![3, 0, 5, 1, 4, 2], vec![2, 2, 0, 5]] {
+            let w = weights(columns.len());
+            let index = Tensor::<1, Int>::from_data(
+                TensorData::new(columns.iter().map(|&c| c as i64).collect(), [columns.len()]),
+                &device,
+            );
+            let shared: Arc<[usize]> = columns.clone().into();
+            let ours = value_and_grads(
+                |x, _| select_columns(x, shared.clone()),
+                &x,
+                &x,
+                &w,
+                [true, false],
+            );
+            let burns =
+                value_and_grads(|x, _| x.select(1, index.clone()), &x, &x, &w, [true, false]);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let what = format!("{name} columns {columns:?}");
+            assert_eq!(bits(&ours.0), bits(&burns.0), "{what}");
+            assert_eq!(
+                bits(&ours.1.unwrap()),
+                bits(&burns.1.unwrap()),
+                "{what} d/dx"
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "column 6 selected from a matrix of 6 columns")]
+fn select_columns_refuses_a_missing_column() {
+    select_columns(normal([2, 6], &Device::flex()), vec![0, 6].into());
 }
