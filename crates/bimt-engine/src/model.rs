@@ -1,9 +1,10 @@
 use crate::params::{ParamStore, SwapMoments};
 use bimt_layout::{ConnectionId, Direction, DomainId, LayerId, Layout, LayoutError, ParamId};
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 
 /// An architecture BIMT can train: a layout and a forward pass over the parameters it declares.
 ///
@@ -105,8 +106,11 @@ pub struct Model<N> {
     input_order: Vec<usize>,
     /// The output layers' orders, concatenated in output-layer order (global targets).
     output_order: Vec<usize>,
-    /// Gather indices for the current orders (`None` while an order is the identity).
-    gathers: (Option<Tensor<1, Int>>, Option<Tensor<1, Int>>),
+    /// The input's columns to take, in order, for the current orders (`None` while they are
+    /// the identity).
+    input_columns: Option<Arc<[usize]>>,
+    /// The output's columns to take, in order, for the current orders (`None` likewise).
+    output_columns: Option<Arc<[usize]>>,
 }
 
 /// A permutation the model cannot apply.
@@ -140,7 +144,8 @@ impl<N: Network> Model<N> {
             params,
             input_order,
             output_order,
-            gathers: (None, None),
+            input_columns: None,
+            output_columns: None,
         };
         model.verify_coupling(seed)?;
         Ok(model)
@@ -186,7 +191,6 @@ impl<N: Network> Model<N> {
 
     /// Rebuilds the cached gather indices after the orders changed.
     fn orders_changed(&mut self) {
-        let device = self.params.device().clone();
         let layout = self.network.layout();
         // Input columns of a layer whose outgoing connections fold its neurons (concatenated
         // token embeddings) repeat its order once per fold.
@@ -206,10 +210,8 @@ impl<N: Network> Model<N> {
         // Token ids are not in input-neuron order: the embedding's columns, which swap with
         // the input neurons, carry the order instead.
         let embedded = self.network.token_embedding().is_some();
-        self.gathers = (
-            gather_tensor(input, false, &device).filter(|_| !embedded),
-            gather_tensor(output, true, &device),
-        );
+        self.input_columns = gather_columns(input, false).filter(|_| !embedded);
+        self.output_columns = gather_columns(output, true);
     }
 
     /// For every column of the network's input (or output) in storage order, the data column
@@ -311,8 +313,8 @@ impl<N: Network> Model<N> {
     /// `x` (original feature order) moved into the network's current input order: what
     /// [`Network::forward`] takes, for models that expose more than one output (probes).
     pub fn to_input_order(&self, x: Tensor<2>) -> Tensor<2> {
-        match &self.gathers.0 {
-            Some(g) => x.select(1, g.clone()),
+        match &self.input_columns {
+            Some(g) => bimt_kernels::select_columns(x, g.clone()),
             None => x,
         }
     }
@@ -327,8 +329,8 @@ impl<N: Network> Model<N> {
         } else {
             self.network.forward(&self.params.detached(), x)
         };
-        match &self.gathers.1 {
-            Some(g) => y.select(1, g.clone()),
+        match &self.output_columns {
+            Some(g) => bimt_kernels::select_columns(y, g.clone()),
             None => y,
         }
     }
@@ -457,19 +459,17 @@ fn shuffled(n: usize, block: Option<usize>, rng: &mut ChaCha8Rng) -> Vec<usize> 
 /// The gather that moves data columns into storage order (`inverse = false`: storage column
 /// `c` takes data column `map[c]`) or outputs back to the original order (`inverse = true`);
 /// `None` for the identity.
-fn gather_tensor(map: Vec<usize>, inverse: bool, device: &Device) -> Option<Tensor<1, Int>> {
+fn gather_columns(map: Vec<usize>, inverse: bool) -> Option<Arc<[usize]>> {
     if map.iter().enumerate().all(|(c, &f)| c == f) {
         return None;
     }
-    let width = map.len();
-    let gather: Vec<i64> = if inverse {
-        let mut back = vec![0i64; width];
+    Some(if inverse {
+        let mut back = vec![0; map.len()];
         for (c, &f) in map.iter().enumerate() {
-            back[f] = c as i64;
+            back[f] = c;
         }
-        back
+        back.into()
     } else {
-        map.iter().map(|&f| f as i64).collect()
-    };
-    Some(Tensor::from_data(TensorData::new(gather, [width]), device))
+        map.into()
+    })
 }

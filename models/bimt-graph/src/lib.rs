@@ -438,7 +438,7 @@ impl Graph {
                 let term = match *edge {
                     Edge::Linear { from, weight, bias } => {
                         let h = values[from].clone().expect("sources come first");
-                        let y = h.matmul(params[weight].clone());
+                        let y = bimt_kernels::matmul(h, params[weight].clone());
                         match bias {
                             Some(b) => y + params[b].clone(),
                             None => y,

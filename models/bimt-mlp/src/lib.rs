@@ -243,7 +243,7 @@ impl Mlp {
                 Some((embedding, tokens)) if i == 0 => {
                     embed_and_multiply(&params[embedding], &params[w], h, tokens)
                 }
-                _ => h.matmul(params[w].clone()),
+                _ => bimt_kernels::matmul(h, params[w].clone()),
             };
             h = product + params[b].clone();
             if i + 1 < self.weights.len() {
@@ -270,21 +270,20 @@ fn embed_and_multiply(
 ) -> Tensor<2> {
     let [rows, _] = ids.dims();
     let [vocabulary, d] = embedding.dims();
-    let ids = ids.int();
-    let column = |t: usize| ids.clone().narrow(1, t, 1).reshape([rows]);
     if vocabulary < rows {
-        (0..tokens)
-            .map(|t| {
-                let block = weight.clone().narrow(0, t * d, d);
-                embedding.clone().matmul(block).select(0, column(t))
-            })
-            .reduce(|sum, part| sum + part)
-            .expect("a token embedding has at least one token per row")
-    } else {
-        let parts = (0..tokens)
-            .map(|t| embedding.clone().select(0, column(t)))
+        let tables = (0..tokens)
+            .map(|t| bimt_kernels::matmul(embedding.clone(), weight.clone().narrow(0, t * d, d)))
             .collect();
-        Tensor::cat(parts, 1).matmul(weight.clone())
+        bimt_kernels::token_sum(Tensor::cat(tables, 0), ids)
+    } else {
+        let ids = ids.int();
+        let parts = (0..tokens)
+            .map(|t| {
+                let column = ids.clone().narrow(1, t, 1).reshape([rows]);
+                embedding.clone().select(0, column)
+            })
+            .collect();
+        bimt_kernels::matmul(Tensor::cat(parts, 1), weight.clone())
     }
 }
 

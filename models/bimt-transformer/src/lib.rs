@@ -106,7 +106,7 @@ impl Linear {
     }
 
     fn apply(self, params: &[Tensor<2>], x: Tensor<2>) -> Tensor<2> {
-        x.matmul(params[self.weight].clone()) + params[self.bias].clone()
+        bimt_kernels::matmul(x, params[self.weight].clone()) + params[self.bias].clone()
     }
 }
 
@@ -280,7 +280,7 @@ impl Transformer {
                 let b = params[block.qkv.bias]
                     .clone()
                     .narrow(1, part * width, width);
-                (h.clone().matmul(w) + b)
+                (bimt_kernels::matmul(h.clone(), w) + b)
                     .reshape([batch, t, heads, head_dim])
                     .swap_dims(1, 2)
             };
