@@ -10,6 +10,11 @@
 //! it for `f32` with a vectorised normal distribution function, and its backward pass reuses
 //! the forward's `Φ(x)`.
 //!
+//! Three more ops compute exactly what burn's do, without its overhead on the CPU:
+//! [`matmul`] (the same `gemm` calls as Flex, into an output that is neither zeroed nor copied
+//! to realign it), [`token_sum`] (per-token embedding rows looked up and summed in one pass) and
+//! [`select_columns`] (burn's `select` along columns, row by row instead of element by element).
+//!
 //! ```
 //! use burn::tensor::{Device, Tensor};
 //! let device = Device::flex().autodiff();
