@@ -426,45 +426,34 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 
     fn fused_token_sum(table: FloatTensor<Self>, ids: FloatTensor<Self>) -> FloatTensor<Self> {
-        let ids = ids.into_primitive();
+        let node = table.node();
+        let table = table.into_primitive();
+        let table_rows = table.shape()[0];
+        let (rows, tokens) = token_sum_rows::<B>(&table, ids.into_primitive());
+        let sum = B::token_sum_forward(table, &rows, tokens);
         match TokenSumBackward
-            .prepare::<C>([table.node()])
+            .prepare::<C>([node])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                let table = table.into_primitive();
-                let table_rows = table.shape()[0];
-                let (rows, tokens) = token_sum_rows::<B>(&table, ids);
-                let sum = B::token_sum_forward(table, &rows, tokens);
-                prep.finish((rows, tokens, table_rows), sum)
-            }
-            OpsKind::UnTracked(prep) => {
-                let table = table.into_primitive();
-                let (rows, tokens) = token_sum_rows::<B>(&table, ids);
-                prep.finish(B::token_sum_forward(table, &rows, tokens))
-            }
+            OpsKind::Tracked(prep) => prep.finish((rows, tokens, table_rows), sum),
+            OpsKind::UnTracked(prep) => prep.finish(sum),
         }
     }
 
     fn fused_select_columns(x: FloatTensor<Self>, columns: Arc<[usize]>) -> FloatTensor<Self> {
+        let node = x.node();
+        let x = x.into_primitive();
+        check_columns::<B>(&x, &columns);
+        let cols = x.shape()[1];
+        let y = B::select_columns(x, &columns);
         match SelectColumnsBackward
-            .prepare::<C>([x.node()])
+            .prepare::<C>([node])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                let x = x.into_primitive();
-                check_columns::<B>(&x, &columns);
-                let cols = x.shape()[1];
-                let y = B::select_columns(x, &columns);
-                prep.finish((columns, cols), y)
-            }
-            OpsKind::UnTracked(prep) => {
-                let x = x.into_primitive();
-                check_columns::<B>(&x, &columns);
-                prep.finish(B::select_columns(x, &columns))
-            }
+            OpsKind::Tracked(prep) => prep.finish((columns, cols), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 }
