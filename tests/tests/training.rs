@@ -316,6 +316,32 @@ fn a_blow_up_is_a_divergence_with_its_likely_cause() {
     );
 }
 
+/// A divergence in the pruned fine-tune names the fine-tune's learning rate, not the
+/// schedule's.
+#[test]
+fn a_divergence_in_the_finetune_blames_the_finetune_lr() {
+    let metric = PaperMetric::l1(2.0, 0.1);
+    let cfg = TrainConfig {
+        log_every: 20,
+        finetune: Some(Finetune {
+            steps: 100,
+            lr: 1e4,
+            threshold: 0.03,
+        }),
+        ..config(100, Variant::Bimt)
+    };
+    let mut t = trainer(1, cfg, &metric);
+    let Err(TrainError::Diverged(d)) = t.run(&mut ()) else {
+        panic!("no divergence");
+    };
+    assert!(d.in_finetune && d.step > 100, "{d}");
+    let cause = d.likely_cause();
+    assert!(
+        cause.contains("--finetune-lr") && !cause.contains("--lr "),
+        "{cause}"
+    );
+}
+
 #[test]
 fn distances_follow_a_user_metric() {
     struct Ring;

@@ -285,12 +285,21 @@ pub struct Divergence {
     pub lr: f64,
     /// λ at `step`.
     pub lambda: f64,
+    /// Whether it diverged in the pruned fine-tune, whose learning rate is its own.
+    pub in_finetune: bool,
 }
 
 impl Divergence {
-    /// The setting most likely at fault: the cost term where `λ · cost` at the start
-    /// outweighed the loss a hundredfold, else the learning rate.
+    /// The setting most likely at fault: in the fine-tune its learning rate; else the cost
+    /// term where `λ · cost` at the start outweighed the loss a hundredfold, else the
+    /// learning rate.
     pub fn likely_cause(&self) -> String {
+        if self.in_finetune {
+            return format!(
+                "the fine-tune's learning rate; lower --finetune-lr (now {})",
+                readable(self.lr)
+            );
+        }
         let cost_term = self.lambda * self.initial_cost;
         if cost_term > 100.0 * self.initial_loss.max(f64::MIN_POSITIVE) {
             format!(
@@ -435,6 +444,7 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
                     initial_cost: initial.connection_cost,
                     lr: self.config.lr_at(step.saturating_sub(1)),
                     lambda: self.config.lambda_at(step.saturating_sub(1)),
+                    in_finetune: self.config.finetune.is_some() && step > self.config.steps,
                 })));
             }
         }
