@@ -214,7 +214,8 @@ struct RunArgs {
     /// Resume from a checkpoint written by an earlier run (see below).
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Write checkpoint.json every N steps (and at the end).
+    /// Write checkpoint.json every N steps (and at the end); a resumed run keeps its run's N
+    /// unless given again.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_every: Option<u64>,
     /// No progress bar.
@@ -277,18 +278,47 @@ struct RunArgs {
     finetune_lr: Option<f64>,
 }
 
-/// Parses `LO,HI`.
+/// Parses `LO,HI` with LO below HI.
 fn parse_range(text: &str) -> Result<(f64, f64), String> {
-    let bad = || format!("'{text}': expected LO,HI, e.g. -1,1");
+    let bad = || format!("'{text}': expected two numbers LO,HI, e.g. -1,1");
     let (lo, hi) = text.split_once(',').ok_or_else(bad)?;
     let (lo, hi): (f64, f64) = (
         lo.trim().parse().map_err(|_| bad())?,
         hi.trim().parse().map_err(|_| bad())?,
     );
-    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-        return Err(bad());
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(format!("'{text}': LO and HI must be finite numbers"));
+    }
+    if lo >= hi {
+        return Err(format!("'{text}': LO ({lo}) must be below HI ({hi})"));
     }
     Ok((lo, hi))
+}
+
+/// The exit status of a run that finished and wrote its outputs, but ended worse than it
+/// started (see `bimt_presets::ended_worse`); errors exit with 1.
+const EXIT_ENDED_WORSE: u8 = 3;
+
+/// How a command that did not fail ended.
+enum Outcome {
+    /// As asked.
+    Done,
+    /// Finished, but a run ended worse than it started (already reported).
+    EndedWorse,
+}
+
+/// Refuses a thread count the machine cannot use: more than four per core only adds switching
+/// (and thousands of threads exhaust the machine before a run starts).
+fn check_threads(threads: usize) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > 4 * cores {
+        return Err(format!(
+            "--threads {threads}: this machine has {cores} cores; give at most {} (more than \
+             four threads per core only slow a run down)",
+            4 * cores
+        ));
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -297,8 +327,12 @@ fn main() -> ExitCode {
         .threads
         .unwrap_or_else(|| bimt_presets::default_threads(1));
     // Table 1 runs several runs at once, each on a pool of its own (`cli.threads` each).
-    match bimt_presets::on_threads(threads, || execute(cli.command, cli.threads)).and_then(|r| r) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = check_threads(threads).and_then(|()| {
+        bimt_presets::on_threads(threads, || execute(cli.command, cli.threads)).and_then(|r| r)
+    });
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::EndedWorse) => ExitCode::from(EXIT_ENDED_WORSE),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -315,6 +349,12 @@ fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores);
+    if !(1..=4 * cores).contains(&jobs) {
+        return Err(format!(
+            "--jobs {jobs}: expected 1 to {} runs at once on this machine's {cores} cores",
+            4 * cores
+        ));
+    }
     // `--threads 0` never gets here: `main` refuses it when it starts its own pool.
     let threads = threads.unwrap_or_else(|| bimt_presets::default_threads(jobs));
     let options = Table1Options {
@@ -329,8 +369,10 @@ fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
     bimt_presets::table1(&options).map_err(|e| e.0)
 }
 
-fn execute(command: Command, threads: Option<usize>) -> Result<(), String> {
-    match command {
+fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, String> {
+    let result = match command {
+        Command::Run(args) => return run(*args),
+        Command::Table1(args) => table1(args, threads),
         Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
         Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
         Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin(),
@@ -356,83 +398,98 @@ fn execute(command: Command, threads: Option<usize>) -> Result<(), String> {
                 .unwrap_or_else(|| PathBuf::from(format!("runs/ablation-{}", args.preset)));
             bimt_presets::ablation(&args.preset, &overrides, &out, args.quiet).map_err(|e| e.0)
         }
-        Command::Table1(args) => table1(args, threads),
-        Command::Run(args) => {
-            let flags = Overrides {
-                arch: args.arch.clone(),
-                hidden: args.hidden.clone(),
-                data: args.data.clone(),
-                targets: args.targets.clone(),
-                formula: args.formula.clone(),
-                loss: args.loss.clone(),
-                test_fraction: args.test_fraction,
-                samples: args.samples,
-                range: args.range,
-                standardise: args.standardise.then_some(true),
-                seed: args.seed,
-                profile: args.profile,
-                variant: args.variant.clone(),
-                backend: args.backend.clone(),
-                steps: args.steps,
-                lr: args.lr.clone().map(PhaseSpec::Text),
-                lambda: args.lambda.clone().map(PhaseSpec::Text),
-                a: args.a,
-                y_star: args.y_star,
-                top_k: args.top_k,
-                swap_every: args.swap_every,
-                swap_mode: args.swap_mode.clone(),
-                swap_moments: args.swap_moments.clone(),
-                reduction: args.reduction.clone(),
-                metric: args.metric.clone(),
-                log_every: args.log_every,
-                batch: args.batch,
-                finetune_steps: args.finetune_steps,
-                finetune_lr: args.finetune_lr,
-                ..Overrides::default()
-            };
-            let settings = bimt_presets::resolve(
-                &args.preset,
-                &flags,
-                args.config.as_deref(),
-                args.resume.as_deref(),
-            )?;
-            let out = args
-                .out
-                .clone()
-                .unwrap_or_else(|| bimt_presets::default_out(&settings.preset, settings.variant));
-            let spec = RunSpec {
-                resume: args.resume,
-                checkpoint_every: args.checkpoint_every.map(|n| n as usize),
-                quiet: args.quiet,
-                data_dir: args.data_dir,
-                command: std::env::args().collect(),
-                ..RunSpec::new(settings, &out)
-            };
-            if let Some(list) = &args.seeds {
-                return bimt_presets::run_seeds(&spec, &bimt_presets::parse_seeds(list)?);
-            }
-            let m = bimt_presets::run(&spec)?;
-            let accuracy = m
-                .test_accuracy
-                .map(|a| format!(", test accuracy {:.2}%", 100.0 * a))
-                .unwrap_or_default();
-            let finetune = match m.finetune_steps {
-                0 => String::new(),
-                n => format!(" + {n} fine-tune"),
-            };
-            println!(
-                "{} ({}): {} steps{finetune}, test loss {:.3e}{accuracy}, connection cost {:.4}, {} swaps, {:.2} s ({:.0} steps/s) -> {}",
-                m.preset,
-                m.variant,
-                m.steps,
-                m.test_loss,
-                m.connection_cost,
-                m.swaps,
-                m.wall_seconds,
-                m.steps_per_second,
-                out.display()
-            );
-            Ok(())
+    };
+    result.map(|()| Outcome::Done)
+}
+
+/// `bimt run`.
+fn run(args: RunArgs) -> Result<Outcome, String> {
+    let flags = Overrides {
+        arch: args.arch.clone(),
+        hidden: args.hidden.clone(),
+        data: args.data.clone(),
+        targets: args.targets.clone(),
+        formula: args.formula.clone(),
+        loss: args.loss.clone(),
+        test_fraction: args.test_fraction,
+        samples: args.samples,
+        range: args.range,
+        standardise: args.standardise.then_some(true),
+        seed: args.seed,
+        profile: args.profile,
+        variant: args.variant.clone(),
+        backend: args.backend.clone(),
+        steps: args.steps,
+        lr: args.lr.clone().map(PhaseSpec::Text),
+        lambda: args.lambda.clone().map(PhaseSpec::Text),
+        a: args.a,
+        y_star: args.y_star,
+        top_k: args.top_k,
+        swap_every: args.swap_every,
+        swap_mode: args.swap_mode.clone(),
+        swap_moments: args.swap_moments.clone(),
+        reduction: args.reduction.clone(),
+        metric: args.metric.clone(),
+        log_every: args.log_every,
+        batch: args.batch,
+        finetune_steps: args.finetune_steps,
+        finetune_lr: args.finetune_lr,
+        checkpoint_every: args.checkpoint_every.map(|n| n as usize),
+        ..Overrides::default()
+    };
+    let settings = bimt_presets::resolve(
+        &args.preset,
+        &flags,
+        args.config.as_deref(),
+        args.resume.as_deref(),
+    )?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| bimt_presets::default_out(&settings.preset, settings.variant));
+    let spec = RunSpec {
+        resume: args.resume,
+        quiet: args.quiet,
+        data_dir: args.data_dir,
+        command: std::env::args().collect(),
+        ..RunSpec::new(settings, &out)
+    };
+    if let Some(list) = &args.seeds {
+        let worse = bimt_presets::run_seeds(&spec, &bimt_presets::parse_seeds(list)?)?;
+        return Ok(if worse == 0 {
+            Outcome::Done
+        } else {
+            Outcome::EndedWorse
+        });
+    }
+    let m = bimt_presets::run(&spec)?;
+    let accuracy = m
+        .test_accuracy
+        .map(|a| format!(", test accuracy {:.2}%", 100.0 * a))
+        .unwrap_or_default();
+    let finetune = match m.finetune_steps {
+        0 => String::new(),
+        n => format!(" + {n} fine-tune"),
+    };
+    // Steps and seconds over the whole run, also after a resume.
+    let rate = (m.steps + m.finetune_steps) as f64 / m.wall_seconds.max(1e-9);
+    println!(
+        "{} ({}): {} steps{finetune}, test loss {:.3e}{accuracy}, connection cost {:.4}, {} swaps, {:.2} s ({:.0} steps/s) -> {}",
+        m.preset,
+        m.variant,
+        m.steps,
+        m.test_loss,
+        m.connection_cost,
+        m.swaps,
+        m.wall_seconds,
+        rate,
+        out.display()
+    );
+    match bimt_presets::ended_worse(&m) {
+        Some(why) => {
+            eprintln!("error: {why}");
+            Ok(Outcome::EndedWorse)
         }
+        None => Ok(Outcome::Done),
     }
 }

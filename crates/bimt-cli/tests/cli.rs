@@ -76,12 +76,16 @@ fn diverging_training_stops_with_the_step_and_writes_nothing() {
     let dir = temp_dir("nan");
     let out = bimt(&[
         "run",
-        "symbolic-independence",
+        "in-context",
         "--quiet",
         "--lr",
-        "1e12",
+        "1",
+        "--lambda",
+        "0",
         "--steps",
         "400",
+        "--log-every",
+        "100",
         "--out",
         dir.to_str().unwrap(),
     ]);

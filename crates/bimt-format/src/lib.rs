@@ -168,6 +168,10 @@ pub struct MetricsFile {
     pub steps_per_second: f64,
     pub train_loss: f64,
     pub test_loss: f64,
+    /// The test loss before the first step (absent in files written before bimt recorded
+    /// it): a run whose `test_loss` is not below it ended worse than it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_test_loss: Option<f64>,
     /// What `train_loss` and `test_loss` average over.
     #[serde(default)]
     pub loss_definitions: LossDefinitions,

@@ -57,6 +57,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
             seed,
             backend: Backend::Flex,
             hyper: hyper.clone(),
+            checkpoint_every: None,
             custom: None,
         };
         run(&RunSpec {

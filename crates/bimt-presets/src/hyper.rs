@@ -225,10 +225,14 @@ pub struct Overrides {
     pub _command: Option<serde::de::IgnoredAny>,
     /// `bimt run graph`: the architecture file.
     pub arch: Option<std::path::PathBuf>,
+    /// Recorded by `run.json`: the architecture file's SHA-256 then (checked against it now).
+    pub arch_sha256: Option<String>,
     /// `bimt run mlp`: hidden layer widths.
     pub hidden: Option<Vec<usize>>,
     /// `bimt run graph|mlp`: a CSV of measurements.
     pub data: Option<std::path::PathBuf>,
+    /// Recorded by `run.json`: the data file's SHA-256 then (checked against it now).
+    pub data_sha256: Option<String>,
     /// The CSV's target columns.
     pub targets: Option<Vec<String>>,
     /// `bimt run graph|mlp`: formulas to sample data from.
@@ -262,10 +266,13 @@ pub struct Overrides {
     pub batch: Option<usize>,
     pub finetune_steps: Option<usize>,
     pub finetune_lr: Option<f64>,
+    /// Steps between checkpoints.
+    pub checkpoint_every: Option<usize>,
 }
 
 impl Overrides {
-    /// Applies the overrides that are set; a bad value names the setting.
+    /// Applies the overrides that are set; a value that cannot be read names the setting
+    /// (ranges are checked once all sources are applied: [`crate::limits::check_hyper`]).
     pub fn apply(&self, h: &mut Hyper) -> Result<(), String> {
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = self.$field.clone() { h.$field = v; })* };
@@ -291,9 +298,6 @@ impl Overrides {
         }
         if let Some(spec) = &self.lr {
             h.lr = spec.phases("lr")?;
-            if h.lr.iter().any(|&(_, v)| v == 0.0) {
-                return Err("lr: expected a learning rate > 0 in every phase".into());
-            }
         }
         if let Some(m) = &self.swap_mode {
             h.swap_mode = SwapMode::parse(m).ok_or_else(|| {
@@ -317,29 +321,6 @@ impl Overrides {
                 "l2" => true,
                 other => return Err(format!("metric '{other}': expected l1 or l2")),
             };
-        }
-        for (name, v) in [("A", h.a), ("y_star", h.y_star)] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(format!("{name} = {v}: expected a finite number ≥ 0"));
-            }
-        }
-        if !(h.finetune_lr.is_finite() && h.finetune_lr > 0.0) {
-            return Err(format!(
-                "finetune_lr = {}: expected a learning rate > 0",
-                h.finetune_lr
-            ));
-        }
-        if h.steps == 0 {
-            return Err("steps = 0: expected at least one step".into());
-        }
-        if h.batch == Some(0) {
-            return Err(
-                "batch = 0: expected at least one sample per batch (leave batch out to train on the whole training split)"
-                    .into(),
-            );
-        }
-        if h.log_every == 0 {
-            return Err("log_every = 0: expected a log interval of at least one step".into());
         }
         Ok(())
     }
@@ -365,24 +346,44 @@ impl PhaseSpec {
     }
 }
 
-/// Parses phases: `1e-3` (constant) or `0:1e-3,5000:1e-2,15000:1e-3`.
+/// Parses phases: `1e-3` (constant) or `0:1e-3,5000:1e-2,15000:1e-3`. The first phase starts
+/// at step 0 and the steps increase; each value is a finite number ≥ 0 (its range is checked
+/// later, with the other settings).
 pub fn parse_phases(name: &str, text: &str) -> Result<Vec<(usize, f64)>, String> {
-    let bad = |part: &str| {
-        format!(
-            "{name} '{text}': cannot read '{part}'; expected a number or STEP:VALUE,STEP:VALUE,..."
-        )
-    };
+    let expected = "expected a number or STEP:VALUE,STEP:VALUE,... starting at step 0";
     let mut phases = Vec::new();
     for part in text.split(',').map(str::trim) {
         let (step, value) = match part.split_once(':') {
-            Some((s, v)) => (s.trim().parse().map_err(|_| bad(part))?, v),
+            Some((s, v)) => {
+                let step = s.trim().parse().map_err(|_| {
+                    format!(
+                        "{name} '{text}': cannot read the step '{}' of '{part}'; {expected}",
+                        s.trim()
+                    )
+                })?;
+                (step, v.trim())
+            }
             None => (0, part),
         };
-        let value: f64 = value.trim().parse().map_err(|_| bad(part))?;
+        let value: f64 = value
+            .parse()
+            .map_err(|_| format!("{name} '{text}': cannot read '{part}'; {expected}"))?;
         if !value.is_finite() || value < 0.0 {
-            return Err(bad(part));
+            let wanted = if name == "lr" {
+                "a learning rate > 0"
+            } else {
+                "a finite number ≥ 0"
+            };
+            return Err(format!("{name} '{text}': expected {wanted}, not {value}"));
         }
         phases.push((step, value));
+    }
+    if let Some(&(first, _)) = phases.first().filter(|&&(step, _)| step != 0) {
+        return Err(format!(
+            "{name} '{text}': the first phase starts at step {first}, so steps 0-{} would have no \
+             {name}; start at step 0 (e.g. 0:VALUE,{text})",
+            first - 1
+        ));
     }
     if phases.windows(2).any(|w| w[0].0 >= w[1].0) {
         return Err(format!("{name} '{text}': phase steps must increase"));

@@ -10,6 +10,7 @@ use bimt_format::{MetricsFile, write_json};
 pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
     let preset = find(&spec.settings.preset)?;
     prepare_out(&spec.out)?;
+    remove_stale_outputs(spec)?;
     write_json(&spec.out.join("run.json"), &spec.record()).map_err(|e| e.to_string())?;
     match preset.experiment {
         Experiment::Symbolic(formula) => symbolic::run(spec, formula),
@@ -19,6 +20,26 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
         Experiment::InContext { singular } => in_context::run(spec, singular),
         Experiment::Custom => custom::run(spec),
     }
+}
+
+/// Removes what an earlier run left in the output directory that this run would not replace
+/// before it ends: its `checkpoint.json` (unless this run resumes from it) and its
+/// `metrics.json`, so that neither is taken for this run's.
+fn remove_stale_outputs(spec: &RunSpec) -> Result<(), String> {
+    let same_file = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    for name in ["checkpoint.json", "metrics.json"] {
+        let path = spec.out.join(name);
+        let resumed_from = spec.resume.as_deref().is_some_and(|r| same_file(r, &path));
+        if path.exists() && !resumed_from {
+            std::fs::remove_file(&path).map_err(|e| {
+                format!(
+                    "{}: cannot remove the previous run's file: {e}",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The metrics of a finished run of `spec`: its directory holds `metrics.json` and a

@@ -4,6 +4,7 @@
 
 use crate::history::{FrameSink, LogFile};
 use crate::hyper::Hyper;
+use crate::progress::Progress;
 use crate::report;
 use crate::settings::{Resolved, RunSettings};
 use bimt_data::Dataset;
@@ -19,7 +20,6 @@ use bimt_views::{
     Curves, GifWriter, GraphStyle, render_curves, render_graph, render_graph_svg, write_png,
     write_svg,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -32,8 +32,6 @@ pub struct RunSpec {
     pub out: PathBuf,
     /// A checkpoint to continue from.
     pub resume: Option<PathBuf>,
-    /// Write `checkpoint.json` every this many steps (and at the end).
-    pub checkpoint_every: Option<usize>,
     /// No progress bar.
     pub quiet: bool,
     /// Where the mnist preset reads its IDX files (else `$BIMT_MNIST_DIR`, else
@@ -50,7 +48,6 @@ impl RunSpec {
             settings,
             out: out.into(),
             resume: None,
-            checkpoint_every: None,
             quiet: false,
             data_dir: None,
             command: Vec::new(),
@@ -187,7 +184,7 @@ pub fn graph_style(size: GraphSize, title: String, frame: bool) -> GraphStyle {
 }
 
 struct RunObserver<'a> {
-    bar: ProgressBar,
+    progress: Progress,
     frames: &'a FrameSink,
     log: LogFile,
     /// The first error writing `log.jsonl`, reported when training ends.
@@ -199,7 +196,7 @@ struct RunObserver<'a> {
 impl<N: Network> Observer<N> for RunObserver<'_> {
     fn on_step(&mut self, step: usize) {
         if step.is_multiple_of(100) {
-            self.bar.set_position(step as u64);
+            self.progress.set_position(step);
         }
     }
 
@@ -208,7 +205,7 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
             .test_accuracy
             .map(|a| format!(" acc {:.1}%", 100.0 * a))
             .unwrap_or_default();
-        self.bar.set_message(format!(
+        self.progress.set_message(format!(
             "λ {:.0e} test {:.2e}{accuracy} cost {:.3} swaps {}",
             entry.lambda, entry.test_loss, entry.connection_cost, entry.swaps
         ));
@@ -268,7 +265,7 @@ pub fn train_task<N: Network, T: Task>(
 ) -> Result<MetricsFile, String> {
     let (h, settings) = (spec.hyper(), &spec.settings);
     let metric = metric_of(h);
-    let config = train_config(h, settings.variant, spec.checkpoint_every);
+    let config = train_config(h, settings.variant, settings.checkpoint_every);
     let mut model =
         Model::new(network, settings.seed, &spec.device()).map_err(|e| e.to_string())?;
     let mut resumed = None;
@@ -296,18 +293,7 @@ pub fn train_task<N: Network, T: Task>(
             .zip(resumed.as_ref().map(|_| trainer.start_step)),
     )?;
     let log = LogFile::start(&spec.out.join("log.jsonl"), &trainer.history)?;
-    let bar = if spec.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(config.total_steps() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}",
-        )
-        .expect("valid template"),
-    );
-    bar.set_position(trainer.start_step as u64);
+    let progress = Progress::new(spec.quiet, trainer.start_step, config.total_steps());
     if resumed.is_none() {
         frames.push(
             0,
@@ -315,7 +301,7 @@ pub fn train_task<N: Network, T: Task>(
         );
     }
     let mut observer = RunObserver {
-        bar,
+        progress,
         frames: &frames,
         log,
         log_error: None,
@@ -323,7 +309,7 @@ pub fn train_task<N: Network, T: Task>(
         cost: cost.clone(),
     };
     let summary = trainer.run(&mut observer).map_err(|e| e.to_string())?;
-    observer.bar.finish_and_clear();
+    observer.progress.finish(config.total_steps());
     if let Some(e) = observer.log_error {
         return Err(e);
     }
@@ -334,6 +320,7 @@ pub fn train_task<N: Network, T: Task>(
         model: &model_file,
         summary: &summary,
         wall_seconds: trainer.wall_offset + summary.wall_seconds,
+        initial_test_loss: trainer.initial.map(|i| i.test_loss),
         loss_definitions,
     };
     let mut title = title;
@@ -357,6 +344,8 @@ struct Trained<'a> {
     summary: &'a RunSummary,
     /// Seconds of training over every call of the run.
     wall_seconds: f64,
+    /// The test loss before the first step.
+    initial_test_loss: Option<f64>,
     loss_definitions: [String; 2],
 }
 
@@ -383,6 +372,7 @@ fn write_outputs(
         steps_per_second: summary.steps_run as f64 / summary.wall_seconds.max(1e-9),
         train_loss: summary.evaluation.train_loss,
         test_loss: summary.evaluation.test_loss,
+        initial_test_loss: trained.initial_test_loss,
         loss_definitions: LossDefinitions {
             train_loss: train_definition,
             test_loss: test_definition,
@@ -417,6 +407,31 @@ fn write_outputs(
     metrics.timing.outputs = outputs_started.elapsed().as_secs_f64();
     write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
     Ok(metrics)
+}
+
+/// The least fraction of its initial test loss that training must remove for a run to count
+/// as having learned: every preset removes over 90 % at its defaults.
+pub const LEAST_IMPROVEMENT: f64 = 0.01;
+
+/// Why a finished run is no better than no training at all, if it is: its test loss ended
+/// above the one before the first step, or less than [`LEAST_IMPROVEMENT`] below it (a
+/// learning rate or λ too large, say).
+pub fn ended_worse(m: &MetricsFile) -> Option<String> {
+    let initial = m.initial_test_loss?;
+    // A NaN test loss counts as worse.
+    let verdict = if m.test_loss.is_nan() || m.test_loss >= initial {
+        "ended worse than it started"
+    } else if m.test_loss > (1.0 - LEAST_IMPROVEMENT) * initial {
+        "learned next to nothing"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the run {verdict}: test loss {:.4e} after training, {:.4e} before the first step; \
+         its outputs are written, but its settings need another look (a smaller --lr or \
+         --lambda first)",
+        m.test_loss, initial
+    ))
 }
 
 /// The training curves of a run's log.

@@ -2,12 +2,15 @@
 //! figure and its structure depend on the seed.
 
 use crate::launch::run;
+use crate::limits::MAX_SEEDS;
 use crate::registry::{Table1Entry, find};
 use crate::runner::RunSpec;
+use crate::runner::ended_worse;
 use bimt_format::{MetricsFile, write_json};
 use serde_json::{Value, json};
 
-/// Parses `0-7`, `0,3,6` or a mix (`0-3,8`) into seeds, in the order given.
+/// Parses `0-7`, `0,3,6` or a mix (`0-3,8`) into seeds, in the order given: at most
+/// [`MAX_SEEDS`] of them, none twice.
 pub fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
     let bad = |part: &str| {
         format!("--seeds '{list}': cannot read '{part}'; expected N, A-B or a comma list of them")
@@ -21,14 +24,33 @@ pub fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
                     b.trim().parse().map_err(|_| bad(part))?,
                 );
                 if a > b {
-                    return Err(bad(part));
+                    return Err(format!(
+                        "--seeds '{list}': the range '{part}' runs backwards; write {b}-{a}"
+                    ));
+                }
+                if b - a >= (MAX_SEEDS - seeds.len().min(MAX_SEEDS)) as u64 {
+                    return Err(too_many(list));
                 }
                 seeds.extend(a..=b);
             }
             None => seeds.push(part.parse().map_err(|_| bad(part))?),
         }
+        if seeds.len() > MAX_SEEDS {
+            return Err(too_many(list));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = seeds.iter().find(|&&seed| !seen.insert(seed)) {
+        return Err(format!(
+            "--seeds '{list}': seed {twice} is listed twice; each seed runs once"
+        ));
     }
     Ok(seeds)
+}
+
+/// The error for a list of more than [`MAX_SEEDS`] seeds.
+fn too_many(list: &str) -> String {
+    format!("--seeds '{list}': more than {MAX_SEEDS} seeds; split the list over several commands")
 }
 
 /// One seed's row of `seeds.json`; `structure` is the preset's Table 1 criterion, if any.
@@ -50,11 +72,13 @@ fn row(m: &MetricsFile, structure: Option<&Table1Entry>) -> Value {
 }
 
 /// Runs `template` once per seed into `<out>/seed-N`, printing a line per seed, then writes
-/// `<out>/seeds.json`.
-pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<(), String> {
+/// `<out>/seeds.json`. Returns how many seeds ended worse than they started (each is reported
+/// on stderr).
+pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<usize, String> {
     let base = template.out.clone();
     let entry = find(&template.settings.preset)?.table1.as_ref();
     let mut rows = Vec::with_capacity(seeds.len());
+    let mut worse = 0;
     println!("seed  test loss  accuracy  active neurons per layer");
     for &seed in seeds {
         let mut spec = template.clone();
@@ -63,6 +87,10 @@ pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<(), String> {
         spec.resume = None;
         spec.quiet = true;
         let m = run(&spec).map_err(|e| format!("seed {seed}: {e}"))?;
+        if let Some(why) = ended_worse(&m) {
+            eprintln!("seed {seed}: {why}");
+            worse += 1;
+        }
         let r = row(&m, entry);
         let accuracy = m
             .test_accuracy
@@ -107,7 +135,7 @@ pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<(), String> {
     }
     write_json(&base.join("seeds.json"), &summary).map_err(|e| e.to_string())?;
     println!("-> {}", base.join("seeds.json").display());
-    Ok(())
+    Ok(worse)
 }
 
 /// The median of `values` (the mean of the middle two for an even count); `None` if empty.
@@ -123,7 +151,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{median, parse_seeds};
+    use super::{MAX_SEEDS, median, parse_seeds};
 
     #[test]
     fn medians() {
@@ -140,5 +168,14 @@ mod tests {
             let e = parse_seeds(bad).unwrap_err();
             assert!(e.contains("--seeds"), "{e}");
         }
+        let e = parse_seeds("0,0").unwrap_err();
+        assert!(e.contains("seed 0 is listed twice"), "{e}");
+        let e = parse_seeds("2,0-3").unwrap_err();
+        assert!(e.contains("seed 2 is listed twice"), "{e}");
+        // A huge range is refused before any seed is stored.
+        let e = parse_seeds("0-99999999999").unwrap_err();
+        assert!(e.contains("more than 10000 seeds"), "{e}");
+        assert_eq!(parse_seeds("0-9999").unwrap().len(), MAX_SEEDS);
+        assert!(parse_seeds("0-9999,10000").is_err());
     }
 }

@@ -3,14 +3,16 @@
 //! carries them, so that a resume is checked against the run it continues.
 
 use crate::hyper::{Hyper, Overrides, Profile};
+use crate::limits;
 use crate::registry::{self, Experiment};
 use bimt_engine::{Backend, Checkpoint, SwapMoments, Variant};
 use bimt_format::read_json;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The settings a resume may change: the total step count and the log interval.
-pub const CHANGEABLE_ON_RESUME: [&str; 2] = ["steps", "log_every"];
+/// The settings a resume may change: the total step count, the log interval and how often
+/// checkpoints are written (none of them changes the numbers of the steps already taken).
+pub const CHANGEABLE_ON_RESUME: [&str; 3] = ["steps", "log_every", "checkpoint_every"];
 
 /// Every setting of a run, resolved.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +23,8 @@ pub struct Resolved {
     pub seed: u64,
     pub backend: Backend,
     pub hyper: Hyper,
+    /// Write `checkpoint.json` every this many steps (and at the end); a resume keeps it.
+    pub checkpoint_every: Option<usize>,
     /// The network and data of `bimt run graph|mlp` (`None` for the paper's presets).
     pub custom: Option<Custom>,
 }
@@ -28,15 +32,21 @@ pub struct Resolved {
 /// A user's own network and data (`bimt run graph`, `bimt run mlp`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Custom {
-    /// `graph`: the architecture file.
+    /// `graph`: the architecture file, as an absolute path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<std::path::PathBuf>,
+    /// The SHA-256 of the architecture file's contents when the run started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch_sha256: Option<String>,
     /// `mlp`: hidden widths.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden: Option<Vec<usize>>,
-    /// A CSV file, or else `formula`.
+    /// A CSV file (as an absolute path), or else `formula`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<std::path::PathBuf>,
+    /// The SHA-256 of the data file's contents when the run started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_sha256: Option<String>,
     /// The CSV's target columns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<String>>,
@@ -89,10 +99,14 @@ impl Custom {
             }
             return Ok(None);
         }
+        let (arch, arch_sha256) = input_file(sources, "--arch", |o| (&o.arch, &o.arch_sha256))?;
+        let (data, data_sha256) = input_file(sources, "--data", |o| (&o.data, &o.data_sha256))?;
         let custom = Custom {
-            arch: last(sources, |o| o.arch.clone()),
+            arch,
+            arch_sha256,
             hidden: last(sources, |o| o.hidden.clone()),
-            data: last(sources, |o| o.data.clone()),
+            data,
+            data_sha256,
             targets: last(sources, |o| o.targets.clone()),
             formula: last(sources, |o| o.formula.clone()),
             loss: last(sources, |o| o.loss.clone()).unwrap_or_else(|| "mse".into()),
@@ -144,6 +158,22 @@ impl Custom {
         if custom.formula.is_some() && custom.loss != "mse" {
             return Err("a formula gives real targets: use --loss mse".into());
         }
+        if !(custom.test_fraction > 0.0 && custom.test_fraction < 1.0) {
+            return Err(format!(
+                "test_fraction = {}: expected a fraction strictly between 0 and 1 (both splits \
+                 need rows: the test split measures the run, the training split trains it)",
+                custom.test_fraction
+            ));
+        }
+        if custom.formula.is_some() {
+            limits::check_count("samples", custom.samples, 2, limits::MAX_SAMPLES)?;
+        }
+        let (lo, hi) = custom.range;
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            return Err(format!(
+                "range = {lo},{hi}: expected finite LO,HI with LO below HI, e.g. -1,1"
+            ));
+        }
         Ok(Some(custom))
     }
 }
@@ -182,6 +212,9 @@ pub struct RunSettings {
     pub batch: Option<usize>,
     pub finetune_steps: usize,
     pub finetune_lr: f64,
+    /// Steps between checkpoints; absent when the run writes none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
     /// `bimt run graph|mlp`: the network and the data.
     #[serde(flatten)]
     pub custom: Option<Custom>,
@@ -224,6 +257,7 @@ impl RunSettings {
             batch: h.batch,
             finetune_steps: h.finetune_steps,
             finetune_lr: h.finetune_lr,
+            checkpoint_every: r.checkpoint_every,
             custom: r.custom.clone(),
         }
     }
@@ -273,6 +307,7 @@ pub fn resolve(
     sources.push((None, flags));
     let resolved = merge(preset, &sources)?;
     if let Some((path, stored)) = &stored {
+        check_resume_steps(path, &resolved.hyper, stored.steps)?;
         let before = RunSettings::new(
             &merge(preset, &[(Some(path.display().to_string()), stored)])?,
             Vec::new(),
@@ -281,9 +316,24 @@ pub fn resolve(
         let after = RunSettings::new(&resolved, Vec::new()).to_json();
         for (key, was) in before.as_object().into_iter().flatten() {
             let asked = &after[key.as_str()];
-            if key == "bimt_version" || CHANGEABLE_ON_RESUME.contains(&key.as_str()) || asked == was
+            // Input files are compared by their contents (the `*_sha256` keys), not by the
+            // path's text: the same file may be named another way.
+            if key == "bimt_version"
+                || key == "arch"
+                || key == "data"
+                || CHANGEABLE_ON_RESUME.contains(&key.as_str())
+                || asked == was
             {
                 continue;
+            }
+            if let Some(file) = key.strip_suffix("_sha256") {
+                return Err(format!(
+                    "--resume {}: the --{file} file {} holds other contents than the run was \
+                     made with (SHA-256 {was} then, {asked} now); a resume needs the same \
+                     {file}: restore the file or start a new run without --resume",
+                    path.display(),
+                    after[file]
+                ));
             }
             return Err(format!(
                 "--resume {}: the run was made with {key} = {was}, but this command asks for \
@@ -350,6 +400,7 @@ fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resol
         );
         hyper.log_every = hyper.steps;
     }
+    limits::check_hyper(&hyper)?;
     let variant_name = last(sources, |o| o.variant.clone()).unwrap_or_else(|| "bimt".into());
     let variant = Variant::parse(&variant_name).ok_or_else(|| {
         format!("unknown variant '{variant_name}'; expected vanilla, l1, l1-local, l1-swap or bimt")
@@ -364,8 +415,90 @@ fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resol
         seed: last(sources, |o| o.seed).unwrap_or(0),
         backend,
         hyper,
+        checkpoint_every: last(sources, |o| o.checkpoint_every),
         custom: Custom::resolve(preset, sources)?,
     })
+}
+
+/// The input file of `sources` (the last one given, by `select`'s path) as an absolute path,
+/// with the SHA-256 of its contents. When the source that names the file also records its
+/// hash (a `run.json` or a checkpoint), the file must still hold those contents.
+fn input_file(
+    sources: &[(Option<String>, &Overrides)],
+    flag: &str,
+    select: impl Fn(&Overrides) -> (&Option<PathBuf>, &Option<String>),
+) -> Result<(Option<PathBuf>, Option<String>), String> {
+    let Some((label, path, recorded)) = sources.iter().rev().find_map(|(label, o)| {
+        let (path, hash) = select(o);
+        path.as_ref().map(|p| (label, p, hash))
+    }) else {
+        return Ok((None, None));
+    };
+    let path = path
+        .canonicalize()
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.clone());
+    // A file that cannot be read is reported by its loader, with the reason.
+    let Ok(contents) = std::fs::read(&path) else {
+        return Ok((Some(path), None));
+    };
+    let hash = sha256_hex(&contents);
+    if let (Some(recorded), Some(label)) = (recorded, label)
+        && *recorded != hash
+    {
+        return Err(format!(
+            "{label}: its {flag} file {} has changed since the run was recorded (SHA-256 \
+             {recorded} then, {hash} now); restore the file, or give {flag} again to use its \
+             new contents in a new run",
+            path.display()
+        ));
+    }
+    Ok((Some(path), Some(hash)))
+}
+
+/// The SHA-256 of `bytes` in lowercase hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Refuses a resume whose `--steps` would end the run before its checkpoint, or change the
+/// schedule (of `recorded_steps`) under a fine-tune that has already begun.
+fn check_resume_steps(path: &Path, h: &Hyper, recorded_steps: Option<usize>) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        step: usize,
+    }
+    let step = read_json::<Header>(path, "checkpoint")
+        .map_err(|e| e.to_string())?
+        .step;
+    if let Some(recorded) = recorded_steps.filter(|&r| step > r && r != h.steps) {
+        return Err(format!(
+            "--resume {}: the checkpoint is at step {step}, in the fine-tune after the run's \
+             {recorded} steps; --steps {} would move the schedule under it: leave --steps out",
+            path.display(),
+            h.steps
+        ));
+    }
+    let total = h.steps + h.finetune_steps;
+    if step > total {
+        return Err(format!(
+            "--resume {}: the checkpoint is at step {step}, past the {total} steps this command \
+             asks for (--steps {}{}); give --steps of at least {} to continue it",
+            path.display(),
+            h.steps,
+            if h.finetune_steps > 0 {
+                format!(" and {} fine-tune steps", h.finetune_steps)
+            } else {
+                String::new()
+            },
+            step.saturating_sub(h.finetune_steps)
+        ));
+    }
+    Ok(())
 }
 
 /// Says so when a recorded run was made by another version of bimt.

@@ -44,6 +44,16 @@ pub fn one_line_error(out: &Output) -> String {
     stderr
 }
 
+/// Asserts that `out` wrote a finished run: a success, or status 3 (it ended worse than it
+/// started), showing its standard error otherwise.
+pub fn finished(out: &Output) {
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Asserts that `out` is a success, showing its standard error otherwise.
 pub fn succeeded(out: &Output) {
     assert!(
