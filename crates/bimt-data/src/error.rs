@@ -390,8 +390,36 @@ pub enum DataError {
     FormulaSyntax {
         /// The formula as written.
         formula: String,
-        /// What the expression parser reported.
+        /// What is missing or unexpected, in the formula's terms.
         message: String,
+    },
+    /// A name that is neither an input (`x1`, `x2`, …) nor a constant.
+    #[error(
+        "formula {formula:?}: unknown name '{name}'{hint}; inputs are named x1, x2, x3, …; constants: {constants}; functions: {functions}"
+    )]
+    FormulaUnknownName {
+        /// The formula as written.
+        formula: String,
+        /// The unknown name.
+        name: String,
+        /// ` (did you mean 'pi'?)`, or empty.
+        hint: String,
+        /// The known constants, comma-separated.
+        constants: String,
+        /// The known functions, comma-separated.
+        functions: String,
+    },
+    /// A name called as a function that is no known function.
+    #[error("formula {formula:?}: unknown function '{name}'{hint}; functions: {functions}")]
+    FormulaUnknownFunction {
+        /// The formula as written.
+        formula: String,
+        /// The unknown name.
+        name: String,
+        /// ` (did you mean 'sin'?)`, or empty.
+        hint: String,
+        /// The known functions, comma-separated.
+        functions: String,
     },
     /// An output name also appears as an input variable.
     #[error(
