@@ -182,7 +182,6 @@ fn bimt_training_lowers_loss_and_cost_and_swaps() {
         "{parts} > {}",
         summary.wall_seconds
     );
-    assert!(t.steps > 0.5 * summary.wall_seconds, "{t:?}");
 }
 
 #[test]

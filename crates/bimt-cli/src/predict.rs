@@ -10,6 +10,16 @@ use std::path::Path;
 /// predicts every row, and writes a CSV with one column per output to `out`, or to standard
 /// output.
 pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String> {
+    let scaling = run.join("standardisation.json");
+    if let Some(out) = out {
+        let model = run.join("model.json");
+        let read = [
+            (data, "the data file"),
+            (model.as_path(), "the run's model.json"),
+            (scaling.as_path(), "the run's standardisation.json"),
+        ];
+        refuse_overwriting(out, &read)?;
+    }
     let model = ModelFile::read(&run.join("model.json")).map_err(|e| e.to_string())?;
     bimt_analysis::check_evaluable(&model)
         .map_err(|e| format!("{}: {e}", run.join("model.json").display()))?;
@@ -30,7 +40,6 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
     }
     let (mut values, rows) =
         bimt_data::read_csv_columns(data, &model.input_names).map_err(|e| e.to_string())?;
-    let scaling = run.join("standardisation.json");
     if scaling.exists() {
         let file: StandardisationFile =
             read_json(&scaling, "standardisation file").map_err(|e| e.to_string())?;
@@ -72,5 +81,24 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
             print!("{text}");
             Ok(())
         }
+    }
+}
+
+/// Refuses an output path that is one of the files `read` (compared as canonical paths, so
+/// `./x.csv` or a link to it count too): writing there would destroy what is being read.
+fn refuse_overwriting(out: &Path, read: &[(&Path, &str)]) -> Result<(), String> {
+    // An output that does not exist yet is none of the existing inputs.
+    let Ok(target) = out.canonicalize() else {
+        return Ok(());
+    };
+    match read
+        .iter()
+        .find(|(path, _)| path.canonicalize().is_ok_and(|p| p == target))
+    {
+        Some((_, what)) => Err(format!(
+            "--out {} is {what}, which bimt predict reads; write the predictions to another file",
+            out.display()
+        )),
+        None => Ok(()),
     }
 }

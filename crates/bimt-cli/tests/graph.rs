@@ -203,3 +203,184 @@ fn predict_names_a_missing_input_column() {
     assert!(e.contains("new.csv") && e.contains("x2"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn predict_refuses_to_write_over_a_file_it_reads() {
+    let dir = temp_dir("predict-overwrite");
+    let run = dir.join("run");
+    succeeded(&bimt(&[
+        "run",
+        "mlp",
+        "--quiet",
+        "--hidden",
+        "4",
+        "--formula",
+        "y = x1 + x2",
+        "--steps",
+        "100",
+        "--out",
+        run.to_str().unwrap(),
+    ]));
+    let data = dir.join("x.csv");
+    std::fs::write(&data, "x1,x2\n1,2\n3,4\n").unwrap();
+    let model = std::fs::read(run.join("model.json")).unwrap();
+    for (out, what) in [
+        (data.clone(), "the data file"),
+        (dir.join(".").join("x.csv"), "the data file"),
+        (run.join("model.json"), "model.json"),
+        (run.join("..").join("run").join("model.json"), "model.json"),
+    ] {
+        let e = one_line_error(&bimt(&[
+            "predict",
+            run.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        assert!(e.contains("--out") && e.contains(what), "{e}");
+    }
+    assert_eq!(std::fs::read(&data).unwrap(), b"x1,x2\n1,2\n3,4\n");
+    assert!(std::fs::read(run.join("model.json")).unwrap() == model);
+    // Any other file is fine.
+    let preds = dir.join("preds.csv");
+    succeeded(&bimt(&[
+        "predict",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        preds.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read_to_string(&preds).unwrap().lines().count(), 3);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn class_labels_must_be_every_class_from_zero() {
+    let dir = temp_dir("labels");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |labels: &[u32]| {
+        let path = dir.join("labels.csv");
+        let rows: String = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("{i},{l}\n"))
+            .collect();
+        std::fs::write(&path, format!("a,label\n{rows}")).unwrap();
+        bimt(&[
+            "run",
+            "mlp",
+            "--quiet",
+            "--hidden",
+            "4",
+            "--data",
+            path.to_str().unwrap(),
+            "--targets",
+            "label",
+            "--loss",
+            "cross-entropy",
+            "--steps",
+            "50",
+            "--log-every",
+            "50",
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ])
+    };
+    // {0, 7} made 8 outputs; one class reported 100 % accuracy.
+    let e = one_line_error(&run(&[0, 7, 0, 7, 0, 7]));
+    assert!(
+        e.contains("labels.csv") && e.contains("\"label\"") && e.contains("missing 1-6"),
+        "{e}"
+    );
+    let e = one_line_error(&run(&[1, 1, 1, 1, 1]));
+    assert!(
+        e.contains("labels.csv") && e.contains("at least two classes"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn formula_mistakes_are_told_in_the_formula_s_terms() {
+    let dir = temp_dir("formula-typos");
+    for (formula, want) in [
+        ("y1 = x1 + z + x2", "unknown name 'z'"),
+        (
+            "y = sinn(x1)",
+            "unknown function 'sinn' (did you mean 'sin'?)",
+        ),
+        ("y = 2x1 + x2", "'2x1': write 2*x1"),
+        ("y = (x1 + x2", "a ')' is missing"),
+    ] {
+        let e = one_line_error(&bimt(&[
+            "run",
+            "mlp",
+            "--quiet",
+            "--hidden",
+            "4",
+            "--formula",
+            formula,
+            "--out",
+            dir.to_str().unwrap(),
+        ]));
+        assert!(e.contains(formula) && e.contains(want), "{formula}: {e}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn architecture_files_that_cannot_mean_what_they_say_are_refused_by_name() {
+    let dir = temp_dir("bad-arch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |layers: &str, edges: &str| {
+        let path = dir.join("arch.json");
+        std::fs::write(
+            &path,
+            format!(r#"{{"layers": [{layers}], "edges": [{edges}]}}"#),
+        )
+        .unwrap();
+        bimt(&[
+            "run",
+            "graph",
+            "--quiet",
+            "--arch",
+            path.to_str().unwrap(),
+            "--formula",
+            "y = x1 + x2",
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ])
+    };
+    let layers = |h: &str| {
+        format!(
+            r#"{{"name": "x", "size": 2, "role": "input"}}, {{"name": "{h}", "size": 3}},
+               {{"name": "y", "size": 1, "role": "output"}}"#
+        )
+    };
+    let chain = r#"{"from": "x", "to": "h"}, {"from": "h", "to": "y"}"#;
+    let e = one_line_error(&run(
+        &layers("h"),
+        &format!(r#"{chain}, {{"from": "x", "to": "h"}}"#),
+    ));
+    assert!(
+        e.contains("arch.json") && e.contains("edges 1 and 3") && e.contains("x -> h"),
+        "duplicate edge: {e}"
+    );
+    let low = layers("h").replace(r#""size": 3"#, r#""size": 3, "depth": -1"#);
+    let e = one_line_error(&run(&low, chain));
+    assert!(
+        e.contains("arch.json") && e.contains("layer 'h'") && e.contains("above 0"),
+        "negative depth: {e}"
+    );
+    let e = one_line_error(&run(
+        &layers(""),
+        r#"{"from": "x", "to": ""}, {"from": "", "to": "y"}"#,
+    ));
+    assert!(
+        e.contains("arch.json") && e.contains("layer 2 has an empty name"),
+        "empty name: {e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -24,8 +24,8 @@ pub struct CsvOptions {
     pub targets: Vec<String>,
     /// Classification: exactly one target column holding class labels
     /// `0..k-1` (non-negative integers written as numbers, e.g. `2` or
-    /// `2.0`); the dataset's [`Targets::Classes`] has `classes` = max label
-    /// + 1. Otherwise regression.
+    /// `2.0`), each of them present and `k` at least 2; the dataset's
+    /// [`Targets::Classes`] has `classes` = k. Otherwise regression.
     pub classification: bool,
     /// Fraction of rows in the test split, in `[0, 1)`; rows are shuffled
     /// with `seed` first (reproducible). The test split gets
@@ -52,7 +52,8 @@ pub struct CsvOptions {
 /// duplicate name, a row is ragged or a line in the middle is empty, a
 /// cell is not a finite number, a target column is missing, no input column
 /// is left, there are fewer than 2 data rows, a class label is not a
-/// non-negative integer, the test fraction is not in `[0, 1)`, or one of
+/// non-negative integer, the labels are one class or skip one of `0..k-1`
+/// (naming the labels found and missing), the test fraction is not in `[0, 1)`, or one of
 /// the splits would be empty.
 ///
 /// # Example
@@ -136,7 +137,7 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset, DataError>
     let (targets, output_names) = if options.classification {
         let col = target_cols[0];
         let labels = table.labels(col)?;
-        let classes = labels.iter().max().map_or(1, |&m| m as usize + 1);
+        let classes = table.classes(col, &labels)?;
         let name = &table.header[col];
         let names = (0..classes).map(|k| format!("{name}={k}")).collect();
         (Targets::Classes { labels, classes }, names)
@@ -465,7 +466,68 @@ impl Table {
             })
             .collect()
     }
+
+    /// The number of classes `k` of the labels of column `col`: every label `0..k-1` must
+    /// occur, and `k` must be at least 2 (one class would be learnt by a constant).
+    fn classes(&self, col: usize, labels: &[u32]) -> Result<usize, DataError> {
+        let mut seen = vec![false; labels.iter().max().map_or(0, |&m| m as usize + 1)];
+        for &l in labels {
+            seen[l as usize] = true;
+        }
+        let (found, missing): (Vec<u32>, Vec<u32>) =
+            (0..seen.len() as u32).partition(|&l| seen[l as usize]);
+        let (path, column, index) = (self.path.clone(), self.header[col].clone(), col + 1);
+        if found.len() < 2 {
+            return Err(DataError::CsvOneClass {
+                path,
+                column,
+                index,
+                found: label_runs(&found),
+            });
+        }
+        if !missing.is_empty() {
+            return Err(DataError::CsvLabelGaps {
+                path,
+                column,
+                index,
+                found: label_runs(&found),
+                missing: label_runs(&missing),
+                classes: found.len(),
+            });
+        }
+        Ok(seen.len())
+    }
 }
+
+/// Sorted labels as a short list of runs, `0, 3-5, 9`: at most [`LISTED_RUNS`] of them,
+/// then `… (N in all)`.
+fn label_runs(labels: &[u32]) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &l in labels {
+        match runs.last_mut() {
+            Some((_, hi)) if *hi + 1 == l => *hi = l,
+            _ => runs.push((l, l)),
+        }
+    }
+    let mut text: Vec<String> = runs
+        .iter()
+        .take(LISTED_RUNS)
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
+        .collect();
+    if runs.len() > LISTED_RUNS {
+        text.push(format!("… ({} in all)", labels.len()));
+    }
+    text.join(", ")
+}
+
+/// How many runs of labels an error lists before it abbreviates.
+const LISTED_RUNS: usize = 8;
 
 /// Finds 1-based line numbers of increasing byte offsets; a line ends at
 /// `\n`, `\r\n` or a lone `\r`, as for the CSV reader.
@@ -660,6 +722,55 @@ mod tests {
             msg.contains("exactly one target") && msg.contains("2 given"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn class_labels_must_be_every_label_from_zero() {
+        let options = CsvOptions {
+            targets: vec!["label".into()],
+            classification: true,
+            test_fraction: 0.0,
+            seed: 1,
+        };
+        let rows = |labels: &[&str]| {
+            let mut text = String::from("x,label\n");
+            for (i, l) in labels.iter().enumerate() {
+                text += &format!("{i},{l}\n");
+            }
+            text
+        };
+        // {0, 7} would silently make 8 outputs, six of them never seen.
+        let msg = error("gap", &rows(&["0", "7", "0", "7"]), &options);
+        assert!(msg.contains("column \"label\" (2)"), "{msg}");
+        assert!(
+            msg.contains("found 0, 7") && msg.contains("missing 1-6"),
+            "{msg}"
+        );
+        // Labels that do not start at 0.
+        let msg = error("from-one", &rows(&["1", "2", "3", "2.0"]), &options);
+        assert!(
+            msg.contains("found 1-3") && msg.contains("missing 0"),
+            "{msg}"
+        );
+        // Many gaps are listed briefly, not one by one.
+        let evens: Vec<String> = (0..100).map(|i| (2 * i).to_string()).collect();
+        let evens: Vec<&str> = evens.iter().map(String::as_str).collect();
+        let msg = error("evens", &rows(&evens), &options);
+        assert!(
+            msg.contains("15, … (99 in all)") && msg.len() < 400,
+            "{msg}"
+        );
+        // One class would report 100 % accuracy for a constant.
+        for labels in [["0", "0", "0"], ["3", "3", "3"]] {
+            let msg = error("one", &rows(&labels), &options);
+            assert!(
+                msg.contains("at least two classes") && msg.contains(labels[0]),
+                "{msg}"
+            );
+        }
+        // 0..k-1, each present, in any order: fine.
+        let file = TempCsv::new("ok", &rows(&["2", "0", "1", "1"]));
+        assert_eq!(read_csv(&file.0, &options).unwrap().out_dim(), 3);
     }
 
     #[test]

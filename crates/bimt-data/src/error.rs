@@ -291,6 +291,42 @@ pub enum DataError {
         /// The cell text.
         cell: String,
     },
+    /// A classification column with a single class.
+    #[error(
+        "{}: column {column:?} ({index}) holds only class label {found}: classification needs at least two classes",
+        path.display()
+    )]
+    CsvOneClass {
+        /// The file.
+        path: PathBuf,
+        /// Name of the label column.
+        column: String,
+        /// 1-based index of the column.
+        index: usize,
+        /// The one label found.
+        found: String,
+    },
+    /// Class labels that are not `0..k-1`, each present: a missing label
+    /// would be an output trained only towards 0.
+    #[error(
+        "{}: column {column:?} ({index}): class labels must be 0 to k-1 with each one present; found {found}, missing {missing}; renumber the {classes} classes 0 to {}",
+        path.display(),
+        classes - 1
+    )]
+    CsvLabelGaps {
+        /// The file.
+        path: PathBuf,
+        /// Name of the label column.
+        column: String,
+        /// 1-based index of the column.
+        index: usize,
+        /// The labels found, as runs (`0, 7`).
+        found: String,
+        /// The labels below the largest one that do not occur, as runs (`1-6`).
+        missing: String,
+        /// Number of distinct labels found.
+        classes: usize,
+    },
     /// The test fraction is not in `[0, 1)`.
     #[error(
         "{}: test fraction {value} is out of range: expected a number in [0, 1)",
@@ -354,8 +390,36 @@ pub enum DataError {
     FormulaSyntax {
         /// The formula as written.
         formula: String,
-        /// What the expression parser reported.
+        /// What is missing or unexpected, in the formula's terms.
         message: String,
+    },
+    /// A name that is neither an input (`x1`, `x2`, …) nor a constant.
+    #[error(
+        "formula {formula:?}: unknown name '{name}'{hint}; inputs are named x1, x2, x3, …; constants: {constants}; functions: {functions}"
+    )]
+    FormulaUnknownName {
+        /// The formula as written.
+        formula: String,
+        /// The unknown name.
+        name: String,
+        /// ` (did you mean 'pi'?)`, or empty.
+        hint: String,
+        /// The known constants, comma-separated.
+        constants: String,
+        /// The known functions, comma-separated.
+        functions: String,
+    },
+    /// A name called as a function that is no known function.
+    #[error("formula {formula:?}: unknown function '{name}'{hint}; functions: {functions}")]
+    FormulaUnknownFunction {
+        /// The formula as written.
+        formula: String,
+        /// The unknown name.
+        name: String,
+        /// ` (did you mean 'sin'?)`, or empty.
+        hint: String,
+        /// The known functions, comma-separated.
+        functions: String,
     },
     /// An output name also appears as an input variable.
     #[error(

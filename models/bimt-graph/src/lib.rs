@@ -237,12 +237,38 @@ impl Graph {
                     ))
                 })
         };
+        if let Some(l) = arch.layers.iter().position(|l| l.name.trim().is_empty()) {
+            return Err(invalid(format!(
+                "layer {} has an empty name; every layer needs a name of its own, which edges \
+                 refer to",
+                l + 1
+            )));
+        }
         let mut dag = DiGraph::<usize, ()>::new();
         let nodes: Vec<_> = (0..arch.layers.len()).map(|i| dag.add_node(i)).collect();
-        let mut ends = Vec::with_capacity(arch.edges.len());
+        let mut ends: Vec<(usize, usize)> = Vec::with_capacity(arch.edges.len());
         for (e, edge) in arch.edges.iter().enumerate() {
             let what = format!("edge {} ({} -> {})", e + 1, edge.from, edge.to);
             let (from, to) = (index(&edge.from, &what)?, index(&edge.to, &what)?);
+            if let Some(first) =
+                (0..e).find(|&f| ends[f] == (from, to) && arch.edges[f].kind == edge.kind)
+            {
+                let why = match edge.kind {
+                    EdgeKind::Linear => "two parallel weight matrices add up to one",
+                    EdgeKind::Identity => "they would add the source twice",
+                };
+                return Err(invalid(format!(
+                    "edges {} and {} are both {} edges {} -> {}: {why}; declare the edge once",
+                    first + 1,
+                    e + 1,
+                    match edge.kind {
+                        EdgeKind::Linear => "linear",
+                        EdgeKind::Identity => "identity",
+                    },
+                    edge.from,
+                    edge.to
+                )));
+            }
             if arch.layers[to].role == Role::Input {
                 return Err(invalid(format!(
                     "{what}: '{}' is an input layer, which holds data and takes no edges",
@@ -277,10 +303,24 @@ impl Graph {
                 )));
             }
         }
-        // Depth: the longest path from an input layer, unless given.
+        // Depth: the longest path from an input layer, unless given. A given depth is 0 or
+        // more for an input layer, above 0 for the others, and every layer sits above the
+        // layers that feed it (which the default depths do by construction).
         let mut depth = vec![0.0f64; arch.layers.len()];
         for &l in &order {
-            if let Some(d) = arch.layers[l].depth {
+            let spec = &arch.layers[l];
+            if let Some(d) = spec.depth {
+                let (fits, expected) = if spec.role == Role::Input {
+                    (d >= 0.0, "0 or more")
+                } else {
+                    (d > 0.0, "a number above 0, where the input layers sit")
+                };
+                if !(fits && d.is_finite()) {
+                    return Err(invalid(format!(
+                        "layer '{}': depth {d}; expected {expected}",
+                        spec.name
+                    )));
+                }
                 depth[l] = d;
                 continue;
             }
@@ -289,6 +329,21 @@ impl Graph {
                 .filter(|&&(_, to)| to == l)
                 .map(|&(from, _)| depth[from] + 1.0)
                 .fold(0.0, f64::max);
+        }
+        for (e, &(from, to)) in ends.iter().enumerate() {
+            if depth[to] <= depth[from] {
+                return Err(invalid(format!(
+                    "edge {} ({} -> {}): layer '{}' is at depth {}, not above layer '{}' at \
+                     depth {}; a layer sits above every layer that feeds it",
+                    e + 1,
+                    arch.layers[from].name,
+                    arch.layers[to].name,
+                    arch.layers[to].name,
+                    depth[to],
+                    arch.layers[from].name,
+                    depth[from]
+                )));
+            }
         }
         let mut b = LayoutBuilder::new();
         let mut ids = Vec::with_capacity(arch.layers.len());
