@@ -237,18 +237,6 @@ impl Horizontal {
         height: f32,
         label_room: (f32, f32),
     ) -> Geometry {
-        let Horizontal {
-            copies,
-            planar,
-            any_planar,
-            finite,
-            input,
-            output,
-            left,
-            plot_width,
-            front_width,
-            uv,
-        } = self;
         let layers = &model.neuron_layers;
         let n = layers.len();
         let depth = |l: usize| layers[l].depth;
@@ -262,7 +250,7 @@ impl Horizontal {
 
         // Vertical geometry: depth → pixel row, leaving room for the top plane's height and for
         // stacked copies.
-        let depths: Vec<f64> = finite.iter().map(|&l| depth(l)).collect();
+        let depths: Vec<f64> = self.finite.iter().map(|&l| depth(l)).collect();
         let (d_min, d_max) = depths
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &d| {
@@ -278,9 +266,10 @@ impl Horizontal {
             .fold(span, f64::min);
         let height = (bottom - top).max(1.0);
         // Planes and stacks take a share `f` of the gap between layers.
-        let needs_room = any_planar || copies.iter().any(|c| matches!(c, Copies::Stacked(_)));
+        let needs_room =
+            self.any_planar || self.copies.iter().any(|c| matches!(c, Copies::Stacked(_)));
         let f = if needs_room {
-            if any_planar { 0.55 } else { 0.35 }
+            if self.any_planar { 0.55 } else { 0.35 }
         } else {
             0.0
         };
@@ -290,7 +279,7 @@ impl Horizontal {
         } else {
             f * height / (1.0 + f)
         };
-        let plane_h = if any_planar { room } else { 0.0 };
+        let plane_h = if self.any_planar { room } else { 0.0 };
         let stack_dy = |k: usize| if k > 1 { room / (k - 1) as f32 } else { 0.0 };
         let base_y: Vec<f32> = (0..n)
             .map(|l| {
@@ -307,24 +296,26 @@ impl Horizontal {
 
         let positions = (0..n)
             .map(|l| {
-                let dy = match copies[l] {
+                let dy = match self.copies[l] {
                     Copies::Stacked(k) => stack_dy(k),
                     Copies::Side(_) => 0.0,
                 };
-                uv[l]
+                self.uv[l]
                     .iter()
                     .enumerate()
                     .map(|(j, row)| {
                         row.iter()
                             .map(|p| {
                                 let (u, v) = (*p)?;
-                                let (x, y) = if any_planar {
+                                let (x, y) = if self.any_planar {
                                     (
-                                        left + u * front_width + v * plot_width * SHEAR,
+                                        self.left
+                                            + u * self.front_width
+                                            + v * self.plot_width * SHEAR,
                                         base_y[l] - v * plane_h,
                                     )
                                 } else {
-                                    (left + u * plot_width, base_y[l])
+                                    (self.left + u * self.plot_width, base_y[l])
                                 };
                                 let y = y - j as f32 * dy;
                                 (x.is_finite() && y.is_finite()).then_some((x, y))
@@ -334,21 +325,21 @@ impl Horizontal {
                     .collect()
             })
             .collect();
-        let stack = copies.iter().map(|c| match c {
+        let stack = self.copies.iter().map(|c| match c {
             Copies::Stacked(k) => stack_dy(*k),
             Copies::Side(_) => 0.0,
         });
         Geometry {
             positions,
             stack_dy: stack.fold(0.0, f32::max),
-            copies,
-            planar,
+            copies: self.copies,
+            planar: self.planar,
             base_y,
-            left,
-            plot_width,
+            left: self.left,
+            plot_width: self.plot_width,
             plane_h,
-            input,
-            output,
+            input: self.input,
+            output: self.output,
         }
     }
 }
