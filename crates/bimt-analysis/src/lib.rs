@@ -2,6 +2,8 @@
 //! neurons are active, which inputs still reach which outputs, the network's function and its
 //! connection cost.
 
+#![warn(missing_docs)]
+
 mod modules;
 mod probe;
 mod pruning;

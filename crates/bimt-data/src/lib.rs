@@ -16,6 +16,8 @@
 //!   `"y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)"`.
 //! * [`BatchSampler`]: deterministic mini-batch index sampling.
 
+#![warn(missing_docs)]
+
 mod algorithmic;
 mod csv;
 mod dataset;

@@ -1,6 +1,9 @@
+//! Checkpoints: a run's full state (parameters, AdamW moments, neuron orders, settings, log)
+//! written atomically, and read back only into a model of the same layout.
+
+use crate::log::LogEntry;
 use crate::model::{Evaluation, Model, Network};
 use crate::params::Moments;
-use crate::trainer::LogEntry;
 use bimt_format::{FormatError, read_json, write_json};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -49,7 +52,12 @@ pub enum CheckpointError {
     File(#[from] FormatError),
     /// Readable, but not for this model.
     #[error("checkpoint {path}: {message}")]
-    Mismatch { path: String, message: String },
+    Mismatch {
+        /// The checkpoint file.
+        path: String,
+        /// What does not fit.
+        message: String,
+    },
 }
 
 /// A run's state before its first step, kept so that a resumed run judges divergence

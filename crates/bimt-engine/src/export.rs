@@ -1,3 +1,6 @@
+//! The trained model as a plain [`ModelFile`] (`model.json`), the interface to views and
+//! analysis.
+
 use crate::model::{Model, Network};
 use bimt_format::{
     ConnectionFile, ConnectionKind, CostSpec, LayerRole, MODEL_FORMAT, ModelFile, NeuronLayerFile,

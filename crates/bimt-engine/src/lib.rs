@@ -6,22 +6,27 @@
 //! neurons every `S` steps ([`bimt_swap::Swapper`]) moving the optimizer's moment estimates
 //! with the weights, logs, and writes checkpoints atomically.
 
+#![warn(missing_docs)]
+
 mod checkpoint;
+mod config;
+mod error;
 mod export;
+mod log;
 mod model;
 mod params;
 mod regulariser;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError, InitialState};
+pub use config::{Finetune, TrainConfig, Variant};
+pub use error::{DIVERGENCE_FACTOR, Divergence, TrainError};
 pub use export::export_model;
+pub use log::{LogEntry, Observer, RunSummary};
 pub use model::{Batch, Evaluation, Model, Network, PermuteError, Task};
 pub use params::{Backend, Moments, ParamStore, SwapMoments, default_device};
 pub use regulariser::{CostTerm, Regulariser};
-pub use trainer::{
-    DIVERGENCE_FACTOR, Divergence, Finetune, LogEntry, Observer, RunSummary, TrainConfig,
-    TrainError, Trainer, Variant,
-};
+pub use trainer::Trainer;
 
 pub use bimt_format::Timing;
 pub use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -1,3 +1,6 @@
+//! What BIMT trains: the [`Network`] and [`Task`] traits, and the [`Model`] that holds a
+//! network's parameters and its input and output order and permutes them.
+
 use crate::params::{ParamStore, SwapMoments};
 use bimt_layout::{ConnectionId, Direction, DomainId, LayerId, Layout, LayoutError, ParamId};
 use burn::tensor::{Device, Distribution, Tensor};
@@ -124,7 +127,12 @@ pub enum PermuteError {
     NoDomain(DomainId),
     /// Not a permutation of the domain's neurons.
     #[error("domain '{domain}': {message}")]
-    Invalid { domain: String, message: String },
+    Invalid {
+        /// The domain's name.
+        domain: String,
+        /// What is wrong with the permutation.
+        message: String,
+    },
 }
 
 impl<N: Network> Model<N> {

@@ -1,3 +1,6 @@
+//! The parameters and AdamW moments as flat host vectors with burn leaves for the forward pass
+//! ([`ParamStore`]), the fused optimizer step, and the CPU [`Backend`]s.
+
 use crate::regulariser::CostTerm;
 use bimt_layout::{Axis, Layout};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};

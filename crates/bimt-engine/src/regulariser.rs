@@ -1,3 +1,5 @@
+//! The connection cost of paper eq. 3 as per-parameter multipliers, and its gradient term.
+
 use bimt_layout::{Distances, Layout};
 
 /// The connection cost of paper eq. 3, `Σ_c Σ |W_c| ⊙ D_c + y*·Σ |b|`, as one multiplier per

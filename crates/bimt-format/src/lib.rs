@@ -4,6 +4,8 @@
 //! Every other tool (the views, the analysis commands, a user's own script) reads these
 //! types, so they stay free of training code.
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -153,9 +155,13 @@ pub struct CostSpec {
 /// The summary of a run as written to `metrics.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricsFile {
+    /// The preset's name (`custom` for a run of the user's own data).
     pub preset: String,
+    /// The training variant (`bimt`, `l1`, ...).
     pub variant: String,
+    /// The settings profile (`paper` or `reference`).
     pub profile: String,
+    /// The seed of data and initialisation.
     pub seed: u64,
     /// Steps of the BIMT schedule (`--steps`).
     pub steps: usize,
@@ -166,7 +172,9 @@ pub struct MetricsFile {
     pub wall_seconds: f64,
     /// Steps per second of the last call (after a resume, of the steps it ran).
     pub steps_per_second: f64,
+    /// Final loss on the training split.
     pub train_loss: f64,
+    /// Final loss on the test split.
     pub test_loss: f64,
     /// The test loss before the first step (absent in files written before bimt recorded
     /// it): a run whose `test_loss` is not below it ended worse than it started.
@@ -179,9 +187,12 @@ pub struct MetricsFile {
     pub test_accuracy: Option<f64>,
     /// Connection cost of the final model under the run's own definition.
     pub connection_cost: f64,
+    /// The cost's distance scale `A` (0 for the variants without locality).
     #[serde(rename = "A")]
     pub a: f64,
+    /// The cost's bias charge `y*`.
     pub y_star: f64,
+    /// How the per-weight costs add up (`sum` or `mean`).
     pub reduction: String,
     /// Number of swaps applied over the run.
     pub swaps: usize,
@@ -221,31 +232,49 @@ pub struct Timing {
 /// What each loss figure of `metrics.json` averages over, in words.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LossDefinitions {
+    /// What `train_loss` averages over.
     pub train_loss: String,
+    /// What `test_loss` averages over.
     pub test_loss: String,
 }
 
 /// A file that could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
+    /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why not.
         source: std::io::Error,
     },
+    /// The file is not JSON of the expected shape.
     #[error("{path} is not a valid {what}: {source}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// What it should have held (`model file`, `checkpoint`, ...).
         what: &'static str,
+        /// Where and how the JSON differs.
         source: serde_json::Error,
     },
+    /// The file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The file.
         path: PathBuf,
+        /// Why not.
         source: std::io::Error,
     },
+    /// The file parses but its content is inconsistent.
     #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the part.
+        message: String,
+    },
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a reader

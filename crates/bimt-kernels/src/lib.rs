@@ -28,6 +28,8 @@
 //! The ops run on the backends listed in [`FusedOps`]'s extension attribute; on any other
 //! backend they panic.
 
+#![warn(missing_docs)]
+
 mod backends;
 mod extension;
 pub mod host;

@@ -1,3 +1,6 @@
+//! Per-weight distance multipliers ([`Distances`]) under a [`Metric`], and the cost's switches
+//! ([`CostConfig`], [`Reduction`]).
+
 use crate::layout::{Layout, ParamId};
 use bimt_manifold::Metric;
 use nalgebra::Point3;

@@ -18,13 +18,18 @@
 //! assert_eq!(layout.params().len(), 4); // two weights, two biases
 //! ```
 
+#![warn(missing_docs)]
+
+mod builder;
 mod distance;
+mod domains;
 mod layout;
 
 pub use bimt_manifold::{Metric, Placement};
+pub use builder::LayoutBuilder;
 pub use distance::{CostConfig, Distances, Reduction};
 pub use layout::{
-    Axis, Connection, ConnectionId, Domain, DomainId, LayerId, Layout, LayoutBuilder, LayoutError,
-    NeuronLayer, ParamId, ParamSpec, Permutation,
+    Axis, Connection, ConnectionId, Domain, DomainId, LayerId, Layout, LayoutError, NeuronLayer,
+    ParamId, ParamSpec, Permutation,
 };
 pub use petgraph::Direction;

@@ -11,6 +11,8 @@
 //! neurons own (O(fan-in + fan-out)), never by re-evaluating the whole cost. Exact mode
 //! places all neurons of a domain at once by solving a linear assignment problem.
 
+#![warn(missing_docs)]
+
 use bimt_layout::{Axis, Distances, DomainId, Layout, ParamId, Permutation};
 use pathfinding::prelude::{Matrix, kuhn_munkres_min};
 

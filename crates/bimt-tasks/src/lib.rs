@@ -2,6 +2,8 @@
 //! full-batch or mini-batch training, and the paper's losses; and the in-context regression
 //! task of the transformer experiment.
 
+#![warn(missing_docs)]
+
 mod batches;
 mod in_context;
 
@@ -28,7 +30,12 @@ pub enum Batching {
     /// The whole training split every step.
     Full,
     /// `size` rows per step, reshuffled every epoch.
-    Mini { size: usize, seed: u64 },
+    Mini {
+        /// Rows per step.
+        size: usize,
+        /// Seed of the shuffles.
+        seed: u64,
+    },
 }
 
 struct DeviceSplit {

@@ -4,7 +4,7 @@
 //! (or 1-2-5 multiples within a decade) on logarithmic ones.
 
 use crate::raster::paint;
-use crate::scene::Rgba;
+use crate::shape::Rgba;
 use crate::text::{self, Direction};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};

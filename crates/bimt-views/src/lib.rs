@@ -17,12 +17,15 @@
 //! every axis. Text is set in DejaVu Sans, bundled in the crate (`fonts/`, with its licence),
 //! so nothing is read from the system or the network.
 
+#![warn(missing_docs)]
+
 mod chart;
 mod graph;
 mod lines;
 mod plots;
 mod raster;
 mod scene;
+mod shape;
 mod text;
 
 pub use graph::{GraphStyle, graph_scene, render_graph, render_graph_svg};
@@ -30,7 +33,8 @@ pub use lines::{Curves, LinePlot, Series, render_curves, render_line_chart, rend
 pub use plots::{
     render_decision_boundary, render_image_grid, render_panels, render_scatter, render_token_planes,
 };
-pub use scene::{Part, Rgba, Scene, Shape};
+pub use scene::Scene;
+pub use shape::{Part, Rgba, Shape};
 
 use bimt_format::{FormatError, write_atomic};
 use image::codecs::gif::{GifEncoder, Repeat};

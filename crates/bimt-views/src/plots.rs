@@ -4,7 +4,7 @@
 
 use crate::chart::{self, Axis, Drawn, Frame, PALETTE, plot_box, tick_target};
 use crate::raster::{MAX_SIDE, draw_shape, paint, to_image, white_pixmap};
-use crate::scene::Shape;
+use crate::shape::Shape;
 use crate::text::{self, Direction};
 use image::RgbImage;
 use plotters::prelude::*;

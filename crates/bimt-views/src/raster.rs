@@ -3,7 +3,7 @@
 //! rasteriser: a graph has tens of thousands of long thin lines, and `tiny-skia` pays a
 //! pipeline call per pixel row of each (a dense 784-100-100-10 graph took seven times longer).
 
-use crate::scene::{Rgba, Shape};
+use crate::shape::{Rgba, Shape, sane};
 use crate::text::{self, Direction};
 use ab_glyph_rasterizer::{Rasterizer, point};
 use image::RgbImage;
@@ -17,16 +17,6 @@ const BAND: f32 = 1.0;
 
 /// Line buffers for pictures up to this many pixels are kept for the next picture.
 const KEEP_PIXELS: u64 = 1 << 22;
-
-/// Whether a coordinate is finite and not absurdly far off the canvas.
-pub(crate) fn sane(v: f32) -> bool {
-    v.is_finite() && v.abs() < 1e6
-}
-
-/// Whether both coordinates of a point are [`sane`].
-pub(crate) fn sane_point(p: (f32, f32)) -> bool {
-    sane(p.0) && sane(p.1)
-}
 
 /// An anti-aliasing paint of one colour.
 pub(crate) fn paint(c: Rgba) -> Paint<'static> {
@@ -80,7 +70,7 @@ pub(crate) fn draw_shape(pixmap: &mut Pixmap, shape: &Shape) {
             radius,
             colour,
         } => {
-            if !(sane_point(*centre) && *radius > 0.0 && sane(*radius)) {
+            if !shape.drawable() {
                 return;
             }
             if let Some(path) = PathBuilder::from_circle(centre.0, centre.1, *radius) {
@@ -92,7 +82,7 @@ pub(crate) fn draw_shape(pixmap: &mut Pixmap, shape: &Shape) {
             fill,
             stroke,
         } => {
-            if points.len() < 2 || !points.iter().all(|&p| sane_point(p)) {
+            if !shape.drawable() {
                 return;
             }
             let mut pb = PathBuilder::new();
@@ -172,13 +162,11 @@ pub(crate) fn draw_lines(pixmap: &mut Pixmap, lines: &[&Shape]) {
                 to,
                 width,
                 colour,
-            } if sane_point(*from) && sane_point(*to) && *width > 0.0 && sane(*width) => {
-                corners(*from, *to, *width).map(|corners| Quad {
-                    corners,
-                    width: *width,
-                    colour: *colour,
-                })
-            }
+            } if shape.drawable() => corners(*from, *to, *width).map(|corners| Quad {
+                corners,
+                width: *width,
+                colour: *colour,
+            }),
             _ => None,
         })
         .collect();

@@ -1,96 +1,11 @@
 //! A picture as a list of shapes, drawn either into pixels (anti-aliased, by `tiny-skia`) or
 //! into an SVG document, so that both show the same thing.
 
-use crate::raster::{self, MAX_SIDE, sane, sane_point};
+use crate::raster::{self, MAX_SIDE};
+use crate::shape::{Part, Rgba, Shape, sane};
 use crate::text;
 use image::RgbImage;
 use std::fmt::Write;
-
-/// A colour with straight alpha: red, green, blue, opacity.
-pub type Rgba = [u8; 4];
-
-/// One thing drawn. Coordinates are pixels from the top left corner, `y` pointing down.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Shape {
-    /// A straight segment with flat ends; widths under a pixel come out as fainter hairlines.
-    Line {
-        /// Start point.
-        from: (f32, f32),
-        /// End point.
-        to: (f32, f32),
-        /// Width in pixels.
-        width: f32,
-        /// Colour.
-        colour: Rgba,
-    },
-    /// A filled disc.
-    Circle {
-        /// Centre.
-        centre: (f32, f32),
-        /// Radius in pixels.
-        radius: f32,
-        /// Colour.
-        colour: Rgba,
-    },
-    /// A closed polygon, filled and/or outlined.
-    Polygon {
-        /// Corners in order.
-        points: Vec<(f32, f32)>,
-        /// Fill colour, if filled.
-        fill: Option<Rgba>,
-        /// Outline width and colour, if outlined.
-        stroke: Option<(f32, Rgba)>,
-    },
-    /// One line of text.
-    Text {
-        /// The text.
-        text: String,
-        /// Where its anchor point goes.
-        at: (f32, f32),
-        /// Font size (em) in pixels; the text's box is this high.
-        size: f32,
-        /// Colour.
-        colour: Rgba,
-        /// Which point of the text's box sits at `at`: `(0, 0)` its top left, `(0.5, 0.5)`
-        /// its centre, `(1, 1)` its bottom right, in the text's own frame.
-        anchor: (f32, f32),
-        /// Whether the text reads bottom to top (a quarter turn anticlockwise).
-        upward: bool,
-    },
-}
-
-/// What a shape stands for; SVG output groups shapes by it (`<g class="…">`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// The outline of a 2D layer.
-    Plane,
-    /// An identity connection (neuron `i` to neuron `i`).
-    Identity,
-    /// A weight.
-    Weight,
-    /// A neuron.
-    Neuron,
-    /// A pale patch behind a label.
-    Backdrop,
-    /// A layer name, copy name (Q, K, V) or feature name.
-    Label,
-    /// The title.
-    Title,
-}
-
-impl Part {
-    fn class(self) -> &'static str {
-        match self {
-            Part::Plane => "planes",
-            Part::Identity => "identities",
-            Part::Weight => "weights",
-            Part::Neuron => "neurons",
-            Part::Backdrop => "backdrops",
-            Part::Label => "labels",
-            Part::Title => "title",
-        }
-    }
-}
 
 /// A picture: a white `width × height` canvas and shapes drawn in order, later ones on top.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -204,47 +119,43 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-/// One shape as an SVG element, `None` if it is not drawable.
+/// One shape as an SVG element, `None` if it is not [drawable](Shape::drawable).
 fn svg_element(shape: &Shape) -> Option<String> {
+    if !shape.drawable() {
+        return None;
+    }
     match shape {
         Shape::Line {
             from,
             to,
             width,
             colour,
-        } => (sane_point(*from) && sane_point(*to) && *width > 0.0 && sane(*width)).then(|| {
-            format!(
-                "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke-width=\"{}\" {}/>",
-                num(from.0),
-                num(from.1),
-                num(to.0),
-                num(to.1),
-                // Keep the thinnest lines' ink: two decimals would round them to nothing.
-                decimals(*width, 3),
-                colour_attrs("stroke", *colour)
-            )
-        }),
+        } => Some(format!(
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke-width=\"{}\" {}/>",
+            num(from.0),
+            num(from.1),
+            num(to.0),
+            num(to.1),
+            // Keep the thinnest lines' ink: two decimals would round them to nothing.
+            decimals(*width, 3),
+            colour_attrs("stroke", *colour)
+        )),
         Shape::Circle {
             centre,
             radius,
             colour,
-        } => (sane_point(*centre) && *radius > 0.0 && sane(*radius)).then(|| {
-            format!(
-                "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>",
-                num(centre.0),
-                num(centre.1),
-                num(*radius),
-                colour_attrs("fill", *colour)
-            )
-        }),
+        } => Some(format!(
+            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>",
+            num(centre.0),
+            num(centre.1),
+            num(*radius),
+            colour_attrs("fill", *colour)
+        )),
         Shape::Polygon {
             points,
             fill,
             stroke,
         } => {
-            if points.len() < 2 || !points.iter().all(|&p| sane_point(p)) {
-                return None;
-            }
             let coords: Vec<String> = points
                 .iter()
                 .map(|p| format!("{},{}", num(p.0), num(p.1)))
@@ -276,9 +187,6 @@ fn svg_element(shape: &Shape) -> Option<String> {
             anchor,
             upward,
         } => {
-            if !(sane_point(*at) && *size > 0.0 && sane(*size)) || text.is_empty() {
-                return None;
-            }
             // The anchor's point on the baseline, in the text's frame (u along, v down), then
             // on the canvas; SVG aligns horizontally itself where it can.
             let (text_anchor, u) = match anchor.0 {

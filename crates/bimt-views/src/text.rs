@@ -6,6 +6,7 @@
 //! above the baseline, the bottom `DESCENT · s` below it, so capitals and digits fill the box
 //! and descenders reach its bottom.
 
+use crate::shape::{sane, sane_point};
 use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont, point};
 use std::sync::OnceLock;
 use tiny_skia::Pixmap;
@@ -100,8 +101,7 @@ pub(crate) fn draw(
     anchor: (f32, f32),
     direction: Direction,
 ) {
-    let inside = |v: f32| v.is_finite() && v.abs() < 1e6;
-    if !(size > 0.0 && inside(size) && inside(at.0) && inside(at.1)) || rgba[3] == 0 {
+    if !(size > 0.0 && sane(size) && sane_point(at)) || rgba[3] == 0 {
         return;
     }
     let (glyphs, advance) = layout(text, size);

@@ -15,6 +15,8 @@
 //! assert!((metric.distance(&below[0], &above[0]) - 0.35).abs() < 1e-12);
 //! ```
 
+#![warn(missing_docs)]
+
 use nalgebra::{Point2, Point3};
 use std::f64::consts::TAU;
 use std::fmt;
@@ -102,12 +104,27 @@ pub enum Placement {
     Line,
     /// `n` neurons evenly on `[start, end]`, a part of the line shared with other layers at
     /// the same depth: `x = start + (end - start)·(i + 0.5)/n`.
-    Segment { start: f64, end: f64 },
+    Segment {
+        /// Where the segment begins.
+        start: f64,
+        /// Where it ends.
+        end: f64,
+    },
     /// A `rows × cols` grid on `[0, 1]²`, row-major: neuron `r·cols + c` at
     /// `((c + 0.5)/cols, (r + 0.5)/rows)`.
-    Grid { rows: usize, cols: usize },
+    Grid {
+        /// Rows of the grid.
+        rows: usize,
+        /// Columns of the grid.
+        cols: usize,
+    },
     /// `n` neurons evenly on a circle of `radius` around `center`, neuron `i` at angle `2πi/n`.
-    Ring { center: Point2<f64>, radius: f64 },
+    Ring {
+        /// The circle's centre.
+        center: Point2<f64>,
+        /// The circle's radius.
+        radius: f64,
+    },
     /// One given point per neuron.
     Explicit(Vec<Point2<f64>>),
 }

@@ -23,6 +23,8 @@
 //! assert_eq!(graph.layout().params().len(), 4);
 //! ```
 
+#![warn(missing_docs)]
+
 use bimt_engine::{Network, Tensor};
 use bimt_layout::{Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, Placement};
 use burn::tensor::activation;
@@ -61,10 +63,15 @@ pub enum Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
+    /// `x·sigmoid(x)`.
     Silu,
+    /// `x·Φ(x)`, Φ the standard normal distribution function.
     Gelu,
+    /// `max(x, 0)`.
     Relu,
+    /// `tanh(x)`.
     Tanh,
+    /// `x` unchanged.
     Identity,
 }
 

@@ -9,6 +9,8 @@
 //! # use bimt_engine::Network;
 //! ```
 
+#![warn(missing_docs)]
+
 use bimt_engine::{Device, Network, Tensor, TensorData};
 use bimt_layout::{
     Axis, ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, ParamSpec,

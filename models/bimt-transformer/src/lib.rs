@@ -40,6 +40,8 @@
 //! assert_eq!(names, ["residual", "atn1", "atn2", "input", "mlp1", "mlp2", "output"]);
 //! ```
 
+#![warn(missing_docs)]
+
 use bimt_engine::{Network, Tensor, TensorData};
 use bimt_layout::{
     ConnectionId, Direction, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId,
