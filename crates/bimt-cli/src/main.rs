@@ -126,6 +126,10 @@ struct BenchArgs {
     /// Steps of each preset.
     #[arg(long, default_value_t = 2_000)]
     steps: usize,
+    /// Run each preset's whole schedule (fine-tune included) instead of --steps, and print the
+    /// rate of its first and its last tenth beside its steps per second.
+    #[arg(long, conflicts_with = "steps")]
+    full: bool,
     /// Compare the built-in 4-20-20-2 MLP with the same network declared as a graph instead.
     #[arg(long)]
     graph: bool,
@@ -376,7 +380,10 @@ fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, String> 
         Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
         Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
         Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin(),
-        Command::Bench(args) => bimt_presets::bench_presets(args.steps, args.data_dir.as_deref()),
+        Command::Bench(args) => bimt_presets::bench_presets(
+            (!args.full).then_some(args.steps),
+            args.data_dir.as_deref(),
+        ),
         Command::Frontier(args) => {
             bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)
         }

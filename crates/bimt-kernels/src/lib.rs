@@ -33,9 +33,11 @@
 mod backends;
 mod extension;
 pub mod host;
+mod subnormals;
 
 pub use backends::Host;
 pub use extension::FusedOps;
+pub use subnormals::flush_subnormals;
 
 use burn::backend::autodiff::{
     Autodiff,

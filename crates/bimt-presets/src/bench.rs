@@ -308,29 +308,57 @@ fn matmul_peak(device: &bimt_engine::Device) -> f64 {
 }
 
 /// Runs every paper preset (`in-context-singular` aside: it is `in-context` on other data)
-/// for `steps` steps with its own swap and log intervals and no fine-tune, and prints where
-/// the time went: steps per second, the share of the wall time in training steps, swap
-/// rounds, evaluations, the observer (log lines and frames) and the final outputs (pictures,
-/// model, animation), and the step's arithmetic rate (6 × rows × weights per step) against a
-/// large matrix product's.
-pub fn bench_presets(steps: usize, data_dir: Option<&std::path::Path>) -> Result<(), String> {
+/// for `steps` steps with its own swap and log intervals and no fine-tune, or with `None` its
+/// whole schedule (fine-tune included), and prints where the time went: steps per second, the
+/// share of the wall time in training steps, swap rounds, evaluations, the observer (log lines
+/// and frames) and the final outputs (pictures, model, animation), and the step's arithmetic
+/// rate (6 × rows × weights per step) against a large matrix product's. A whole schedule also
+/// gets the rate of its first and its last tenth (see [`tenths`]), so that a late slowdown
+/// shows.
+pub fn bench_presets(
+    steps: Option<usize>,
+    data_dir: Option<&std::path::Path>,
+) -> Result<(), String> {
     let peak = matmul_peak(&default_device());
+    let length = match steps {
+        Some(steps) => format!("{steps} steps per preset"),
+        None => "each preset's whole schedule".to_string(),
+    };
     println!(
-        "{steps} steps per preset (release build); the machine's matrix-product rate: {:.1} G multiply-adds/s",
+        "{length} (release build); the machine's matrix-product rate: {:.1} G multiply-adds/s",
         peak / 1e9
     );
+    let tenth_headers = match steps {
+        None => format!(
+            " {:>15} {:>15} {:>6}",
+            "first tenth/s", "last tenth/s", "late"
+        ),
+        Some(_) => String::new(),
+    };
     println!(
-        "{:26} {:>8} {:>6} {:>16} {:>6} {:>6} {:>8} {:>8}  {:>16}",
-        "preset", "steps/s", "step", "swap rounds", "eval", "log", "outputs", "wall", "arithmetic"
+        "{:26} {:>6} {:>8} {:>6} {:>16} {:>6} {:>6} {:>8} {:>8}  {:>16}{tenth_headers}",
+        "preset",
+        "steps",
+        "steps/s",
+        "step",
+        "swap rounds",
+        "eval",
+        "log",
+        "outputs",
+        "wall",
+        "arithmetic"
     );
     let root = std::env::temp_dir().join(format!("bimt-bench-{}", std::process::id()));
     for preset in crate::registry::PRESETS.iter().filter(|p| {
         p.experiment != crate::registry::Experiment::Custom && p.name != "in-context-singular"
     }) {
-        let overrides = crate::hyper::Overrides {
-            steps: Some(steps),
-            finetune_steps: Some(0),
-            ..Default::default()
+        let overrides = match steps {
+            Some(steps) => crate::hyper::Overrides {
+                steps: Some(steps),
+                finetune_steps: Some(0),
+                ..Default::default()
+            },
+            None => crate::hyper::Overrides::default(),
         };
         let settings = crate::settings::resolve(preset.name, &overrides, None, None)?;
         let spec = crate::runner::RunSpec {
@@ -347,6 +375,7 @@ pub fn bench_presets(steps: usize, data_dir: Option<&std::path::Path>) -> Result
             .iter()
             .map(|c| c.weight.len() * c.weight.first().map_or(0, Vec::len))
             .sum();
+        let total = m.steps + m.finetune_steps;
         let t = m.timing;
         let wall = m.wall_seconds + t.outputs;
         let share = |s: f64| format!("{:.0}%", 100.0 * s / wall.max(1e-12));
@@ -358,10 +387,26 @@ pub fn bench_presets(steps: usize, data_dir: Option<&std::path::Path>) -> Result
                 1e3 * t.swap_rounds / n as f64
             ),
         };
-        let rate = (3 * t.rows_per_step * weights * steps) as f64 / t.steps.max(1e-12);
+        let rate = (3 * t.rows_per_step * weights * total) as f64 / t.steps.max(1e-12);
+        let tenth_columns = match steps {
+            Some(_) => String::new(),
+            None => {
+                let log = read_log(&spec.out.join("log.jsonl"))?;
+                match tenths(&log, total) {
+                    Some((first, last)) => format!(
+                        " {:>15} {:>15} {:>5.2}x",
+                        first.describe(),
+                        last.describe(),
+                        first.rate / last.rate
+                    ),
+                    None => format!(" {:>15} {:>15} {:>6}", "-", "-", "-"),
+                }
+            }
+        };
         println!(
-            "{:26} {:>8.0} {:>6} {:>16} {:>6} {:>6} {:>8} {:>7.1}s  {:>5.2} G/s ({:.0}%)",
+            "{:26} {:>6} {:>8.0} {:>6} {:>16} {:>6} {:>6} {:>8} {:>7.1}s  {:>5.2} G/s ({:>2.0}%){tenth_columns}",
             preset.name,
+            total,
             m.steps_per_second,
             share(t.steps),
             rounds,
@@ -377,5 +422,108 @@ pub fn bench_presets(steps: usize, data_dir: Option<&std::path::Path>) -> Result
     println!(
         "arithmetic: multiply-adds of the linear layers per second of training steps (forward and backward: 3 × rows × weights per step)"
     );
+    if steps.is_none() {
+        println!(
+            "first and last tenth: steps per second of wall time between the log lines nearest a tenth of the run from its start and from its end (steps in thousands), swaps and evaluations included; late: the last tenth's time per step over the first's"
+        );
+    }
     Ok(())
+}
+
+/// The lines of a run's `log.jsonl`.
+fn read_log(path: &std::path::Path) -> Result<Vec<bimt_engine::LogEntry>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .map_err(|e| format!("{}, line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Steps per second over a stretch of a run, from its log's wall times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Window {
+    /// The first step of the stretch.
+    from: usize,
+    /// The step after its last.
+    to: usize,
+    /// Steps per second.
+    rate: f64,
+}
+
+impl Window {
+    /// `rate (from-to)`, the steps in thousands.
+    fn describe(&self) -> String {
+        let k = |s: usize| format!("{}", s as f64 / 1e3);
+        format!("{:.0} ({}-{}k)", self.rate, k(self.from), k(self.to))
+    }
+}
+
+/// The rates of a run of `total` steps over its first and its last tenth, read from its log:
+/// the first window ends at the logged step nearest `total/10`, the last starts at the logged
+/// step nearest `total − total/10` (the earlier one on a tie), so both follow the log's
+/// intervals. `None` when the log has fewer than two lines or does not end at `total`.
+fn tenths(log: &[bimt_engine::LogEntry], total: usize) -> Option<(Window, Window)> {
+    if log.len() < 2 || log.last()?.step != total {
+        return None;
+    }
+    let points: Vec<(usize, f64)> = std::iter::once((0, 0.0))
+        .chain(log.iter().map(|e| (e.step, e.wall_seconds)))
+        .collect();
+    let nearest = |candidates: &[(usize, f64)], target: usize| {
+        *candidates
+            .iter()
+            .min_by_key(|(step, _)| step.abs_diff(target))
+            .expect("at least one candidate")
+    };
+    let window = |(from, start): (usize, f64), (to, end): (usize, f64)| Window {
+        from,
+        to,
+        rate: (to - from) as f64 / (end - start),
+    };
+    let tenth = total / 10;
+    let first_end = nearest(&points[1..], tenth);
+    let last_start = nearest(&points[..points.len() - 1], total - tenth);
+    Some((
+        window(points[0], first_end),
+        window(last_start, points[points.len() - 1]),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(step: usize, wall_seconds: f64) -> bimt_engine::LogEntry {
+        bimt_engine::LogEntry {
+            step,
+            lambda: 0.0,
+            train_loss: 0.0,
+            test_loss: 0.0,
+            test_accuracy: None,
+            connection_cost: 0.0,
+            swaps: 0,
+            wall_seconds,
+        }
+    }
+
+    #[test]
+    fn tenths_follow_the_log_lines() {
+        // 42,000 steps logged every 4,000 and at the end: the first tenth (4,200) is read as
+        // 0-4,000, the last (from 37,800) as 36,000-42,000.
+        let mut log: Vec<_> = (1..=10).map(|i| entry(4_000 * i, i as f64)).collect();
+        log.push(entry(42_000, 13.0));
+        let (first, last) = tenths(&log, 42_000).unwrap();
+        assert_eq!((first.from, first.to, first.rate), (0, 4_000, 4_000.0));
+        assert_eq!((last.from, last.to, last.rate), (36_000, 42_000, 1_500.0));
+        assert_eq!(last.describe(), "1500 (36-42k)");
+    }
+
+    #[test]
+    fn tenths_need_a_finished_log() {
+        assert_eq!(tenths(&[entry(1_000, 1.0)], 1_000), None);
+        assert_eq!(tenths(&[entry(1_000, 1.0), entry(2_000, 2.0)], 3_000), None);
+    }
 }
