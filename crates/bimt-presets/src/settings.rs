@@ -393,6 +393,7 @@ fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resol
             None => e,
         })?;
     }
+    limits::check_hyper(&hyper)?;
     if hyper.log_every > hyper.steps {
         eprintln!(
             "note: log_every {} is longer than the run's {} steps; logging every {} steps",
@@ -400,7 +401,6 @@ fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resol
         );
         hyper.log_every = hyper.steps;
     }
-    limits::check_hyper(&hyper)?;
     let variant_name = last(sources, |o| o.variant.clone()).unwrap_or_else(|| "bimt".into());
     let variant = Variant::parse(&variant_name).ok_or_else(|| {
         format!("unknown variant '{variant_name}'; expected vanilla, l1, l1-local, l1-swap or bimt")
