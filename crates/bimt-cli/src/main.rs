@@ -311,30 +311,13 @@ enum Outcome {
     EndedWorse,
 }
 
-/// Refuses a thread count the machine cannot use: more than four per core only adds switching
-/// (and thousands of threads exhaust the machine before a run starts).
-fn check_threads(threads: usize) -> Result<(), String> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads > 4 * cores {
-        return Err(format!(
-            "--threads {threads}: this machine has {cores} cores; give at most {} (more than \
-             four threads per core only slow a run down)",
-            4 * cores
-        ));
-    }
-    Ok(())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let threads = cli
         .threads
         .unwrap_or_else(|| bimt_presets::default_threads(1));
     // Table 1 runs several runs at once, each on a pool of its own (`cli.threads` each).
-    let result = check_threads(threads).and_then(|()| {
-        bimt_presets::on_threads(threads, || execute(cli.command, cli.threads)).and_then(|r| r)
-    });
-    match result {
+    match bimt_presets::on_threads(threads, || execute(cli.command, cli.threads)).and_then(|r| r) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::EndedWorse) => ExitCode::from(EXIT_ENDED_WORSE),
         Err(message) => {
@@ -353,12 +336,6 @@ fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores);
-    if !(1..=4 * cores).contains(&jobs) {
-        return Err(format!(
-            "--jobs {jobs}: expected 1 to {} runs at once on this machine's {cores} cores",
-            4 * cores
-        ));
-    }
     // `--threads 0` never gets here: `main` refuses it when it starts its own pool.
     let threads = threads.unwrap_or_else(|| bimt_presets::default_threads(jobs));
     let options = Table1Options {

@@ -58,9 +58,10 @@ type Outcome = Result<MetricsFile, String>;
 /// writes `TABLE1.md` and `REPORT.md`. A failed run is reported in the table and does not
 /// stop the others; the call fails at the end if any did.
 pub fn table1(options: &Table1Options) -> Result<(), crate::Error> {
+    crate::threads::check_per_core("--jobs", options.jobs)?;
     let jobs = plan(options)?;
     let started = Instant::now();
-    let (outcomes, reused) = run_all(&jobs, options.jobs.max(1), options.threads);
+    let (outcomes, reused) = run_all(&jobs, options.jobs, options.threads);
     let wall = started.elapsed().as_secs_f64();
     let report_dir = options.out.join("report");
     let pictures = collect_pictures(&jobs, &outcomes, &report_dir)?;

@@ -22,12 +22,27 @@ pub fn default_threads(runs: usize) -> usize {
     }
 }
 
-/// Runs `f` in a rayon pool of `threads` threads (the calling thread waits), each of which
-/// flushes subnormal floats to zero.
-pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T, String> {
-    if threads == 0 {
-        return Err("--threads 0: a run needs at least one thread".into());
+/// The most threads (or runs at once) per core: beyond four only switching grows, and thousands
+/// of threads exhaust the machine before a run starts.
+pub const MAX_PER_CORE: usize = 4;
+
+/// Refuses a count of `what` (`--threads`, `--jobs`) outside 1 to [`MAX_PER_CORE`] per core.
+pub fn check_per_core(what: &str, count: usize) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = MAX_PER_CORE * cores;
+    if (1..=most).contains(&count) {
+        return Ok(());
     }
+    Err(format!(
+        "{what} {count}: expected 1 to {most} on this machine's {cores} cores (more than \
+         {MAX_PER_CORE} per core only slow a run down)"
+    ))
+}
+
+/// Runs `f` in a rayon pool of `threads` threads (the calling thread waits), each of which
+/// flushes subnormal floats to zero; `threads` must pass [`check_per_core`].
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    check_per_core("--threads", threads)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .start_handler(|_| {
@@ -56,8 +71,10 @@ mod tests {
     }
 
     #[test]
-    fn zero_threads_is_refused() {
+    fn zero_threads_and_thousands_are_refused() {
         let err = on_threads(0, || ()).unwrap_err();
         assert!(err.contains("--threads 0"), "{err}");
+        let err = on_threads(100_000, || ()).unwrap_err();
+        assert!(err.contains("--threads 100000: expected 1 to"), "{err}");
     }
 }
