@@ -83,6 +83,15 @@ impl InitialState {
     }
 }
 
+/// What a resume is checked against: a checkpoint's settings and its step.
+#[derive(Clone, Debug)]
+pub struct CheckpointHeader {
+    /// The settings the run recorded (null when it gave none).
+    pub settings: serde_json::Value,
+    /// Steps completed.
+    pub step: usize,
+}
+
 const VERSION: u32 = 2;
 
 impl Checkpoint {
@@ -116,18 +125,22 @@ impl Checkpoint {
         write_json(path, self)
     }
 
-    /// Reads only the settings a checkpoint was written with (null when it has none), to
-    /// check a resume against them before any model is built.
-    pub fn read_settings(path: &Path) -> Result<serde_json::Value, CheckpointError> {
+    /// Reads only a checkpoint's settings and step, to check a resume against them before
+    /// any model is built.
+    pub fn read_header(path: &Path) -> Result<CheckpointHeader, CheckpointError> {
         #[derive(Deserialize)]
         struct Header {
             version: u32,
             #[serde(default)]
             settings: serde_json::Value,
+            step: usize,
         }
         let header: Header = read_json(path, "checkpoint")?;
         check_version(path, header.version)?;
-        Ok(header.settings)
+        Ok(CheckpointHeader {
+            settings: header.settings,
+            step: header.step,
+        })
     }
 
     /// Reads a checkpoint and checks it against `model`'s layout, then loads it into `model`.

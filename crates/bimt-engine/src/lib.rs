@@ -18,7 +18,7 @@ mod params;
 mod regulariser;
 mod trainer;
 
-pub use checkpoint::{Checkpoint, CheckpointError, InitialState};
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointHeader, InitialState};
 pub use config::{Finetune, TrainConfig, Variant};
 pub use error::{DIVERGENCE_FACTOR, Divergence, TrainError};
 pub use export::export_model;

@@ -298,7 +298,7 @@ pub fn resolve(
         Some(path) => Some((path, stored_settings(path, preset)?)),
         None => None,
     };
-    if let Some((path, stored)) = &stored {
+    if let Some((path, (stored, _))) = &stored {
         sources.push((Some(format!("checkpoint {}", path.display())), stored));
     }
     if let Some((label, file)) = &config {
@@ -306,8 +306,8 @@ pub fn resolve(
     }
     sources.push((None, flags));
     let resolved = merge(preset, &sources)?;
-    if let Some((path, stored)) = &stored {
-        check_resume_steps(path, &resolved.hyper, stored.steps)?;
+    if let Some((path, (stored, step))) = &stored {
+        check_resume_steps(path, *step, &resolved.hyper, stored.steps)?;
         let before = RunSettings::new(
             &merge(preset, &[(Some(path.display().to_string()), stored)])?,
             Vec::new(),
@@ -347,10 +347,11 @@ pub fn resolve(
     Ok(resolved)
 }
 
-/// The settings a checkpoint was written with, refused when they are missing or belong to
-/// another preset.
-fn stored_settings(path: &Path, preset: &str) -> Result<Overrides, String> {
-    let value = Checkpoint::read_settings(path).map_err(|e| e.to_string())?;
+/// The settings a checkpoint was written with, and its step; refused when the settings are
+/// missing or belong to another preset.
+fn stored_settings(path: &Path, preset: &str) -> Result<(Overrides, usize), String> {
+    let header = Checkpoint::read_header(path).map_err(|e| e.to_string())?;
+    let value = header.settings;
     if value.is_null() {
         return Err(format!(
             "checkpoint {}: it records no run settings, so a resume cannot be checked against them",
@@ -364,7 +365,7 @@ fn stored_settings(path: &Path, preset: &str) -> Result<Overrides, String> {
         .swap_moments
         .get_or_insert_with(|| SwapMoments::Follow.name().to_string());
     match stored.preset.as_deref() {
-        Some(p) if p == preset => Ok(stored),
+        Some(p) if p == preset => Ok((stored, header.step)),
         Some(p) => Err(format!(
             "checkpoint {} was written by a run of preset '{p}', not '{preset}' \
              (resume it with `bimt run {p} --resume ...`)",
@@ -465,16 +466,14 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Refuses a resume whose `--steps` would end the run before its checkpoint, or change the
-/// schedule (of `recorded_steps`) under a fine-tune that has already begun.
-fn check_resume_steps(path: &Path, h: &Hyper, recorded_steps: Option<usize>) -> Result<(), String> {
-    #[derive(serde::Deserialize)]
-    struct Header {
-        step: usize,
-    }
-    let step = read_json::<Header>(path, "checkpoint")
-        .map_err(|e| e.to_string())?
-        .step;
+/// Refuses a resume from a checkpoint at `step` whose `--steps` would end the run before it,
+/// or change the schedule (of `recorded_steps`) under a fine-tune that has already begun.
+fn check_resume_steps(
+    path: &Path,
+    step: usize,
+    h: &Hyper,
+    recorded_steps: Option<usize>,
+) -> Result<(), String> {
     if let Some(recorded) = recorded_steps.filter(|&r| step > r && r != h.steps) {
         return Err(format!(
             "--resume {}: the checkpoint is at step {step}, in the fine-tune after the run's \
