@@ -3,7 +3,7 @@
 //! directory, and a run that ended worse than it started told apart by its exit status.
 mod common;
 
-use common::{bimt, one_line_error, succeeded, temp_dir, two_moons};
+use common::{bimt, one_line_error, read_json, succeeded, temp_dir, two_moons};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -24,13 +24,6 @@ fn write_csv(path: &Path, shift: f64) {
         text.push_str(&format!("{x1},{x2},{}\n", x1 - 2.0 * x2 + shift));
     }
     std::fs::write(path, text).unwrap();
-}
-
-/// The `step` of a checkpoint file.
-fn checkpoint_step(path: &Path) -> u64 {
-    let value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    value["step"].as_u64().unwrap()
 }
 
 #[test]
@@ -134,14 +127,12 @@ fn a_resumed_run_keeps_writing_checkpoints() {
     let d = dir.to_str().unwrap();
     succeeded(&two_moons(d, "400", &["--checkpoint-every", "100"]));
     let checkpoint = dir.join("checkpoint.json");
-    assert_eq!(checkpoint_step(&checkpoint), 400);
+    assert_eq!(read_json(&checkpoint)["step"], 400);
     let ckpt = checkpoint.to_str().unwrap();
     // No --checkpoint-every: the run's own setting carries over.
     succeeded(&two_moons(d, "700", &["--resume", ckpt]));
-    assert_eq!(checkpoint_step(&checkpoint), 700);
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
-    assert_eq!(run["checkpoint_every"], 100);
+    assert_eq!(read_json(&checkpoint)["step"], 700);
+    assert_eq!(read_json(&dir.join("run.json"))["checkpoint_every"], 100);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -264,9 +255,12 @@ fn a_run_that_ends_worse_than_it_started_exits_with_status_3() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("before the first step"), "{stderr}");
     assert!(dir.join("metrics.json").exists() && dir.join("model.json").exists());
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
-    assert!(metrics["initial_test_loss"].as_f64().unwrap() > 0.0);
+    assert!(
+        read_json(&dir.join("metrics.json"))["initial_test_loss"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     // The same preset trained as it should exits 0.
     succeeded(&bimt(&[
         "run",

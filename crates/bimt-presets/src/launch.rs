@@ -26,11 +26,11 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
 /// before it ends: its `checkpoint.json` (unless this run resumes from it) and its
 /// `metrics.json`, so that neither is taken for this run's.
 fn remove_stale_outputs(spec: &RunSpec) -> Result<(), String> {
-    let same_file = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    // The checkpoint this run resumes from, if it lies here, stays.
+    let resumed_from = spec.resume.as_deref().and_then(|r| r.canonicalize().ok());
     for name in ["checkpoint.json", "metrics.json"] {
         let path = spec.out.join(name);
-        let resumed_from = spec.resume.as_deref().is_some_and(|r| same_file(r, &path));
-        if path.exists() && !resumed_from {
+        if path.exists() && path.canonicalize().ok() != resumed_from {
             std::fs::remove_file(&path).map_err(|e| {
                 format!(
                     "{}: cannot remove the previous run's file: {e}",
