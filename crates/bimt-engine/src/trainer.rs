@@ -12,7 +12,15 @@ use bimt_layout::{CostConfig, Distances};
 use bimt_manifold::Metric;
 use bimt_swap::{SwapConfig, Swapper};
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// Whether [`Trainer::run`] records the seconds of every training step (see
+/// [`Trainer::record_step_seconds`]).
+static RECORDING: AtomicBool = AtomicBool::new(false);
+/// The seconds of the training steps recorded so far, in order.
+static STEP_SECONDS: Mutex<Vec<f64>> = Mutex::new(Vec::new());
 
 /// Trains a [`Model`] on a [`Task`] with BIMT.
 pub struct Trainer<'a, N, T> {
@@ -37,6 +45,26 @@ pub struct Trainer<'a, N, T> {
     pub wall_offset: f64,
     /// The state before the first step (set by the first call, or by a resume).
     pub initial: Option<InitialState>,
+}
+
+impl Trainer<'static, (), ()> {
+    /// Starts (`true`) or stops recording, for every [`Trainer::run`] in this process, the
+    /// seconds of each training step: the batch, the forward and backward passes and the
+    /// optimizer step, what `timing.steps` adds up, without swap rounds, evaluations, the
+    /// observer (log lines, frames) or checkpoints. `bimt bench --full` reads the rate of a
+    /// run's first and last tenth from them. Starting clears what was recorded.
+    pub fn record_step_seconds(on: bool) {
+        if on {
+            Self::take_step_seconds();
+        }
+        RECORDING.store(on, Ordering::Relaxed);
+    }
+
+    /// The step seconds recorded since recording started or since the last call, in the
+    /// order the steps ran.
+    pub fn take_step_seconds() -> Vec<f64> {
+        std::mem::take(&mut *STEP_SECONDS.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
@@ -194,7 +222,14 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             let cost =
                 (lambda > 0.0).then(|| regulariser.term(lambda, config.bias_penalty_at(step)));
             self.model.params.step(config.lr_at(step), &grads, cost);
-            timing.steps += since(step_started);
+            let step_seconds = since(step_started);
+            timing.steps += step_seconds;
+            if RECORDING.load(Ordering::Relaxed) {
+                STEP_SECONDS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(step_seconds);
+            }
             let done = step + 1;
             if config.variant.swaps()
                 && config.swap_every > 0

@@ -313,7 +313,8 @@ fn matmul_peak(device: &bimt_engine::Device) -> f64 {
 /// share of the wall time in training steps, swap rounds, evaluations, the observer (log lines
 /// and frames) and the final outputs (pictures, model, animation), and the step's arithmetic
 /// rate (6 × rows × weights per step) against a large matrix product's. A whole schedule also
-/// gets the rate of its first and its last tenth (see [`tenths`]), so that a late slowdown
+/// gets the rate of the training steps alone over its first and its last tenth (see
+/// [`tenths`]; short presets run several times, see [`repeats_for`]), so that a late slowdown
 /// shows.
 pub fn bench_presets(
     steps: Option<usize>,
@@ -330,8 +331,8 @@ pub fn bench_presets(
     );
     let tenth_headers = match steps {
         None => format!(
-            " {:>15} {:>15} {:>6}",
-            "first tenth/s", "last tenth/s", "late"
+            " {:>15} {:>15} {:>6} {:>17}",
+            "first tenth/s", "last tenth/s", "late", "late per run"
         ),
         Some(_) => String::new(),
     };
@@ -360,13 +361,30 @@ pub fn bench_presets(
             },
             None => crate::hyper::Overrides::default(),
         };
-        let settings = crate::settings::resolve(preset.name, &overrides, None, None)?;
-        let spec = crate::runner::RunSpec {
-            quiet: true,
-            data_dir: data_dir.map(|d| d.to_path_buf()),
-            ..crate::runner::RunSpec::new(settings, root.join(preset.name))
+        let spec_in = |dir: std::path::PathBuf| -> Result<crate::runner::RunSpec, String> {
+            let settings = crate::settings::resolve(preset.name, &overrides, None, None)?;
+            Ok(crate::runner::RunSpec {
+                quiet: true,
+                data_dir: data_dir.map(|d| d.to_path_buf()),
+                ..crate::runner::RunSpec::new(settings, dir)
+            })
         };
-        let m = crate::launch::run(&spec).map_err(|e| format!("{}: {e}", preset.name))?;
+        let spec = spec_in(root.join(preset.name))?;
+        let run = |spec: &crate::runner::RunSpec| {
+            crate::launch::run(spec).map_err(|e| format!("{}: {e}", preset.name))
+        };
+        Trainer::record_step_seconds(steps.is_none());
+        let m = run(&spec)?;
+        // The whole schedule: the seconds of each training step, over as many runs as a tenth
+        // needs to hold TENTH_SECONDS of them.
+        let mut step_runs = vec![Trainer::take_step_seconds()];
+        if steps.is_none() {
+            for repeat in 1..repeats_for(&step_runs[0]) {
+                run(&spec_in(root.join(format!("{}-{repeat}", preset.name)))?)?;
+                step_runs.push(Trainer::take_step_seconds());
+            }
+        }
+        Trainer::record_step_seconds(false);
         let model: bimt_format::ModelFile =
             bimt_format::read_json(&spec.out.join("model.json"), "model file")
                 .map_err(|e| e.to_string())?;
@@ -390,18 +408,16 @@ pub fn bench_presets(
         let rate = (3 * t.rows_per_step * weights * total) as f64 / t.steps.max(1e-12);
         let tenth_columns = match steps {
             Some(_) => String::new(),
-            None => {
-                let log = read_log(&spec.out.join("log.jsonl"))?;
-                match tenths(&log, total) {
-                    Some((first, last)) => format!(
-                        " {:>15} {:>15} {:>5.2}x",
-                        first.describe(),
-                        last.describe(),
-                        first.rate / last.rate
-                    ),
-                    None => format!(" {:>15} {:>15} {:>6}", "-", "-", "-"),
-                }
-            }
+            None => match tenths(&step_runs) {
+                Some(t) => format!(
+                    " {:>15} {:>15} {:>5.2}x {:>17}",
+                    t.first.describe(),
+                    t.last.describe(),
+                    t.first.rate / t.last.rate,
+                    t.spread()
+                ),
+                None => format!(" {:>15} {:>15} {:>6} {:>17}", "-", "-", "-", "-"),
+            },
         };
         println!(
             "{:26} {:>6} {:>8.0} {:>6} {:>16} {:>6} {:>6} {:>8} {:>7.1}s  {:>5.2} G/s ({:>2.0}%){tenth_columns}",
@@ -424,25 +440,31 @@ pub fn bench_presets(
     );
     if steps.is_none() {
         println!(
-            "first and last tenth: steps per second of wall time between the log lines nearest a tenth of the run from its start and from its end (steps in thousands), swaps and evaluations included; late: the last tenth's time per step over the first's"
+            "first and last tenth: steps per second of the training steps alone (batch, forward and backward pass, optimizer step; no swap rounds, evaluations, log lines, frames or checkpoints) over the run's first and last tenth of its steps (in thousands); a preset whose tenth holds under {TENTH_SECONDS} s of steps is run again, up to {MAX_RUNS} runs in all, and the tenths pooled; late: the last tenth's time per step over the first's; late per run: its range over the runs, and their number"
         );
     }
     Ok(())
 }
 
-/// The lines of a run's `log.jsonl`.
-fn read_log(path: &std::path::Path) -> Result<Vec<bimt_engine::LogEntry>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line)
-                .map_err(|e| format!("{}, line {}: {e}", path.display(), i + 1))
-        })
-        .collect()
+/// `bench --full` runs a preset again until a tenth of its steps holds this many seconds of
+/// training steps (all runs together), so that a short preset's tenths are not a few
+/// scheduler time slices.
+const TENTH_SECONDS: f64 = 0.5;
+
+/// The most runs of one preset in `bench --full`.
+const MAX_RUNS: usize = 8;
+
+/// The runs of a preset that `bench --full` makes, from the step seconds of its first run:
+/// enough for a tenth to hold [`TENTH_SECONDS`], at most [`MAX_RUNS`].
+fn repeats_for(step_seconds: &[f64]) -> usize {
+    let tenth: f64 = step_seconds[..step_seconds.len() / 10].iter().sum();
+    if tenth <= 0.0 {
+        return 1;
+    }
+    ((TENTH_SECONDS / tenth).ceil() as usize).clamp(1, MAX_RUNS)
 }
 
-/// Steps per second over a stretch of a run, from its log's wall times.
+/// Steps per second over a stretch of a run's steps.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Window {
     /// The first step of the stretch.
@@ -461,69 +483,91 @@ impl Window {
     }
 }
 
-/// The rates of a run of `total` steps over its first and its last tenth, read from its log:
-/// the first window ends at the logged step nearest `total/10`, the last starts at the logged
-/// step nearest `total − total/10` (the earlier one on a tie), so both follow the log's
-/// intervals. `None` when the log has fewer than two lines or does not end at `total`.
-fn tenths(log: &[bimt_engine::LogEntry], total: usize) -> Option<(Window, Window)> {
-    if log.len() < 2 || log.last()?.step != total {
+/// The first and the last tenth of a preset's runs.
+#[derive(Clone, Debug, PartialEq)]
+struct Tenths {
+    /// The first tenth, its steps' seconds summed over the runs.
+    first: Window,
+    /// The last tenth, likewise.
+    last: Window,
+    /// Each run's last-over-first time per step.
+    per_run: Vec<f64>,
+}
+
+impl Tenths {
+    /// The range of the runs' ratios and their number (`1 run` alone for one).
+    fn spread(&self) -> String {
+        let (low, high) = self
+            .per_run
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &r| (l.min(r), h.max(r)));
+        match self.per_run.len() {
+            1 => "1 run".to_string(),
+            n => format!("{low:.2}-{high:.2}, {n} runs"),
+        }
+    }
+}
+
+/// The rates of the first and the last tenth of the steps (`n/10` each, for runs of `n`
+/// steps) from the seconds of every training step of one or more runs of the same schedule,
+/// pooled over the runs. `None` without runs, for runs of different lengths, or for fewer
+/// than ten steps.
+fn tenths(runs: &[Vec<f64>]) -> Option<Tenths> {
+    let n = runs.first()?.len();
+    let tenth = n / 10;
+    if tenth == 0 || runs.iter().any(|r| r.len() != n) {
         return None;
     }
-    let points: Vec<(usize, f64)> = std::iter::once((0, 0.0))
-        .chain(log.iter().map(|e| (e.step, e.wall_seconds)))
-        .collect();
-    let nearest = |candidates: &[(usize, f64)], target: usize| {
-        *candidates
-            .iter()
-            .min_by_key(|(step, _)| step.abs_diff(target))
-            .expect("at least one candidate")
-    };
-    let window = |(from, start): (usize, f64), (to, end): (usize, f64)| Window {
+    let seconds = |run: &[f64], from: usize| run[from..from + tenth].iter().sum::<f64>();
+    let window = |from: usize| Window {
         from,
-        to,
-        rate: (to - from) as f64 / (end - start),
+        to: from + tenth,
+        rate: (runs.len() * tenth) as f64 / runs.iter().map(|r| seconds(r, from)).sum::<f64>(),
     };
-    let tenth = total / 10;
-    let first_end = nearest(&points[1..], tenth);
-    let last_start = nearest(&points[..points.len() - 1], total - tenth);
-    Some((
-        window(points[0], first_end),
-        window(last_start, points[points.len() - 1]),
-    ))
+    Some(Tenths {
+        first: window(0),
+        last: window(n - tenth),
+        per_run: runs
+            .iter()
+            .map(|r| seconds(r, n - tenth) / seconds(r, 0))
+            .collect(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn entry(step: usize, wall_seconds: f64) -> bimt_engine::LogEntry {
-        bimt_engine::LogEntry {
-            step,
-            lambda: 0.0,
-            train_loss: 0.0,
-            test_loss: 0.0,
-            test_accuracy: None,
-            connection_cost: 0.0,
-            swaps: 0,
-            wall_seconds,
-        }
+    #[test]
+    fn tenths_pool_the_step_seconds_of_every_run() {
+        // Two runs of 50 steps: the first tenth (steps 0-5) at 1 ms a step in both, the last
+        // (45-50) at 2 ms in one and 1 ms in the other.
+        let run = |late: f64| -> Vec<f64> {
+            (0..50).map(|i| if i >= 45 { late } else { 1e-3 }).collect()
+        };
+        let t = tenths(&[run(2e-3), run(1e-3)]).unwrap();
+        assert_eq!((t.first.from, t.first.to), (0, 5));
+        assert_eq!((t.last.from, t.last.to), (45, 50));
+        assert!((t.first.rate - 1_000.0).abs() < 1e-6);
+        assert!((t.last.rate - 10.0 / 15e-3).abs() < 1e-6);
+        assert!((t.per_run[0] - 2.0).abs() < 1e-12 && (t.per_run[1] - 1.0).abs() < 1e-12);
+        assert_eq!(t.spread(), "1.00-2.00, 2 runs");
+        assert_eq!(t.last.describe(), "667 (0.045-0.05k)");
     }
 
     #[test]
-    fn tenths_follow_the_log_lines() {
-        // 42,000 steps logged every 4,000 and at the end: the first tenth (4,200) is read as
-        // 0-4,000, the last (from 37,800) as 36,000-42,000.
-        let mut log: Vec<_> = (1..=10).map(|i| entry(4_000 * i, i as f64)).collect();
-        log.push(entry(42_000, 13.0));
-        let (first, last) = tenths(&log, 42_000).unwrap();
-        assert_eq!((first.from, first.to, first.rate), (0, 4_000, 4_000.0));
-        assert_eq!((last.from, last.to, last.rate), (36_000, 42_000, 1_500.0));
-        assert_eq!(last.describe(), "1500 (36-42k)");
+    fn tenths_need_runs_of_one_length() {
+        assert_eq!(tenths(&[]), None);
+        assert_eq!(tenths(&[vec![1e-3; 9]]), None);
+        assert_eq!(tenths(&[vec![1e-3; 20], vec![1e-3; 30]]), None);
     }
 
     #[test]
-    fn tenths_need_a_finished_log() {
-        assert_eq!(tenths(&[entry(1_000, 1.0)], 1_000), None);
-        assert_eq!(tenths(&[entry(1_000, 1.0), entry(2_000, 2.0)], 3_000), None);
+    fn short_runs_are_repeated_until_a_tenth_holds_enough() {
+        // A tenth of 0.15625 s: four runs; of 1.25 s: one; of 1 ms: the most.
+        assert_eq!(repeats_for(&[0.015625; 100]), 4);
+        assert_eq!(repeats_for(&[0.125; 100]), 1);
+        assert_eq!(repeats_for(&[1e-4; 100]), MAX_RUNS);
+        assert_eq!(repeats_for(&[0.0; 5]), 1);
     }
 }
