@@ -233,48 +233,48 @@ impl ParamStore {
     /// `λ·m·sign(θ)`.
     ///
     /// The arithmetic is burn's `AdamW` (no weight decay) and autodiff's `|θ|` gradient, in
-    /// the same f32 operations, done in plain loops over the host vectors instead of tensor
-    /// operations.
+    /// the same f32 operations, done over the host vectors by one vectorised kernel
+    /// ([`bimt_kernels::host::adamw_step`]) instead of tensor operations.
     pub fn step(&mut self, lr: f64, grads: &Gradients, cost: Option<CostTerm<'_>>) {
         let mut grad = std::mem::take(&mut self.grad);
         grad.clear();
         for (leaf, &(_, [rows, cols])) in self.leaves.iter().zip(&self.segments) {
             match leaf.grad(grads) {
-                Some(g) => grad.extend_from_slice(&host(&g)),
+                // Read in place: no host copy of the gradient before this one.
+                Some(g) => {
+                    let data = g.into_data();
+                    match data.as_slice::<f32>() {
+                        Ok(values) => grad.extend_from_slice(values),
+                        Err(_) => grad.extend_from_slice(&host_data(data)),
+                    }
+                }
                 None => grad.resize(grad.len() + rows * cols, 0.0),
-            }
-        }
-        if let Some(cost) = cost {
-            let lambda = cost.lambda as f32;
-            for ((g, w), m) in grad.iter_mut().zip(&self.values).zip(cost.multipliers) {
-                *g += lambda * m * sign(*w);
             }
         }
         self.time += 1;
         let time = self.time as i32;
-        let (factor_1, factor_2) = (1.0 - BETA_1, 1.0 - BETA_2);
-        let correction_1 = 1.0 - BETA_1.powi(time);
-        let correction_2 = 1.0 - BETA_2.powi(time);
-        let lr = lr as f32;
-        // Plain zipped slices, so that the compiler vectorises the loop.
-        for (((w, g), m), v) in self
-            .values
-            .iter_mut()
-            .zip(&grad)
-            .zip(&mut self.moment_1)
-            .zip(&mut self.moment_2)
-        {
-            *m = *m * BETA_1 + g * factor_1;
-            *v = *v * BETA_2 + g * g * factor_2;
-            let delta = (*m / correction_1) / ((*v / correction_2).sqrt() + EPSILON);
-            *w -= delta * lr;
-        }
+        // burn's AdamW, in one vectorised kernel (bimt_kernels::host::adamw_step) over the
+        // host vectors.
+        let adamw = bimt_kernels::host::AdamW {
+            beta_1: BETA_1,
+            beta_2: BETA_2,
+            factor_1: 1.0 - BETA_1,
+            factor_2: 1.0 - BETA_2,
+            correction_1: 1.0 - BETA_1.powi(time),
+            correction_2: 1.0 - BETA_2.powi(time),
+            epsilon: EPSILON,
+            lr: lr as f32,
+        };
+        bimt_kernels::host::adamw_step(
+            &mut self.values,
+            &mut grad,
+            &mut self.moment_1,
+            &mut self.moment_2,
+            cost.map(|c| (c.lambda as f32, c.multipliers)),
+            self.mask.as_deref(),
+            adamw,
+        );
         self.grad = grad;
-        if let Some(mask) = &self.mask {
-            for (w, keep) in self.values.iter_mut().zip(mask) {
-                *w *= keep;
-            }
-        }
         self.refresh_leaves();
     }
 
@@ -398,18 +398,13 @@ impl ParamStore {
     }
 }
 
-/// The subgradient of `|w|` that burn's autodiff uses: the sign, and 0 at 0.
-fn sign(w: f32) -> f32 {
-    (w > 0.0) as i32 as f32 - (w < 0.0) as i32 as f32
-}
-
 fn tensor(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-fn host(t: &Tensor<2>) -> Vec<f32> {
-    t.to_data()
-        .convert::<f32>()
+/// A tensor's values as `f32`s, converted where the tensor holds another float type.
+fn host_data(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>()
         .try_into_vec::<f32>()
         .expect("float tensor")
 }
@@ -421,6 +416,10 @@ mod tests {
     use bimt_layout::{CostConfig, Distances, LayoutBuilder, Placement};
     use bimt_manifold::PaperMetric;
     use burn::optim::{AdamWConfig, AdamWState, Optimizer};
+
+    fn host(t: &Tensor<2>) -> Vec<f32> {
+        host_data(t.to_data())
+    }
 
     /// The fused step equals burn's autodiff of `loss + λ·Σ|θ| ⊙ m` followed by burn's AdamW,
     /// over several steps, with some weights exactly zero (where `|θ|` has gradient 0).

@@ -24,6 +24,15 @@ pub trait Host: Backend {
     fn from_f32s(values: Vec<f32>, shape: Shape) -> FloatTensor<Self>;
     /// A tensor of `shape` holding `values` in row-major order.
     fn from_f64s(values: Vec<f64>, shape: Shape) -> FloatTensor<Self>;
+    /// The `f32` values of a contiguous tensor, to change in place: `None` where the tensor
+    /// shares them with another (or the backend cannot tell), so that nothing else sees the
+    /// change.
+    fn f32s_mut(x: &mut FloatTensor<Self>) -> Option<&mut [f32]>;
+    /// The `f64` values of a contiguous tensor, to change in place (see [`Host::f32s_mut`]).
+    fn f64s_mut(x: &mut FloatTensor<Self>) -> Option<&mut [f64]>;
+    /// The sums over the rows of a matrix, `[1, cols]`: the backend's own `sum_dim(x, 0)`,
+    /// bit for bit.
+    fn column_sums(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl Host for Flex {
@@ -55,6 +64,32 @@ impl Host for Flex {
             Layout::contiguous(shape),
             DType::F64,
         )
+    }
+    fn f32s_mut(x: &mut FloatTensor<Self>) -> Option<&mut [f32]> {
+        if x.dtype() != DType::F32 {
+            return None;
+        }
+        let (start, end) = x.layout().contiguous_offsets()?;
+        x.try_storage_mut::<f32>().map(|s| &mut s[start..end])
+    }
+    fn f64s_mut(x: &mut FloatTensor<Self>) -> Option<&mut [f64]> {
+        if x.dtype() != DType::F64 {
+            return None;
+        }
+        let (start, end) = x.layout().contiguous_offsets()?;
+        x.try_storage_mut::<f64>().map(|s| &mut s[start..end])
+    }
+    fn column_sums(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        // Flex sums an `f32` matrix's first dimension from zeros, adding the rows in order
+        // (`reduce_first_dim_f32`); `host::column_sums` does the same without its aligned
+        // scratch and copy. Other types go to Flex itself.
+        let shape = x.shape();
+        if x.dtype() == DType::F32 && shape.num_dims() == 2 {
+            let x = Self::contiguous(x);
+            let sums = host::column_sums(Self::f32s(&x), shape[1]);
+            return Self::from_f32s(sums, Shape::new([1, shape[1]]));
+        }
+        backend_sum_rows::<Self>(x)
     }
 }
 
@@ -91,17 +126,35 @@ impl Host for NdArray {
     fn from_f64s(values: Vec<f64>, shape: Shape) -> FloatTensor<Self> {
         NdArrayTensor::from_data(TensorData::new(values, shape))
     }
+    fn f32s_mut(_x: &mut FloatTensor<Self>) -> Option<&mut [f32]> {
+        None
+    }
+    fn f64s_mut(_x: &mut FloatTensor<Self>) -> Option<&mut [f64]> {
+        None
+    }
+    fn column_sums(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        backend_sum_rows::<Self>(x)
+    }
+}
+
+/// The backend's own sum over the rows of a matrix.
+fn backend_sum_rows<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    B::float_sum_dim(x, 0)
 }
 
 /// [`Real`] types that a [`Host`] backend stores natively.
 trait HostReal: Real {
     fn slice<B: Host>(x: &FloatTensor<B>) -> &[Self];
+    fn slice_mut<B: Host>(x: &mut FloatTensor<B>) -> Option<&mut [Self]>;
     fn tensor<B: Host>(values: Vec<Self>, shape: Shape) -> FloatTensor<B>;
 }
 
 impl HostReal for f32 {
     fn slice<B: Host>(x: &FloatTensor<B>) -> &[Self] {
         B::f32s(x)
+    }
+    fn slice_mut<B: Host>(x: &mut FloatTensor<B>) -> Option<&mut [Self]> {
+        B::f32s_mut(x)
     }
     fn tensor<B: Host>(values: Vec<Self>, shape: Shape) -> FloatTensor<B> {
         B::from_f32s(values, shape)
@@ -111,6 +164,9 @@ impl HostReal for f32 {
 impl HostReal for f64 {
     fn slice<B: Host>(x: &FloatTensor<B>) -> &[Self] {
         B::f64s(x)
+    }
+    fn slice_mut<B: Host>(x: &mut FloatTensor<B>) -> Option<&mut [Self]> {
+        B::f64s_mut(x)
     }
     fn tensor<B: Host>(values: Vec<Self>, shape: Shape) -> FloatTensor<B> {
         B::from_f64s(values, shape)
@@ -306,6 +362,64 @@ fn matrix_product_typed<B: Host, T: HostReal>(
     T::tensor::<B>(host::matmul(a, b), Shape::new([m, n]))
 }
 
+/// `x + bias` for a `[rows, cols]` matrix and a `[1, cols]` bias: into `x`'s own values where
+/// nothing else holds them, else into new ones.
+fn add_bias_typed<B: Host, T: HostReal>(x: FloatTensor<B>, bias: FloatTensor<B>) -> FloatTensor<B> {
+    let shape = x.shape();
+    let (_, cols) = matrix(&shape, "a bias sum");
+    let bias_shape = bias.shape();
+    assert!(
+        matrix(&bias_shape, "a bias") == (1, cols),
+        "bimt-kernels: a bias of shape {bias_shape:?} added to rows of {cols} columns"
+    );
+    let bias = B::contiguous(cast::<B>(bias, x.dtype()));
+    let mut x = B::contiguous(x);
+    if let Some(values) = T::slice_mut::<B>(&mut x) {
+        host::add_bias_in_place(values, T::slice::<B>(&bias));
+        return x;
+    }
+    T::tensor::<B>(
+        host::add_bias(T::slice::<B>(&x), T::slice::<B>(&bias)),
+        shape,
+    )
+}
+
+/// SiLU of `x + bias`, tracked: `(z·σ(z), z, σ(z))` for `z = x + bias`, with `z` written into
+/// `x`'s own values where nothing else holds them, in one pass; else `z` in new values and the
+/// SiLU of it.
+fn bias_silu_forward_keep_typed<B: Host, T: HostReal>(
+    x: FloatTensor<B>,
+    bias: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let shape = x.shape();
+    let (rows, cols) = matrix(&shape, "a bias sum");
+    let bias_shape = bias.shape();
+    assert!(
+        matrix(&bias_shape, "a bias") == (1, cols),
+        "bimt-kernels: a bias of shape {bias_shape:?} added to rows of {cols} columns"
+    );
+    let bias = B::contiguous(cast::<B>(bias, x.dtype()));
+    let mut x = B::contiguous(x);
+    if cols > 0
+        && let Some(values) = T::slice_mut::<B>(&mut x)
+    {
+        debug_assert_eq!(values.len(), rows * cols);
+        let (y, sigma) = host::bias_silu_forward_keep(values, T::slice::<B>(&bias));
+        return (
+            T::tensor::<B>(y, shape.clone()),
+            x,
+            T::tensor::<B>(sigma, shape),
+        );
+    }
+    let z = host::add_bias(T::slice::<B>(&x), T::slice::<B>(&bias));
+    let (y, sigma) = host::silu_forward_keep(&z);
+    (
+        T::tensor::<B>(y, shape.clone()),
+        T::tensor::<B>(z, shape.clone()),
+        T::tensor::<B>(sigma, shape),
+    )
+}
+
 fn token_rows_typed<B: Host, T: HostReal>(ids: FloatTensor<B>, vocabulary: usize) -> Vec<usize> {
     let (_, tokens) = matrix(&ids.shape(), "a token sum's ids");
     let ids = B::contiguous(ids);
@@ -479,6 +593,35 @@ impl<B: Host> HostKernels for B {
             |lhs| matrix_product_typed::<B, f32>(lhs, transpose_lhs, rhs, transpose_rhs),
             |lhs| matrix_product_typed::<B, f64>(lhs, transpose_lhs, rhs, transpose_rhs)
         )
+    }
+
+    fn add_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        with_real!(B, x, other, |x| add_bias_typed::<B, f32>(x, bias), |x| {
+            add_bias_typed::<B, f64>(x, bias)
+        })
+    }
+
+    fn bias_silu_forward_keep(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        match x.dtype() {
+            DType::F64 => bias_silu_forward_keep_typed::<B, f64>(x, bias),
+            DType::F32 => bias_silu_forward_keep_typed::<B, f32>(x, bias),
+            other => {
+                let (y, z, sigma) =
+                    bias_silu_forward_keep_typed::<B, f32>(cast::<B>(x, DType::F32), bias);
+                (
+                    cast::<B>(y, other),
+                    cast::<B>(z, other),
+                    cast::<B>(sigma, other),
+                )
+            }
+        }
+    }
+
+    fn bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        B::column_sums(grad)
     }
 
     fn token_rows(ids: FloatTensor<Self>, vocabulary: usize) -> Vec<usize> {

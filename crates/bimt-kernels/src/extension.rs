@@ -28,6 +28,12 @@ pub trait FusedOps: Backend {
     /// `lhs·rhs` for matrices.
     fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// `x + bias` for a `[rows, cols]` matrix and a `[1, cols]` bias.
+    fn fused_add_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `(x + bias)·σ(x + bias)` for a `[rows, cols]` matrix and a `[1, cols]` bias.
+    fn fused_silu_with_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+
     /// Row `r`: `Σ_t table[t·vocabulary + ids[r, t]]` for a table of `tokens` blocks of
     /// `vocabulary` rows and `[rows, tokens]` ids (see [`token_sum`](crate::token_sum)).
     fn fused_token_sum(table: FloatTensor<Self>, ids: FloatTensor<Self>) -> FloatTensor<Self>;

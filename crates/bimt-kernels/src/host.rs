@@ -1,8 +1,10 @@
 //! The arithmetic of the fused ops on host slices, for `f32` and `f64`.
 //!
 //! Every loop is written branch-free (selects, not jumps) so that LLVM vectorises it. On x86-64
-//! each kernel is compiled twice, once for the baseline target and once with AVX2 and FMA
-//! enabled, and the second is chosen at run time when the CPU has them. The `f32` exp is a
+//! each kernel is compiled three times, for the baseline target, with AVX2 and FMA, and with
+//! AVX-512 and FMA, and the widest the CPU has is chosen at run time. The two FMA versions do
+//! the same operations on every element (the lane count is not part of any sum's order: sums
+//! keep their own partial sums), so they give the same bits. The `f32` exp is a
 //! Cephes-style polynomial (range reduction by `ln 2`, degree-6 polynomial, scaling by `2^n`
 //! in two halves so that subnormal results and overflow to infinity come out right), within
 //! 2 ulp of the correctly rounded value over the whole `f32` range; the `f64` exp is std's.
@@ -34,10 +36,28 @@ pub trait Real:
     fn ln_1p(self) -> Self;
     /// `|x|`.
     fn abs(self) -> Self;
+    /// `√x` (correctly rounded, std's).
+    fn sqrt(self) -> Self;
     /// Conversion from `f64` (rounding).
     fn from_f64(x: f64) -> Self;
     /// Conversion to `f64` (exact).
     fn to_f64(self) -> f64;
+    /// [`gather_columns`] by a faster route where there is one (rows of at most 32 `f32`s on
+    /// a CPU with AVX-512: two register permutes per row); `None` elsewhere.
+    fn permute_narrow_rows(
+        _x: &[Self],
+        _cols: usize,
+        _source: &[usize],
+        _add_zero: bool,
+    ) -> Option<Vec<Self>> {
+        None
+    }
+    /// [`column_sums`] by a faster route where there is one (at most 64 `f32` columns on a
+    /// CPU with AVX-512: every partial sum kept in a register through all the rows); `None`
+    /// elsewhere.
+    fn narrow_column_sums(_x: &[Self], _cols: usize) -> Option<Vec<Self>> {
+        None
+    }
 }
 
 /// `a·b + c`, fused when `FMA`.
@@ -108,6 +128,10 @@ impl Real for f32 {
         f32::abs(self)
     }
     #[inline(always)]
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+    #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
     }
@@ -115,6 +139,135 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    fn permute_narrow_rows(
+        x: &[Self],
+        cols: usize,
+        source: &[usize],
+        add_zero: bool,
+    ) -> Option<Vec<Self>> {
+        #[cfg(target_arch = "x86_64")]
+        if (1..=32).contains(&cols)
+            && (1..=32).contains(&source.len())
+            && source.iter().all(|&c| c < cols)
+            && std::is_x86_feature_detected!("avx512f")
+        {
+            // SAFETY: the CPU has AVX-512 F (checked just above), and the shapes are the
+            // ones `permute_rows_avx512` asks for.
+            return Some(unsafe { permute_rows_avx512(x, cols, source, add_zero) });
+        }
+        None
+    }
+    fn narrow_column_sums(x: &[Self], cols: usize) -> Option<Vec<Self>> {
+        #[cfg(target_arch = "x86_64")]
+        if (1..=64).contains(&cols) && std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512 F (checked just above), and `cols ≤ 64`.
+            return Some(unsafe { column_sums_avx512(x, cols) });
+        }
+        None
+    }
+}
+
+/// The column sums of a row-major matrix of `1 ≤ cols ≤ 64` columns, each started at 0 and
+/// added to row by row in row order (as [`column_sums`]), in four 16-lane registers that
+/// stay in place through all the rows. Masked loads read nothing past a row.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn column_sums_avx512(x: &[f32], cols: usize) -> Vec<f32> {
+    use core::arch::x86_64::*;
+    let mask = |n: usize| -> __mmask16 { ((1u32 << n.min(16)) - 1) as __mmask16 };
+    let masks = [
+        mask(cols),
+        mask(cols.saturating_sub(16)),
+        mask(cols.saturating_sub(32)),
+        mask(cols.saturating_sub(48)),
+    ];
+    let mut sums = [0.0f32; 64];
+    // SAFETY: each masked load reads only values of row `r` (the lanes past `cols` are
+    // masked off and not read); the stores write into `sums`, 64 values long.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); 4];
+        for row in x.chunks_exact(cols) {
+            let src = row.as_ptr();
+            acc[0] = _mm512_add_ps(acc[0], _mm512_maskz_loadu_ps(masks[0], src));
+            if cols > 16 {
+                acc[1] = _mm512_add_ps(acc[1], _mm512_maskz_loadu_ps(masks[1], src.add(16)));
+            }
+            if cols > 32 {
+                acc[2] = _mm512_add_ps(acc[2], _mm512_maskz_loadu_ps(masks[2], src.add(32)));
+            }
+            if cols > 48 {
+                acc[3] = _mm512_add_ps(acc[3], _mm512_maskz_loadu_ps(masks[3], src.add(48)));
+            }
+        }
+        for (k, a) in acc.into_iter().enumerate() {
+            _mm512_storeu_ps(sums.as_mut_ptr().add(16 * k), a);
+        }
+    }
+    sums[..cols].to_vec()
+}
+
+/// `out[r][j] = x[r][source[j]]` (`0 + x[r][source[j]]` where `add_zero`) for rows of
+/// `cols ≤ 32` values and `1 ≤ source.len() ≤ 32` indices below `cols`: each row loaded into
+/// two 16-lane registers (masked, so nothing past the row is read) and rearranged by two
+/// two-register permutes. The same values as the scalar gather, bit for bit.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn permute_rows_avx512(
+    x: &[f32],
+    cols: usize,
+    source: &[usize],
+    add_zero: bool,
+) -> Vec<f32> {
+    use core::arch::x86_64::*;
+    let (rows, width) = (x.len() / cols, source.len());
+    let mut index = [0i32; 32];
+    for (i, &c) in source.iter().enumerate() {
+        index[i] = c as i32;
+    }
+    let mask = |n: usize| -> __mmask16 { ((1u32 << n.min(16)) - 1) as __mmask16 };
+    let (load_low, load_high) = (mask(cols), mask(cols.saturating_sub(16)));
+    let (store_low, store_high) = (mask(width), mask(width.saturating_sub(16)));
+    let mut out = Vec::<f32>::with_capacity(rows * width);
+    // SAFETY: every load reads `cols` values of row `r` (the masks leave the lanes past
+    // them unread), every store writes `width` values of output row `r` inside the capacity
+    // reserved above, and all `rows·width` are written before `set_len`.
+    unsafe {
+        let index_low = _mm512_loadu_epi32(index.as_ptr());
+        let index_high = _mm512_loadu_epi32(index.as_ptr().add(16));
+        let zero = _mm512_setzero_ps();
+        let dst = out.as_mut_ptr();
+        for r in 0..rows {
+            let src = x.as_ptr().add(r * cols);
+            let a = _mm512_maskz_loadu_ps(load_low, src);
+            let b = if cols > 16 {
+                _mm512_maskz_loadu_ps(load_high, src.add(16))
+            } else {
+                zero
+            };
+            let mut low = _mm512_permutex2var_ps(a, index_low, b);
+            if add_zero {
+                low = _mm512_add_ps(zero, low);
+            }
+            _mm512_mask_storeu_ps(dst.add(r * width), store_low, low);
+            if width > 16 {
+                let mut high = _mm512_permutex2var_ps(a, index_high, b);
+                if add_zero {
+                    high = _mm512_add_ps(zero, high);
+                }
+                _mm512_mask_storeu_ps(dst.add(r * width + 16), store_high, high);
+            }
+        }
+        out.set_len(rows * width);
+    }
+    out
 }
 
 impl Real for f64 {
@@ -133,6 +286,10 @@ impl Real for f64 {
     #[inline(always)]
     fn abs(self) -> Self {
         f64::abs(self)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
     }
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
@@ -160,9 +317,21 @@ macro_rules! multiversion {
 
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn avx512<$T: Real>($($arg: $ty),*) $(-> $ret)? {
+                    generic::<$T, true>($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2<$T: Real>($($arg: $ty),*) $(-> $ret)? {
                     generic::<$T, true>($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports AVX-512 (F, VL) and FMA, checked just above
+                    // (and with them AVX2).
+                    return unsafe { avx512::<$T>($($arg),*) };
                 }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU supports AVX2 and FMA, checked just above.
@@ -241,6 +410,38 @@ multiversion! {
 }
 
 multiversion! {
+    /// SiLU of a biased product, tracked: `z = x + bias` row by row, written back into `x`
+    /// (what the backward pass reads), and `z·σ(z)` and `σ(z)`, in one pass. The same values
+    /// as [`add_bias_in_place`] then [`silu_forward_keep`].
+    fn bias_silu_forward_keep<T>(x: &mut [T], bias: &[T]) -> (Vec<T>, Vec<T>) {
+        let (n, cols) = (x.len(), bias.len());
+        let (mut ys, mut sigmas) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        if cols > 0 {
+            for ((row, y), s) in x
+                .chunks_exact_mut(cols)
+                .zip(ys.spare_capacity_mut()[..n].chunks_exact_mut(cols))
+                .zip(sigmas.spare_capacity_mut()[..n].chunks_exact_mut(cols))
+            {
+                for (((v, &b), y), s) in row.iter_mut().zip(bias).zip(y).zip(s) {
+                    let z = *v + b;
+                    *v = z;
+                    let (sigma, _) = sigmoid_parts::<T, FMA>(z);
+                    y.write(if sigma == T::ZERO { T::ZERO } else { z * sigma });
+                    s.write(sigma);
+                }
+            }
+            // SAFETY: the rows of `x` cover all `n` elements (`n` is a multiple of `cols`,
+            // checked by the caller), so the loop above initialised `n` of each.
+            unsafe {
+                ys.set_len(n);
+                sigmas.set_len(n);
+            }
+        }
+        (ys, sigmas)
+    }
+}
+
+multiversion! {
     /// `g·(σ + x·σ(1−σ))`, the derivative of `x·σ(x)` times the incoming gradient, from the
     /// `σ(x)` the forward pass kept (no exp). At `x = ±∞` the second term is taken as its limit
     /// 0 (not `∞·0`).
@@ -253,6 +454,118 @@ multiversion! {
             let tail = if slope == T::ZERO { T::ZERO } else { v * slope };
             g * (s + tail)
         })
+    }
+}
+
+multiversion! {
+    /// `x + bias` row by row, in place: `x` row-major with rows as wide as `bias`.
+    fn add_bias_in_place<T>(x: &mut [T], bias: &[T]) {
+        if !bias.is_empty() {
+            for row in x.chunks_exact_mut(bias.len()) {
+                for (v, &b) in row.iter_mut().zip(bias) {
+                    *v = *v + b;
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `x + bias` row by row, in a new vector: `x` row-major with rows as wide as `bias`.
+    fn add_bias<T>(x: &[T], bias: &[T]) -> Vec<T> {
+        let mut out = x.to_vec();
+        if !bias.is_empty() {
+            for row in out.chunks_exact_mut(bias.len()) {
+                for (v, &b) in row.iter_mut().zip(bias) {
+                    *v = *v + b;
+                }
+            }
+        }
+        out
+    }
+}
+
+multiversion! {
+    /// The sums of the columns of a row-major matrix with `cols` columns, each started at 0
+    /// and added to row by row, in row order (what burn's Flex backend does for `sum_dim(0)`,
+    /// so the same bits).
+    fn column_sums<T>(x: &[T], cols: usize) -> Vec<T> {
+        if let Some(sums) = T::narrow_column_sums(x, cols) {
+            return sums;
+        }
+        let mut out = vec![T::ZERO; cols];
+        if cols > 0 {
+            for row in x.chunks_exact(cols) {
+                for (o, &v) in out.iter_mut().zip(row) {
+                    *o = *o + v;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The constants of one AdamW step (no weight decay), as burn's `AdamW` computes them.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamW<T> {
+    /// First-moment decay `β₁`.
+    pub beta_1: T,
+    /// Second-moment decay `β₂`.
+    pub beta_2: T,
+    /// `1 − β₁`.
+    pub factor_1: T,
+    /// `1 − β₂`.
+    pub factor_2: T,
+    /// Bias correction `1 − β₁^t`.
+    pub correction_1: T,
+    /// Bias correction `1 − β₂^t`.
+    pub correction_2: T,
+    /// `ε`.
+    pub epsilon: T,
+    /// The learning rate.
+    pub lr: T,
+}
+
+multiversion! {
+    /// One optimizer step on flat parameter vectors, in three passes, each element with the
+    /// same operations in the same order as the scalar code it replaces (so the same bits):
+    /// with `cost = (λ, m)`, `grad += λ·m·sign(w)` (0 at 0); then AdamW,
+    /// `m₁ = β₁m₁ + (1−β₁)g`, `m₂ = β₂m₂ + g²(1−β₂)`,
+    /// `w −= (m₁/(1−β₁^t)) / (√(m₂/(1−β₂^t)) + ε) · lr`; then with `mask`, `w *= mask`.
+    fn adamw_step<T>(
+        values: &mut [T],
+        grad: &mut [T],
+        moment_1: &mut [T],
+        moment_2: &mut [T],
+        cost: Option<(T, &[T])>,
+        mask: Option<&[T]>,
+        adamw: AdamW<T>,
+    ) {
+        if let Some((lambda, multipliers)) = cost {
+            for ((g, &w), &m) in grad.iter_mut().zip(values.iter()).zip(multipliers) {
+                let positive = if w > T::ZERO { T::ONE } else { T::ZERO };
+                let negative = if w < T::ZERO { T::ONE } else { T::ZERO };
+                *g = *g + lambda * m * (positive - negative);
+            }
+        }
+        let AdamW { beta_1, beta_2, factor_1, factor_2, correction_1, correction_2, epsilon, lr } =
+            adamw;
+        for (((w, &g), m), v) in values
+            .iter_mut()
+            .zip(grad.iter())
+            .zip(moment_1.iter_mut())
+            .zip(moment_2.iter_mut())
+        {
+            *m = *m * beta_1 + g * factor_1;
+            *v = *v * beta_2 + g * g * factor_2;
+            let delta = (*m / correction_1) / ((*v / correction_2).sqrt() + epsilon);
+            *w = *w - delta * lr;
+        }
+        if let Some(mask) = mask {
+            for (w, &keep) in values.iter_mut().zip(mask) {
+                *w = *w * keep;
+            }
+        }
     }
 }
 
@@ -389,7 +702,12 @@ fn max_of<T: Real>(row: &[T]) -> T {
 /// `ln Σ = ln_1p(rest)` keeps its precision when one class dominates.
 #[inline(always)]
 fn shifted_exp<T: Real, const FMA: bool>(x: &[T], cols: usize, out: &mut [T]) -> Vec<(T, T)> {
-    let max: Vec<T> = x.chunks_exact(cols).map(max_of).collect();
+    // Plain `for` loops and `push`, not `map(..).collect()`: a collect's fold is compiled out
+    // of line, for the baseline target, and it took a third of this function.
+    let mut max = Vec::with_capacity(x.len() / cols);
+    for row in x.chunks_exact(cols) {
+        max.push(max_of(row));
+    }
     for ((o, row), &m) in out
         .chunks_exact_mut(cols)
         .zip(x.chunks_exact(cols))
@@ -403,17 +721,15 @@ fn shifted_exp<T: Real, const FMA: bool>(x: &[T], cols: usize, out: &mut [T]) ->
     for v in out.iter_mut() {
         *v = v.exp::<FMA>();
     }
-    out.chunks_exact(cols)
-        .zip(x.chunks_exact(cols))
-        .zip(max)
-        .map(|((e, row), m)| {
-            // The terms of the maxima are exactly 1: sum the others, then add all but one of
-            // those (more than one only for ties).
-            let others = sum_of(e, row, |e, v| if v == m { T::ZERO } else { e });
-            let ones = sum_of(row, row, |v, _| if v == m { T::ONE } else { T::ZERO });
-            (m, others + (ones - T::ONE))
-        })
-        .collect()
+    let mut stats = Vec::with_capacity(max.len());
+    for ((e, row), &m) in out.chunks_exact(cols).zip(x.chunks_exact(cols)).zip(&max) {
+        // The terms of the maxima are exactly 1: sum the others, then add all but one of
+        // those (more than one only for ties).
+        let others = sum_of(e, row, |e, v| if v == m { T::ZERO } else { e });
+        let ones = sum_of(row, row, |v, _| if v == m { T::ONE } else { T::ZERO });
+        stats.push((m, others + (ones - T::ONE)));
+    }
+    stats
 }
 
 multiversion! {
@@ -758,19 +1074,20 @@ fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
 ///
 /// When an id is not a whole number in `0..vocabulary`.
 pub fn token_rows<T: Real>(ids: &[T], tokens: usize, vocabulary: usize) -> Vec<usize> {
-    ids.iter()
-        .enumerate()
-        .map(|(i, id)| {
+    let mut rows = Vec::with_capacity(ids.len());
+    for (r, row) in ids.chunks_exact(tokens.max(1)).enumerate() {
+        for (t, id) in row.iter().enumerate() {
             let id = id.to_f64();
+            // Saturating: NaN gives 0, too large gives usize::MAX; both fail below.
+            let whole = id as usize;
             assert!(
-                id >= 0.0 && id < vocabulary as f64 && id.fract() == 0.0,
-                "bimt-kernels: token id {id} (row {}, token {}) is not one of 0..{vocabulary}",
-                i / tokens,
-                i % tokens
+                id >= 0.0 && whole < vocabulary && whole as f64 == id,
+                "bimt-kernels: token id {id} (row {r}, token {t}) is not one of 0..{vocabulary}"
             );
-            (i % tokens) * vocabulary + id as usize
-        })
-        .collect()
+            rows.push(t * vocabulary + whole);
+        }
+    }
+    rows
 }
 
 multiversion! {
@@ -831,17 +1148,38 @@ fn inverse_permutation(columns: &[usize], cols: usize) -> Option<Vec<usize>> {
     Some(source)
 }
 
+/// Row by row, `out[r][j] = x[r][source[j]]` (plus zero where `add_zero`, as a sum onto
+/// zeros gives, down to the sign of a zero), for a row-major `x` of `cols` columns.
+#[inline(always)]
+fn gather_columns<T: Real>(x: &[T], cols: usize, source: &[usize], add_zero: bool) -> Vec<T> {
+    if let Some(out) = T::permute_narrow_rows(x, cols, source, add_zero) {
+        return out;
+    }
+    let (rows, width) = (x.len() / cols.max(1), source.len());
+    let mut out = Vec::with_capacity(rows * width);
+    if cols > 0 && width > 0 {
+        for (o, row) in out.spare_capacity_mut()[..rows * width]
+            .chunks_exact_mut(width)
+            .zip(x.chunks_exact(cols))
+        {
+            for (o, &c) in o.iter_mut().zip(source) {
+                o.write(if add_zero { T::ZERO + row[c] } else { row[c] });
+            }
+        }
+        // SAFETY: the loop above initialised all `rows·width` elements.
+        unsafe { out.set_len(rows * width) };
+    }
+    out
+}
+
 multiversion! {
     /// The columns `columns` of a row-major matrix of `rows` rows, in that order:
     /// `out[r][j] = x[r][columns[j]]`.
     fn select_columns<T>(x: &[T], rows: usize, columns: &[usize]) -> Vec<T> {
-        let mut out = Vec::with_capacity(rows * columns.len());
-        if rows > 0 && !columns.is_empty() {
-            for row in x.chunks_exact(x.len() / rows) {
-                out.extend(columns.iter().map(|&c| row[c]));
-            }
+        if rows == 0 || columns.is_empty() {
+            return Vec::new();
         }
-        out
+        gather_columns(x, x.len() / rows, columns, false)
     }
 }
 
@@ -852,13 +1190,7 @@ multiversion! {
         if let Some(source) = inverse_permutation(columns, cols) {
             // Each column receives exactly one: gather it (`0 + g`, as the sum onto zeros
             // gives, down to the sign of a zero).
-            let mut out = Vec::with_capacity(rows * cols);
-            if cols > 0 {
-                for g in grad.chunks_exact(cols) {
-                    out.extend(source.iter().map(|&j| T::ZERO + g[j]));
-                }
-            }
-            return out;
+            return gather_columns(grad, cols, &source, true);
         }
         let mut out = vec![T::ZERO; rows * cols];
         if !columns.is_empty() && cols > 0 {

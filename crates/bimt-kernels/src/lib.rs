@@ -10,10 +10,12 @@
 //! it for `f32` with a vectorised normal distribution function, and its backward pass reuses
 //! the forward's `Φ(x)`.
 //!
-//! Three more ops compute exactly what burn's do, without its overhead on the CPU:
+//! Four more ops compute exactly what burn's do, without its overhead on the CPU:
 //! [`matmul`] (the same `gemm` calls as Flex, into an output that is neither zeroed nor copied
-//! to realign it), [`token_sum`] (per-token embedding rows looked up and summed in one pass) and
-//! [`select_columns`] (burn's `select` along columns, row by row instead of element by element).
+//! to realign it), [`add_bias`] (a bias row added into the product's own values, its gradient
+//! the same column sums as Flex's), [`token_sum`] (per-token embedding rows looked up and summed
+//! in one pass) and [`select_columns`] (burn's `select` along columns, row by row instead of
+//! element by element).
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};
@@ -115,6 +117,23 @@ pub trait HostKernels: Backend {
         transpose_rhs: bool,
     ) -> FloatTensor<Self>;
 
+    /// `x + bias` for a `[rows, cols]` matrix and a `[1, cols]` bias, written into `x`'s
+    /// values where nothing else holds them.
+    fn add_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// SiLU of `x + bias` (a `[1, cols]` bias row), tracked: `(z·σ(z), z, σ(z))` for
+    /// `z = x + bias`, in one pass where `x`'s values are its own.
+    #[allow(clippy::type_complexity)]
+    fn bias_silu_forward_keep(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The gradient of [`HostKernels::add_bias`] with respect to its bias: `grad`'s column
+    /// sums, bit for bit the backend's own `sum_dim(grad, 0)` (what burn's broadcasting add
+    /// gives its bias).
+    fn bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
     /// The table rows that [`FusedOps::fused_token_sum`] adds for `[rows, tokens]` ids (see
     /// [`host::token_rows`]).
     fn token_rows(ids: FloatTensor<Self>, vocabulary: usize) -> Vec<usize>;
@@ -190,6 +209,15 @@ macro_rules! host_fused_ops {
             }
             fn fused_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
                 Self::matrix_product(lhs, false, rhs, false)
+            }
+            fn fused_add_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+                Self::add_bias(x, bias)
+            }
+            fn fused_silu_with_bias(
+                x: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                Self::silu_forward(Self::add_bias(x, bias))
             }
             fn fused_token_sum(
                 table: FloatTensor<Self>,
@@ -318,6 +346,52 @@ impl<B: HostKernels> Backward<B, 2> for MatmulBackward {
     }
 }
 
+/// Backward step of a bias sum: the gradient passes to the matrix unchanged, and its column
+/// sums go to the bias.
+#[derive(Debug)]
+struct AddBiasBackward;
+
+impl<B: HostKernels> Backward<B, 2> for AddBiasBackward {
+    type State = ();
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        binary::<B, _, _>(ops.parents, ops.node, grads, |grad| grad, B::bias_grad);
+    }
+}
+
+/// Backward step of a SiLU of a biased product; its state is the biased product `z` and
+/// `σ(z)`. The gradient of `z` goes to the product, its column sums to the bias: what the
+/// backward steps of [`silu`] and [`add_bias`] give, one after the other.
+#[derive(Debug)]
+struct SiluWithBiasBackward;
+
+impl<B: HostKernels> Backward<B, 2> for SiluWithBiasBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_bias] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (z, sigma) = ops.state;
+        let grad_z = B::silu_backward(z, sigma, grad);
+        if let Some(node) = node_bias {
+            grads.register::<B>(node.id, B::bias_grad(grad_z.clone()));
+        }
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, grad_z);
+        }
+    }
+}
+
 /// Backward step of a token sum; its state is the table rows each row of the sum took, the
 /// tokens per row and the table's rows.
 #[derive(Debug)]
@@ -429,6 +503,39 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_add_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        match AddBiasBackward
+            .prepare::<C>([x.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                prep.finish((), B::add_bias(x.into_primitive(), bias.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::add_bias(x.into_primitive(), bias.into_primitive()))
+            }
+        }
+    }
+
+    fn fused_silu_with_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SiluWithBiasBackward
+            .prepare::<C>([x.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (y, z, sigma) =
+                    B::bias_silu_forward_keep(x.into_primitive(), bias.into_primitive());
+                prep.finish((z, sigma), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::silu_forward(B::add_bias(
+                x.into_primitive(),
+                bias.into_primitive(),
+            ))),
+        }
+    }
+
     fn fused_token_sum(table: FloatTensor<Self>, ids: FloatTensor<Self>) -> FloatTensor<Self> {
         let node = table.node();
         let table = table.into_primitive();
@@ -491,6 +598,35 @@ pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as FusedOps>::fused_matmul(
         lhs.into_dispatch(),
         rhs.into_dispatch(),
+    ))
+}
+
+/// `x + bias` for a `[rows, cols]` matrix and a `[1, cols]` bias row: burn's broadcasting
+/// `x + bias` (the same sums, and for the bias's gradient the same column sums as burn's
+/// `sum_dim`), written into `x`'s own values where nothing else holds them (the fresh output
+/// of a matrix product) instead of a new tensor. Differentiable in both.
+///
+/// # Panics
+///
+/// When `bias` is not `[1, cols]`.
+pub fn add_bias(x: Tensor<2>, bias: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_add_bias(
+        x.into_dispatch(),
+        bias.into_dispatch(),
+    ))
+}
+
+/// SiLU of `x + bias` (a `[1, cols]` bias row): [`silu`] of [`add_bias`] as one op, the
+/// bias added and the SiLU taken in one pass, into `x`'s own values where nothing else holds
+/// them. The same values and gradients, bit for bit, as the two ops. Differentiable in both.
+///
+/// # Panics
+///
+/// When `bias` is not `[1, cols]`.
+pub fn silu_with_bias(x: Tensor<2>, bias: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_silu_with_bias(
+        x.into_dispatch(),
+        bias.into_dispatch(),
     ))
 }
 

@@ -5,7 +5,10 @@
 //! product, the token sum and the column selection equal burn's `matmul` and `select` bit for
 //! bit on Flex, values and gradients (NdArray multiplies with another library: within 1e-5).
 
-use bimt_kernels::{cross_entropy_with_targets, gelu, matmul, select_columns, silu, token_sum};
+use bimt_kernels::{
+    add_bias, cross_entropy_with_targets, gelu, matmul, select_columns, silu, silu_with_bias,
+    token_sum,
+};
 use burn::tensor::activation::{gelu as burn_gelu, log_softmax, silu as burn_silu};
 use burn::tensor::{DType, Device, Distribution, Int, Tensor, TensorData};
 use std::sync::Arc;
@@ -599,12 +602,23 @@ fn token_sum_refuses_an_id_outside_the_vocabulary() {
 
 #[test]
 fn select_columns_equals_burns_select() {
+    // Permutations (the model's output order) and choices with repeats and gaps, of rows
+    // narrow enough for the register permutes (up to 32) and wider.
+    let reversed = |n: usize| (0..n).rev().collect::<Vec<_>>();
+    let cases: Vec<(usize, Vec<usize>)> = vec![
+        (6, vec![3, 0, 5, 1, 4, 2]),
+        (6, vec![2, 2, 0, 5]),
+        (24, reversed(24)),
+        (32, reversed(32)),
+        (20, (0..25).map(|j| (j * 7) % 20).collect()),
+        (40, reversed(40)),
+        (3, (0..33).map(|j| j % 3).collect()),
+    ];
     for (name, device) in devices() {
-        let x = normal([37, 6], &device);
-        let weights = |n: usize| normal([37, n], &device);
-        // A permutation (the model's output order), and a choice with repeats and gaps.
-        for columns in [vec![3, 0, 5, 1, 4, 2], vec![2, 2, 0, 5]] {
-            let w = weights(columns.len());
+        for (cols, columns) in &cases {
+            let x = normal([37, *cols], &device);
+            let columns = columns.clone();
+            let w = normal([37, columns.len()], &device);
             let index = Tensor::<1, Int>::from_data(
                 TensorData::new(columns.iter().map(|&c| c as i64).collect(), [columns.len()]),
                 &device,
@@ -622,6 +636,80 @@ fn select_columns_equals_burns_select() {
             let what = format!("{name} columns {columns:?}");
             assert_bits(&what, &ours.0, &burns.0);
             assert_bits(&format!("{what} d/dx"), &ours.1.unwrap(), &burns.1.unwrap());
+        }
+    }
+}
+
+#[test]
+fn add_bias_equals_burns_broadcast_add() {
+    for (name, device) in devices() {
+        for (rows, cols) in [(1, 1), (7, 5), (37, 50), (20, 64), (9, 65), (5, 100)] {
+            let x = normal([rows, cols], &device);
+            let bias = normal([1, cols], &device);
+            let weights = normal([rows, cols], &device);
+            let before = host(x.clone());
+            for track in [[true, true], [false, true], [true, false]] {
+                let what = format!("{name} [{rows}, {cols}] + bias, tracked {track:?}");
+                // A matrix that another tensor holds, and a fresh one (added into in place).
+                let shared = value_and_grads(add_bias, &x, &bias, &weights, track);
+                let fresh = |a: Tensor<2>, b| add_bias(a.mul_scalar(2.0), b);
+                let ours = value_and_grads(fresh, &x, &bias, &weights, track);
+                let burns = value_and_grads(|a, b| a + b, &x, &bias, &weights, track);
+                let burns_fresh =
+                    value_and_grads(|a, b| a.mul_scalar(2.0) + b, &x, &bias, &weights, track);
+                for (kind, got, want) in
+                    [("shared", &shared, &burns), ("fresh", &ours, &burns_fresh)]
+                {
+                    assert_bits(&format!("{what} {kind}"), &got.0, &want.0);
+                    for (side, g, w) in [("x", &got.1, &want.1), ("bias", &got.2, &want.2)] {
+                        assert_eq!(g.is_some(), w.is_some(), "{what}: {side} gradient");
+                        if let (Some(g), Some(w)) = (g, w) {
+                            assert_bits(&format!("{what} {kind} d/d{side}"), g, w);
+                        }
+                    }
+                }
+            }
+            assert_bits(&format!("{name}: x unchanged"), &host(x), &before);
+        }
+    }
+}
+
+#[test]
+fn silu_with_bias_equals_silu_of_add_bias() {
+    for (name, device) in devices() {
+        for (rows, cols) in [(1, 1), (7, 5), (37, 50), (9, 65)] {
+            // Products of the size of the inputs' sweep, with a bias that moves them.
+            let x = normal([rows, cols], &device).mul_scalar(8.0);
+            let bias = normal([1, cols], &device);
+            let weights = normal([rows, cols], &device);
+            for track in [[true, true], [false, true], [true, false]] {
+                let what = format!("{name} [{rows}, {cols}], tracked {track:?}");
+                let fresh = |f: fn(Tensor<2>, Tensor<2>) -> Tensor<2>| {
+                    move |a: Tensor<2>, b| f(a.mul_scalar(1.0), b)
+                };
+                let fused = |a, b| silu_with_bias(a, b);
+                let composed = |a, b| silu(add_bias(a, b));
+                for (kind, got, want) in [
+                    (
+                        "shared",
+                        value_and_grads(fused, &x, &bias, &weights, track),
+                        value_and_grads(composed, &x, &bias, &weights, track),
+                    ),
+                    (
+                        "fresh",
+                        value_and_grads(fresh(fused), &x, &bias, &weights, track),
+                        value_and_grads(fresh(composed), &x, &bias, &weights, track),
+                    ),
+                ] {
+                    assert_bits(&format!("{what} {kind}"), &got.0, &want.0);
+                    for (side, g, w) in [("x", &got.1, &want.1), ("bias", &got.2, &want.2)] {
+                        assert_eq!(g.is_some(), w.is_some(), "{what}: {side} gradient");
+                        if let (Some(g), Some(w)) = (g, w) {
+                            assert_bits(&format!("{what} {kind} d/d{side}"), g, w);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -502,7 +502,7 @@ impl Graph {
                         let h = values[from].clone().expect("sources come first");
                         let y = bimt_kernels::matmul(h, params[weight].clone());
                         match bias {
-                            Some(b) => y + params[b].clone(),
+                            Some(b) => bimt_kernels::add_bias(y, params[b].clone()),
                             None => y,
                         }
                     }

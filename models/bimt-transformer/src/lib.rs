@@ -108,7 +108,10 @@ impl Linear {
     }
 
     fn apply(self, params: &[Tensor<2>], x: Tensor<2>) -> Tensor<2> {
-        bimt_kernels::matmul(x, params[self.weight].clone()) + params[self.bias].clone()
+        bimt_kernels::add_bias(
+            bimt_kernels::matmul(x, params[self.weight].clone()),
+            params[self.bias].clone(),
+        )
     }
 }
 
@@ -282,7 +285,7 @@ impl Transformer {
                 let b = params[block.qkv.bias]
                     .clone()
                     .narrow(1, part * width, width);
-                (bimt_kernels::matmul(h.clone(), w) + b)
+                bimt_kernels::add_bias(bimt_kernels::matmul(h.clone(), w), b)
                     .reshape([batch, t, heads, head_dim])
                     .swap_dims(1, 2)
             };
