@@ -411,33 +411,23 @@ multiversion! {
 
 multiversion! {
     /// SiLU of a biased product, tracked: `z = x + bias` row by row, written back into `x`
-    /// (what the backward pass reads), and `z·σ(z)` and `σ(z)`, in one pass. The same values
-    /// as [`add_bias_in_place`] then [`silu_forward_keep`].
+    /// (what the backward pass reads), and `z·σ(z)` and `σ(z)`. The same values as
+    /// [`add_bias_in_place`] then [`silu_forward_keep`], in one call.
     fn bias_silu_forward_keep<T>(x: &mut [T], bias: &[T]) -> (Vec<T>, Vec<T>) {
-        let (n, cols) = (x.len(), bias.len());
-        let (mut ys, mut sigmas) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        if cols > 0 {
-            for ((row, y), s) in x
-                .chunks_exact_mut(cols)
-                .zip(ys.spare_capacity_mut()[..n].chunks_exact_mut(cols))
-                .zip(sigmas.spare_capacity_mut()[..n].chunks_exact_mut(cols))
-            {
-                for (((v, &b), y), s) in row.iter_mut().zip(bias).zip(y).zip(s) {
-                    let z = *v + b;
-                    *v = z;
-                    let (sigma, _) = sigmoid_parts::<T, FMA>(z);
-                    y.write(if sigma == T::ZERO { T::ZERO } else { z * sigma });
-                    s.write(sigma);
+        // The bias row by row, then the SiLU over the whole buffer at once: a SiLU row by row
+        // leaves each row's last `cols mod lanes` values to scalar code, which on 50-wide
+        // rows took more time than a second pass over them.
+        if !bias.is_empty() {
+            for row in x.chunks_exact_mut(bias.len()) {
+                for (v, &b) in row.iter_mut().zip(bias) {
+                    *v = *v + b;
                 }
             }
-            // SAFETY: the rows of `x` cover all `n` elements (`n` is a multiple of `cols`,
-            // checked by the caller), so the loop above initialised `n` of each.
-            unsafe {
-                ys.set_len(n);
-                sigmas.set_len(n);
-            }
         }
-        (ys, sigmas)
+        map2(x, |z| {
+            let (sigma, _) = sigmoid_parts::<T, FMA>(z);
+            (if sigma == T::ZERO { T::ZERO } else { z * sigma }, sigma)
+        })
     }
 }
 

@@ -122,7 +122,7 @@ pub trait HostKernels: Backend {
     fn add_bias(x: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// SiLU of `x + bias` (a `[1, cols]` bias row), tracked: `(z·σ(z), z, σ(z))` for
-    /// `z = x + bias`, in one pass where `x`'s values are its own.
+    /// `z = x + bias`, written into `x`'s values where they are its own.
     #[allow(clippy::type_complexity)]
     fn bias_silu_forward_keep(
         x: FloatTensor<Self>,
@@ -617,8 +617,9 @@ pub fn add_bias(x: Tensor<2>, bias: Tensor<2>) -> Tensor<2> {
 }
 
 /// SiLU of `x + bias` (a `[1, cols]` bias row): [`silu`] of [`add_bias`] as one op, the
-/// bias added and the SiLU taken in one pass, into `x`'s own values where nothing else holds
-/// them. The same values and gradients, bit for bit, as the two ops. Differentiable in both.
+/// bias added into `x`'s own values where nothing else holds them and the SiLU taken over
+/// them, one autodiff node and no intermediate tensor. The same values and gradients, bit for
+/// bit, as the two ops. Differentiable in both.
 ///
 /// # Panics
 ///
