@@ -440,7 +440,7 @@ pub fn bench_presets(
     );
     if steps.is_none() {
         println!(
-            "first and last tenth: steps per second of the training steps alone (batch, forward and backward pass, optimizer step; no swap rounds, evaluations, log lines, frames or checkpoints) over the run's first and last tenth of its steps (in thousands); a preset whose tenth holds under {TENTH_SECONDS} s of steps is run again, up to {MAX_RUNS} runs in all, and the tenths pooled; late: the last tenth's time per step over the first's; late per run: its range over the runs, and their number"
+            "first and last tenth: one over the median time of a training step alone (batch, forward and backward pass, optimizer step; no swap rounds, evaluations, log lines, frames or checkpoints) in the run's first and last tenth of its steps (in thousands); a preset whose tenth holds under {TENTH_SECONDS} s of steps is run again, up to {MAX_RUNS} runs in all, and the tenths pooled; late: the last tenth's median step time over the first's; late per run: its range over the runs, and their number"
         );
     }
     Ok(())
@@ -508,28 +508,45 @@ impl Tenths {
     }
 }
 
+/// The median of some step times (the mean of the two middle ones for an even count).
+fn median(mut seconds: Vec<f64>) -> f64 {
+    seconds.sort_by(f64::total_cmp);
+    let n = seconds.len();
+    (seconds[(n - 1) / 2] + seconds[n / 2]) / 2.0
+}
+
 /// The rates of the first and the last tenth of the steps (`n/10` each, for runs of `n`
-/// steps) from the seconds of every training step of one or more runs of the same schedule,
-/// pooled over the runs. `None` without runs, for runs of different lengths, or for fewer
-/// than ten steps.
+/// steps) from the seconds of every training step of one or more runs of the same schedule:
+/// one over the median step time of the tenth, the runs' steps pooled. The median, not the
+/// mean, so that the few steps during which the scheduler ran another process (a build on
+/// the same cores: whole milliseconds against a step's tenths of one) do not count as slow
+/// steps, while a slowdown of most steps (subnormal floats) still shows. `None` without
+/// runs, for runs of different lengths, or for fewer than ten steps.
 fn tenths(runs: &[Vec<f64>]) -> Option<Tenths> {
     let n = runs.first()?.len();
     let tenth = n / 10;
     if tenth == 0 || runs.iter().any(|r| r.len() != n) {
         return None;
     }
-    let seconds = |run: &[f64], from: usize| run[from..from + tenth].iter().sum::<f64>();
+    let steps = |runs: &[Vec<f64>], from: usize| -> Vec<f64> {
+        runs.iter()
+            .flat_map(|r| r[from..from + tenth].iter().copied())
+            .collect()
+    };
     let window = |from: usize| Window {
         from,
         to: from + tenth,
-        rate: (runs.len() * tenth) as f64 / runs.iter().map(|r| seconds(r, from)).sum::<f64>(),
+        rate: 1.0 / median(steps(runs, from)),
     };
     Some(Tenths {
         first: window(0),
         last: window(n - tenth),
         per_run: runs
             .iter()
-            .map(|r| seconds(r, n - tenth) / seconds(r, 0))
+            .map(|r| {
+                let run = std::slice::from_ref(r);
+                median(steps(run, n - tenth)) / median(steps(run, 0))
+            })
             .collect(),
     })
 }
@@ -541,16 +558,20 @@ mod tests {
     #[test]
     fn tenths_pool_the_step_seconds_of_every_run() {
         // Two runs of 50 steps: the first tenth (steps 0-5) at 1 ms a step in both, the last
-        // (45-50) at 2 ms in one and 1 ms in the other.
+        // (45-50) at 2 ms in one and 1 ms in the other; one step of the first tenth waited
+        // 40 ms for the processor, which the median leaves out.
         let run = |late: f64| -> Vec<f64> {
             (0..50).map(|i| if i >= 45 { late } else { 1e-3 }).collect()
         };
-        let t = tenths(&[run(2e-3), run(1e-3)]).unwrap();
+        let mut preempted = run(2e-3);
+        preempted[2] = 40e-3;
+        let t = tenths(&[preempted, run(1e-3)]).unwrap();
         assert_eq!((t.first.from, t.first.to), (0, 5));
         assert_eq!((t.last.from, t.last.to), (45, 50));
-        assert!((t.first.rate - 1_000.0).abs() < 1e-6);
-        assert!((t.last.rate - 10.0 / 15e-3).abs() < 1e-6);
-        assert!((t.per_run[0] - 2.0).abs() < 1e-12 && (t.per_run[1] - 1.0).abs() < 1e-12);
+        assert_eq!(t.first.rate, 1_000.0);
+        // Ten pooled steps, five at 1 ms and five at 2 ms: the median 1.5 ms.
+        assert!((t.last.rate - 1.0 / 1.5e-3).abs() < 1e-9);
+        assert_eq!(t.per_run, vec![2.0, 1.0]);
         assert_eq!(t.spread(), "1.00-2.00, 2 runs");
         assert_eq!(t.last.describe(), "667 (0.045-0.05k)");
     }
