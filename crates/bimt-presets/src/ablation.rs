@@ -3,10 +3,10 @@
 //! side, each titled with its test figure and its connection cost under BIMT's definition (each
 //! variant's own cost differs: L1 has no distances), so that the five costs compare.
 
-use crate::hyper::Overrides;
 use crate::launch::run_or_reuse;
+use crate::resolve::resolve;
 use crate::runner::RunSpec;
-use crate::settings::resolve;
+use crate::settings::Overrides;
 use bimt_analysis::connection_cost;
 use bimt_engine::Variant;
 use bimt_format::{ModelFile, read_json, write_json};
@@ -25,17 +25,17 @@ pub fn ablation(
     let mut runs = Vec::new();
     for variant in Variant::ALL {
         let flags = Overrides {
-            variant: Some(variant.name().into()),
+            variant: Some(variant),
             ..overrides.clone()
         };
         let settings = resolve(preset, &flags, None, None)?;
         let spec = RunSpec {
             quiet,
             command: std::env::args().collect(),
-            ..RunSpec::new(settings, out.join(variant.name()))
+            ..RunSpec::new(settings, out.join(variant.to_string()))
         };
         let (metrics, reused) =
-            run_or_reuse(&spec).map_err(|e| format!("{}: {e}", variant.name()))?;
+            run_or_reuse(&spec).map_err(|e| format!("{variant}: {e}"))?;
         let model: ModelFile =
             read_json(&spec.out.join("model.json"), "model file").map_err(|e| e.to_string())?;
         runs.push((variant, metrics, model, reused));
@@ -59,7 +59,7 @@ pub fn ablation(
         };
         println!(
             "{:9} {figure}, connection cost {cost:.3} (BIMT's definition){}",
-            variant.name(),
+            variant.to_string(),
             if *reused {
                 " (finished run reused)"
             } else {
@@ -69,7 +69,7 @@ pub fn ablation(
         let style = GraphStyle {
             width: 480,
             height: 420,
-            title: Some(variant.name().to_string()),
+            title: Some(variant.to_string()),
             ..GraphStyle::default()
         };
         panels.push((
@@ -77,7 +77,7 @@ pub fn ablation(
             render_graph(model, &style),
         ));
         rows.push(serde_json::json!({
-            "variant": variant.name(),
+            "variant": variant.to_string(),
             "test_loss": metrics.test_loss,
             "test_accuracy": metrics.test_accuracy,
             "connection_cost_bimt_definition": cost,

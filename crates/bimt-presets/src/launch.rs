@@ -1,6 +1,7 @@
 //! [`run`]: one run of any preset, from its resolved settings to a written run directory.
 
-use crate::registry::{Experiment, find};
+use crate::preset::Experiment;
+use crate::registry::find;
 use crate::runner::{RunSpec, prepare_out};
 use crate::{algorithmic, custom, in_context, mnist, symbolic};
 use bimt_format::{MetricsFile, write_json};

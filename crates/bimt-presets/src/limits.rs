@@ -1,11 +1,10 @@
-//! The range of every numeric setting, checked once all sources are merged and before any
-//! work starts. The README's table "Ranges of the settings" lists the same bounds.
+//! The range of every numeric setting, checked ([`crate::Settings::check_ranges`]) once all
+//! sources are merged and before any work starts. The README's table "Ranges of the settings"
+//! lists the same bounds.
 //!
 //! The bounds are of two kinds: those that make a run meaningless (a learning rate of 0, a
 //! test split of 0 rows) and those that would only exhaust the machine (10¹¹ formula samples,
 //! thousands of threads). Neither is ever clamped silently.
-
-use crate::hyper::Hyper;
 
 /// Most training steps (and fine-tune steps, and steps between swaps) a run may ask for.
 pub const MAX_STEPS: usize = 100_000_000;
@@ -23,29 +22,6 @@ pub const MAX_BATCH: usize = 10_000_000;
 pub const MAX_SAMPLES: usize = 10_000_000;
 /// Most seeds in one `--seeds` list.
 pub const MAX_SEEDS: usize = 10_000;
-
-/// Checks every numeric setting of `h` against its range; the error names the setting, its
-/// value and the range.
-pub fn check_hyper(h: &Hyper) -> Result<(), String> {
-    check_count("steps", h.steps, 1, MAX_STEPS)?;
-    check_count("finetune_steps", h.finetune_steps, 0, MAX_STEPS)?;
-    check_count("swap_every", h.swap_every, 0, MAX_STEPS)?;
-    check_count("top_k", h.top_k, 0, MAX_TOP_K)?;
-    check_count("log_every", h.log_every, 1, MAX_STEPS)?;
-    if let Some(batch) = h.batch {
-        check_count("batch", batch, 1, MAX_BATCH)
-            .map_err(|e| format!("{e} (leave batch out to train on the whole training split)"))?;
-    }
-    for &(_, lr) in &h.lr {
-        check_rate("lr", lr)?;
-    }
-    check_rate("finetune_lr", h.finetune_lr)?;
-    for &(_, lambda) in &h.lambda {
-        check_scale("lambda", lambda)?;
-    }
-    check_scale("A", h.a)?;
-    check_scale("y_star", h.y_star)
-}
 
 /// A count in `lo..=hi`.
 pub fn check_count(name: &str, value: usize, lo: usize, hi: usize) -> Result<(), String> {
@@ -97,14 +73,16 @@ pub fn check_scale(name: &str, value: f64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hyper::{Profile, defaults};
+    use crate::settings::Profile;
 
     #[test]
     fn every_preset_default_is_in_range() {
-        for preset in crate::registry::PRESETS.iter().map(|p| p.name) {
+        for preset in &crate::registry::PRESETS {
             for profile in [Profile::Paper, Profile::Reference] {
-                let h = defaults(preset, profile).unwrap();
-                check_hyper(&h).unwrap_or_else(|e| panic!("{preset} {profile:?}: {e}"));
+                let settings = preset.defaults(profile);
+                settings
+                    .check_ranges()
+                    .unwrap_or_else(|e| panic!("{} {profile:?}: {e}", preset.name));
             }
         }
     }

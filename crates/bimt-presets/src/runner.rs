@@ -3,18 +3,15 @@
 //! preset's own pictures and last `metrics.json`.
 
 use crate::history::{FrameSink, LogFile};
-use crate::hyper::Hyper;
 use crate::progress::Progress;
 use crate::report;
-use crate::settings::{Resolved, RunSettings};
+use crate::settings::Settings;
 use bimt_data::Dataset;
 use bimt_engine::{
-    Checkpoint, Device, Finetune, LogEntry, Model, Network, Observer, RunSummary, Task,
-    TrainConfig, Trainer, Variant, export_model,
+    Checkpoint, Device, LogEntry, Model, Network, Observer, RunSummary, Task, Trainer, Variant,
+    export_model,
 };
 use bimt_format::{CostSpec, LossDefinitions, MetricsFile, ModelFile, write_atomic, write_json};
-use bimt_layout::CostConfig;
-use bimt_manifold::PaperMetric;
 use bimt_tasks::{Batching, Loss, Supervised};
 use bimt_views::{
     Curves, GifWriter, GraphStyle, render_curves, render_graph, render_graph_svg, write_png,
@@ -27,7 +24,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 pub struct RunSpec {
     /// Every setting of the run (see [`crate::resolve`]).
-    pub settings: Resolved,
+    pub settings: Settings,
     /// The run directory.
     pub out: PathBuf,
     /// A checkpoint to continue from.
@@ -43,7 +40,7 @@ pub struct RunSpec {
 
 impl RunSpec {
     /// A run of `settings` into `out`, with a progress bar, no checkpoints and no resume.
-    pub fn new(settings: Resolved, out: impl Into<PathBuf>) -> Self {
+    pub fn new(settings: Settings, out: impl Into<PathBuf>) -> Self {
         RunSpec {
             settings,
             out: out.into(),
@@ -54,14 +51,9 @@ impl RunSpec {
         }
     }
 
-    /// The run's hyperparameters.
-    pub fn hyper(&self) -> &Hyper {
-        &self.settings.hyper
-    }
-
     /// The run's settings as `run.json` and its checkpoints record them.
-    pub fn record(&self) -> RunSettings {
-        RunSettings::new(&self.settings, self.command.clone())
+    pub fn record(&self) -> crate::settings::Record<'_> {
+        self.settings.record(self.command.clone())
     }
 
     /// The training device (the chosen backend, with autodiff).
@@ -121,43 +113,6 @@ pub fn prepare_out(out: &Path) -> Result<(), String> {
                 out.display()
             )
         })
-}
-
-/// The metric of a run.
-pub fn metric_of(h: &Hyper) -> PaperMetric {
-    if h.l2 {
-        PaperMetric::l2(h.a, h.y_star)
-    } else {
-        PaperMetric::l1(h.a, h.y_star)
-    }
-}
-
-/// The engine's configuration of a run.
-pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>) -> TrainConfig {
-    TrainConfig {
-        steps: h.steps,
-        lr: h.lr.clone(),
-        lambda: h.lambda.clone(),
-        swap_every: h.swap_every,
-        top_k: h.top_k,
-        swap_mode: h.swap_mode,
-        swap_moments: h.swap_moments,
-        variant,
-        cost: CostConfig {
-            reduction: h.reduction,
-            bias_penalty: h.bias_penalty,
-            last_layer_distance: h.last_layer_distance,
-            local: true,
-        },
-        bias_from: h.bias_from,
-        log_every: h.log_every,
-        checkpoint_every,
-        finetune: (h.finetune_steps > 0).then_some(Finetune {
-            steps: h.finetune_steps,
-            lr: h.finetune_lr,
-            threshold: crate::report::ACTIVE_THRESHOLD,
-        }),
-    }
 }
 
 /// How a connectivity graph of `size` is drawn: `frame` for the frames of `evolution.gif`,
@@ -233,7 +188,7 @@ pub fn train_supervised<N: Network>(
     size: GraphSize,
     finish: impl FnOnce(&ModelFile) -> Result<Extras, String>,
 ) -> Result<MetricsFile, String> {
-    let batching = match spec.hyper().batch {
+    let batching = match spec.settings.batch {
         Some(batch) => Batching::Mini {
             size: batch,
             seed: spec.settings.seed ^ 0x5eed,
@@ -263,9 +218,9 @@ pub fn train_task<N: Network, T: Task>(
     size: GraphSize,
     finish: impl FnOnce(&Model<N>, &T, &ModelFile) -> Result<Extras, String>,
 ) -> Result<MetricsFile, String> {
-    let (h, settings) = (spec.hyper(), &spec.settings);
-    let metric = metric_of(h);
-    let config = train_config(h, settings.variant, settings.checkpoint_every);
+    let settings = &spec.settings;
+    let metric = settings.metric();
+    let config = settings.train_config();
     let mut model =
         Model::new(network, settings.seed, &spec.device()).map_err(|e| e.to_string())?;
     let mut resumed = None;
@@ -280,7 +235,7 @@ pub fn train_task<N: Network, T: Task>(
         trainer.resume(ckpt);
     }
     let cost = config.cost_spec(&metric);
-    let title = format!("{} ({})", settings.preset, settings.variant.name());
+    let title = format!("{} ({})", settings.preset, settings.variant);
     let frames_from = spec
         .resume
         .as_ref()
@@ -357,17 +312,17 @@ fn write_outputs(
     style: GraphStyle,
     outputs_started: std::time::Instant,
 ) -> Result<MetricsFile, String> {
-    let (out, settings, h) = (&spec.out, &spec.settings, spec.hyper());
+    let (out, settings) = (&spec.out, &spec.settings);
     let (model, summary) = (trained.model, trained.summary);
     let e = |x: bimt_format::FormatError| x.to_string();
     let [train_definition, test_definition] = trained.loss_definitions;
     let mut metrics = MetricsFile {
         preset: settings.preset.clone(),
-        variant: settings.variant.name().to_string(),
-        profile: settings.profile.name().to_string(),
+        variant: settings.variant.to_string(),
+        profile: settings.profile.to_string(),
         seed: settings.seed,
-        steps: h.steps,
-        finetune_steps: h.finetune_steps,
+        steps: settings.steps,
+        finetune_steps: settings.finetune_steps,
         wall_seconds: trained.wall_seconds,
         steps_per_second: summary.steps_run as f64 / summary.wall_seconds.max(1e-9),
         train_loss: summary.evaluation.train_loss,
@@ -380,8 +335,8 @@ fn write_outputs(
         test_accuracy: summary.evaluation.test_accuracy,
         connection_cost: summary.connection_cost,
         a: model.cost.a,
-        y_star: h.y_star,
-        reduction: h.reduction.name().to_string(),
+        y_star: settings.y_star,
+        reduction: settings.reduction.to_string(),
         swaps: summary.swaps,
         structure: extras.structure,
         timing: summary.timing,
@@ -451,7 +406,7 @@ pub fn default_out(preset: &str, variant: Variant) -> PathBuf {
     let name = if variant == Variant::Bimt {
         preset.to_string()
     } else {
-        format!("{preset}-{}", variant.name())
+        format!("{preset}-{variant}")
     };
     Path::new("runs").join(name)
 }

@@ -3,7 +3,8 @@
 
 use crate::launch::run;
 use crate::limits::MAX_SEEDS;
-use crate::registry::{Table1Entry, find};
+use crate::preset::Table1Entry;
+use crate::registry::find;
 use crate::runner::RunSpec;
 use crate::runner::ended_worse;
 use bimt_format::{MetricsFile, write_json};
@@ -115,8 +116,8 @@ pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<usize, String> {
     let (median_test, median_fresh) = (median_of("test_loss"), median_of("fresh_mse"));
     let summary = json!({
         "preset": template.settings.preset,
-        "variant": template.settings.variant.name(),
-        "profile": template.settings.profile.name(),
+        "variant": template.settings.variant.to_string(),
+        "profile": template.settings.profile.to_string(),
         "structure": entry.map(|e| e.structure),
         "seeds_showing_structure": entry.map(|_| shown),
         "median_test_loss": median_test,

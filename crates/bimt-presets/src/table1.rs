@@ -4,11 +4,12 @@
 //! seeds show the structure the paper describes) and `REPORT.md` (each preset's pictures for
 //! the first seed).
 
-use crate::hyper::Overrides;
 use crate::launch::run_or_reuse;
-use crate::registry::{Preset, Table1Entry, table1_presets};
+use crate::preset::{Preset, Table1Entry};
+use crate::registry::table1_presets;
+use crate::resolve::resolve;
 use crate::runner::RunSpec;
-use crate::settings::resolve;
+use crate::settings::Overrides;
 use bimt_engine::Variant;
 use bimt_format::{MetricsFile, write_atomic};
 use std::collections::VecDeque;
@@ -93,7 +94,7 @@ fn plan(options: &Table1Options) -> Result<Vec<Job>, String> {
             for &seed in &options.seeds {
                 let mut overrides = Overrides {
                     seed: Some(seed),
-                    variant: Some(variant.name().into()),
+                    variant: Some(variant),
                     ..Overrides::default()
                 };
                 if options.quick {
@@ -106,7 +107,7 @@ fn plan(options: &Table1Options) -> Result<Vec<Job>, String> {
                 let out = options
                     .out
                     .join(preset.name)
-                    .join(variant.name())
+                    .join(variant.to_string())
                     .join(format!("seed-{seed}"));
                 let spec = RunSpec {
                     quiet: true,
@@ -131,7 +132,7 @@ fn job_name(job: &Job) -> String {
     format!(
         "{} {} seed {}",
         job.preset.name,
-        job.variant.name(),
+        job.variant,
         job.seed
     )
 }
@@ -374,7 +375,7 @@ fn render_table(
             md,
             "| {} | {} | {} | {row} |",
             job.preset.name,
-            job.variant.name(),
+            job.variant,
             job.seed
         );
     }
