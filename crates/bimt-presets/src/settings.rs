@@ -9,6 +9,7 @@
 //! its doc line (which is also its `--help` text); [`crate::resolve`] merges the sources and
 //! `limits` checks the ranges.
 
+use crate::error::Error;
 use crate::limits;
 use bimt_engine::{Backend, Finetune, SwapMoments, TrainConfig, Variant};
 use bimt_layout::{CostConfig, Reduction};
@@ -290,7 +291,7 @@ impl Settings {
     }
 
     /// Checks every numeric setting against its range (see `limits`).
-    pub fn check_ranges(&self) -> Result<(), String> {
+    pub fn check_ranges(&self) -> Result<(), Error> {
         use limits::{check_count, check_rate, check_scale};
         check_count("steps", self.steps, 1, limits::MAX_STEPS)?;
         check_count("finetune_steps", self.finetune_steps, 0, limits::MAX_STEPS)?;
@@ -299,7 +300,9 @@ impl Settings {
         check_count("log_every", self.log_every, 1, limits::MAX_STEPS)?;
         if let Some(batch) = self.batch {
             check_count("batch", batch, 1, limits::MAX_BATCH).map_err(|e| {
-                format!("{e} (leave batch out to train on the whole training split)")
+                Error::Settings(format!(
+                    "{e} (leave batch out to train on the whole training split)"
+                ))
             })?;
         }
         if let Some(every) = self.checkpoint_every {
