@@ -149,13 +149,17 @@ settings! {
     /// Samples per training batch (at least 1; null in a file: the whole training split).
     #[arg(long, num_args = 1)]
     pub batch: Option<usize>,
-    /// Steps of pruned fine-tuning after the schedule: weights under 3 % of their matrix's
-    /// largest are zeroed and held there, the rest train without the cost (0: none).
+    /// Steps of pruned fine-tuning after the schedule: weights under --finetune-threshold of
+    /// their matrix's largest are zeroed and held there, the rest train without the cost (0:
+    /// none).
     #[arg(long)]
     pub finetune_steps: usize,
     /// Learning rate of the pruned fine-tune.
     #[arg(long)]
     pub finetune_lr: f64,
+    /// The fine-tune zeroes the weights under this fraction of their matrix's largest |w|.
+    #[arg(long)]
+    pub finetune_threshold: f64,
     /// Write checkpoint.json every N steps (and at the end); a resumed run keeps its run's N
     /// unless given again.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,6 +263,7 @@ impl Settings {
             batch: None,
             finetune_steps: 0,
             finetune_lr: 1e-3,
+            finetune_threshold: crate::report::ACTIVE_THRESHOLD,
             checkpoint_every: None,
             arch: None,
             arch_sha256: None,
@@ -312,6 +317,12 @@ impl Settings {
             check_rate("lr", lr)?;
         }
         check_rate("finetune_lr", self.finetune_lr)?;
+        if !(self.finetune_threshold > 0.0 && self.finetune_threshold < 1.0) {
+            return Err(Error::Settings(format!(
+                "finetune_threshold = {}: expected a fraction strictly between 0 and 1",
+                self.finetune_threshold
+            )));
+        }
         for &(_, lambda) in &self.lambda.0 {
             check_scale("lambda", lambda)?;
         }
@@ -350,7 +361,7 @@ impl Settings {
             finetune: (self.finetune_steps > 0).then_some(Finetune {
                 steps: self.finetune_steps,
                 lr: self.finetune_lr,
-                threshold: crate::report::ACTIVE_THRESHOLD,
+                threshold: self.finetune_threshold,
             }),
         }
     }
