@@ -6,13 +6,11 @@ mod predict;
 /// (about 12 % of a transformer step).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use bimt_presets::{Overrides, PhaseSpec, Profile, RunSpec, Table1Options};
+use bimt_presets::{Overrides, RunSpec, Table1Options};
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The `--help` heading of the flags of `bimt run graph|mlp`.
-const CUSTOM_HELP: &str = "Your own network and data (bimt run graph|mlp)";
 
 #[derive(Parser)]
 #[command(
@@ -159,58 +157,10 @@ struct RunArgs {
     /// Output directory (default: runs/<preset>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Random seed for data, initialisation and batches (default 0).
-    #[arg(long)]
-    seed: Option<u64>,
     /// Run once per seed instead (`0-7`, `0,3,6` or both), each into <out>/seed-N, and
     /// write <out>/seeds.json: the test figure and active neurons per layer of every seed.
     #[arg(long, conflicts_with_all = ["seed", "resume"])]
     seeds: Option<String>,
-    /// `graph`: the architecture file (JSON: layers and edges; see the README).
-    #[arg(long, help_heading = CUSTOM_HELP)]
-    arch: Option<PathBuf>,
-    /// `mlp`: hidden layer widths, e.g. 20,20.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        help_heading = CUSTOM_HELP
-    )]
-    hidden: Option<Vec<usize>>,
-    /// A CSV file with a header row: the --targets columns are targets, the others inputs
-    /// in file order.
-    #[arg(long, help_heading = CUSTOM_HELP)]
-    data: Option<PathBuf>,
-    /// The CSV's target columns, e.g. y1,y2.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        help_heading = CUSTOM_HELP
-    )]
-    targets: Option<Vec<String>>,
-    /// Sample the data from formulas instead, e.g. "y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)".
-    #[arg(long, help_heading = CUSTOM_HELP)]
-    formula: Option<String>,
-    /// mse (default) or cross-entropy (one target column of class labels 0..k-1).
-    #[arg(long, help_heading = CUSTOM_HELP)]
-    loss: Option<String>,
-    /// Fraction of the rows in the test split (default 0.2 for --data, 0.5 for --formula).
-    #[arg(long, help_heading = CUSTOM_HELP)]
-    test_fraction: Option<f64>,
-    /// Formula samples over both splits (default 200).
-    #[arg(long, help_heading = CUSTOM_HELP)]
-    samples: Option<usize>,
-    /// Formula inputs are uniform in LO,HI (default -1,1).
-    #[arg(long, value_parser = parse_range, allow_hyphen_values = true, help_heading = CUSTOM_HELP)]
-    range: Option<(f64, f64)>,
-    /// Standardise the input columns with the training split's mean and deviation.
-    #[arg(long, help_heading = CUSTOM_HELP)]
-    standardise: bool,
-    /// Settings to start from: paper (default) or reference.
-    #[arg(long)]
-    profile: Option<Profile>,
-    /// Ablation variant: vanilla, l1, l1-local, l1-swap or bimt (default).
-    #[arg(long)]
-    variant: Option<String>,
     /// A JSON file of settings (keys as the flags below, e.g. {"lr": 2e-3, "lambda":
     /// "0:1e-3,5000:1e-2"}), such as a run's run.json; flags override it.
     #[arg(long)]
@@ -218,86 +168,20 @@ struct RunArgs {
     /// Resume from a checkpoint written by an earlier run (see below).
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Write checkpoint.json every N steps (and at the end); a resumed run keeps its run's N
-    /// unless given again.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    checkpoint_every: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-    /// CPU backend: flex (default, fastest here) or ndarray.
-    #[arg(long)]
-    backend: Option<String>,
     /// Directory of the MNIST IDX files (mnist preset; default: $BIMT_MNIST_DIR, else
     /// ../shared/data/mnist).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Steps of the BIMT schedule (a fine-tune, if any, comes after them).
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Learning rate: a number, or phases STEP:VALUE,STEP:VALUE,...
-    #[arg(long)]
-    lr: Option<String>,
-    /// λ: a number, or phases STEP:VALUE,STEP:VALUE,...
-    #[arg(long)]
-    lambda: Option<String>,
-    /// In-layer distance scale A.
-    #[arg(long = "A", alias = "a")]
-    a: Option<f64>,
-    /// Distance between layers y*.
-    #[arg(long)]
-    y_star: Option<f64>,
-    /// Important neurons tried per layer in a swap round (0: no swaps).
-    #[arg(long)]
-    top_k: Option<usize>,
-    /// Steps between swap rounds S (0: no swaps).
-    #[arg(long)]
-    swap_every: Option<usize>,
-    /// greedy (paper), exact (linear assignment per layer) or greedy-positions (the reference
-    /// notebooks' rule: top-k positions fixed when the round starts).
-    #[arg(long)]
-    swap_mode: Option<String>,
-    /// follow (default: a swap moves the AdamW moment estimates with the weights) or stay
-    /// (they stay in place, as in the reference notebooks; --profile reference).
-    #[arg(long)]
-    swap_moments: Option<String>,
-    /// sum or mean.
-    #[arg(long)]
-    reduction: Option<String>,
-    /// l1 or l2.
-    #[arg(long)]
-    metric: Option<String>,
-    /// Evaluate and log every N steps (at least 1; at most the run's steps).
-    #[arg(long)]
-    log_every: Option<usize>,
-    /// Samples per training batch (at least 1; the preset's default when left out).
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Steps of pruned fine-tuning after the schedule: weights under 3 % of their matrix's
-    /// largest are zeroed and held there, the rest train without the cost (0: none).
-    #[arg(long)]
-    finetune_steps: Option<usize>,
-    /// Learning rate of the pruned fine-tune.
-    #[arg(long)]
-    finetune_lr: Option<f64>,
+    /// The run's settings: each overrides the preset's default (and a --config file).
+    #[command(flatten)]
+    settings: Overrides,
 }
 
-/// Parses `LO,HI` with LO below HI.
-fn parse_range(text: &str) -> Result<(f64, f64), String> {
-    let bad = || format!("'{text}': expected two numbers LO,HI, e.g. -1,1");
-    let (lo, hi) = text.split_once(',').ok_or_else(bad)?;
-    let (lo, hi): (f64, f64) = (
-        lo.trim().parse().map_err(|_| bad())?,
-        hi.trim().parse().map_err(|_| bad())?,
-    );
-    if !(lo.is_finite() && hi.is_finite()) {
-        return Err(format!("'{text}': LO and HI must be finite numbers"));
-    }
-    if lo >= hi {
-        return Err(format!("'{text}': LO ({lo}) must be below HI ({hi})"));
-    }
-    Ok((lo, hi))
-}
+/// Why a command failed: an error of the library, or one of `predict`'s.
+type Failure = Box<dyn std::error::Error>;
 
 /// The exit status of a run that finished and wrote its outputs, but ended worse than it
 /// started (see `bimt_presets::ended_worse`); errors exit with 1.
@@ -312,12 +196,30 @@ enum Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A flag's value that cannot be read: one line that names the flag, the value and why
+        // (clap's rendering adds a usage hint below it).
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation
+            ) =>
+        {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or_default());
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let threads = cli
         .threads
         .unwrap_or_else(|| bimt_presets::default_threads(1));
     // Table 1 runs several runs at once, each on a pool of its own (`cli.threads` each).
-    match bimt_presets::on_threads(threads, || execute(cli.command, cli.threads)).and_then(|r| r) {
+    let outcome = bimt_presets::on_threads(threads, || {
+        execute(cli.command, cli.threads).map_err(|e| e.to_string())
+    });
+    match outcome.map_err(|e| e.to_string()).and_then(|r| r) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::EndedWorse) => ExitCode::from(EXIT_ENDED_WORSE),
         Err(message) => {
@@ -328,7 +230,7 @@ fn main() -> ExitCode {
 }
 
 /// `bimt table1`: `threads` per run, or the default for its runs at once.
-fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
+fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), Failure> {
     let seeds = match (&args.seeds, args.quick) {
         (Some(list), _) => bimt_presets::parse_seeds(list)?,
         (None, true) => vec![0],
@@ -347,29 +249,29 @@ fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
         data_dir: args.data_dir,
         command: std::env::args().collect(),
     };
-    bimt_presets::table1(&options).map_err(|e| e.0)
+    bimt_presets::table1(&options)?;
+    Ok(())
 }
 
-fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, String> {
-    let result = match command {
+fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, Failure> {
+    match command {
         Command::Run(args) => return run(*args),
-        Command::Table1(args) => table1(args, threads),
-        Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
-        Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
-        Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin(),
+        Command::Table1(args) => table1(args, threads)?,
+        Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref())?,
+        Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000)?,
+        Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin()?,
         Command::Bench(args) => bimt_presets::bench_presets(
             (!args.full).then_some(args.steps),
             args.data_dir.as_deref(),
-        ),
+        )?,
         Command::Frontier(args) => {
-            bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)
+            bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)?
         }
-        Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref()),
+        Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref())?,
         Command::Presets => {
             for preset in &bimt_presets::PRESETS {
                 println!("{:28} {}", preset.name, preset.description);
             }
-            Ok(())
         }
         Command::Ablation(args) => {
             let overrides = Overrides {
@@ -380,50 +282,17 @@ fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, String> 
             let out = args
                 .out
                 .unwrap_or_else(|| PathBuf::from(format!("runs/ablation-{}", args.preset)));
-            bimt_presets::ablation(&args.preset, &overrides, &out, args.quiet).map_err(|e| e.0)
+            bimt_presets::ablation(&args.preset, &overrides, &out, args.quiet)?
         }
-    };
-    result.map(|()| Outcome::Done)
+    }
+    Ok(Outcome::Done)
 }
 
 /// `bimt run`.
-fn run(args: RunArgs) -> Result<Outcome, String> {
-    let flags = Overrides {
-        arch: args.arch.clone(),
-        hidden: args.hidden.clone(),
-        data: args.data.clone(),
-        targets: args.targets.clone(),
-        formula: args.formula.clone(),
-        loss: args.loss.clone(),
-        test_fraction: args.test_fraction,
-        samples: args.samples,
-        range: args.range,
-        standardise: args.standardise.then_some(true),
-        seed: args.seed,
-        profile: args.profile,
-        variant: args.variant.clone(),
-        backend: args.backend.clone(),
-        steps: args.steps,
-        lr: args.lr.clone().map(PhaseSpec::Text),
-        lambda: args.lambda.clone().map(PhaseSpec::Text),
-        a: args.a,
-        y_star: args.y_star,
-        top_k: args.top_k,
-        swap_every: args.swap_every,
-        swap_mode: args.swap_mode.clone(),
-        swap_moments: args.swap_moments.clone(),
-        reduction: args.reduction.clone(),
-        metric: args.metric.clone(),
-        log_every: args.log_every,
-        batch: args.batch,
-        finetune_steps: args.finetune_steps,
-        finetune_lr: args.finetune_lr,
-        checkpoint_every: args.checkpoint_every.map(|n| n as usize),
-        ..Overrides::default()
-    };
+fn run(args: RunArgs) -> Result<Outcome, Failure> {
     let settings = bimt_presets::resolve(
         &args.preset,
-        &flags,
+        &args.settings,
         args.config.as_deref(),
         args.resume.as_deref(),
     )?;

@@ -54,7 +54,7 @@ fn every_numeric_setting_is_checked_before_any_work_starts() {
         ),
         (
             vec!["two-moons", "--lr=-1e-3"],
-            "expected a learning rate > 0, not -0.001",
+            "lr = -0.001: expected a learning rate > 0",
         ),
         (
             vec!["two-moons", "--lr", "0"],

@@ -10,11 +10,7 @@ use ::csv::{ReaderBuilder, StringRecord, Trim};
 use rand::seq::SliceRandom;
 
 use crate::rng::seeded;
-use crate::{DataError, Dataset, Split, Targets};
-
-/// Largest number of classes a classification CSV may have: labels must lie
-/// in `0..MAX_CLASSES`.
-pub const MAX_CLASSES: usize = 1 << 16;
+use crate::{DataError, Dataset, MAX_CLASSES, Split, Targets};
 
 /// How [`read_csv`] turns the columns of a CSV file into a dataset.
 #[derive(Debug, Clone, PartialEq)]

@@ -30,18 +30,23 @@ mod rng;
 mod sampler;
 mod symbolic;
 
-pub use crate::csv::{
-    CsvOptions, MAX_CLASSES, Standardisation, read_csv, read_csv_columns, standardise,
-};
+pub use crate::csv::{CsvOptions, Standardisation, read_csv, read_csv_columns, standardise};
 pub use algorithmic::{Operation, algorithmic, is_even_permutation, permutations_of_four};
 pub use dataset::{Dataset, Split, Targets};
 pub use error::DataError;
 pub use formula::Formulas;
 pub use in_context::{InContext, in_context};
 pub use mnist::{
-    IdxImages, MNIST_DIR_ENV, MNIST_FILES, default_mnist_dir, load_mnist, read_idx_images,
-    read_idx_labels,
+    IdxImages, MNIST_FILES, default_mnist_dir, load_mnist, read_idx_images, read_idx_labels,
 };
+
+/// Largest number of classes a classification CSV may have: labels must lie in
+/// `0..MAX_CLASSES`. Here, not in `csv`, because the errors name it too.
+pub const MAX_CLASSES: usize = 1 << 16;
+
+/// Environment variable naming the MNIST directory (see [`default_mnist_dir`]). Here, not in
+/// `mnist`, because the errors name it too.
+pub const MNIST_DIR_ENV: &str = "BIMT_MNIST_DIR";
 pub use moons::two_moons;
 pub use sampler::{BatchSampler, Sampling};
 pub use symbolic::{Formula, intermediate_i, symbolic};

@@ -11,10 +11,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::{DataError, Dataset, Split, Targets};
-
-/// Environment variable naming the MNIST directory (see [`default_mnist_dir`]).
-pub const MNIST_DIR_ENV: &str = "BIMT_MNIST_DIR";
+use crate::{DataError, Dataset, MNIST_DIR_ENV, Split, Targets};
 
 /// The four MNIST file names, without `.gz`: training images, training
 /// labels, test images, test labels.

@@ -7,8 +7,10 @@ use bimt_layout::{CostConfig, Reduction};
 use bimt_manifold::{Metric, PaperMetric};
 use bimt_swap::SwapMode;
 
-/// The five training variants of the paper's ablation (Fig. 2, App. A).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The five training variants of the paper's ablation (Fig. 2, App. A), named `vanilla`,
+/// `l1`, `l1-local`, `l1-swap` and `bimt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Variant {
     /// No regularisation, no swaps.
     Vanilla,
@@ -22,6 +24,8 @@ pub enum Variant {
     Bimt,
 }
 
+bimt_format::named_by_serde!(Variant);
+
 impl Variant {
     /// All variants, in the paper's order.
     pub const ALL: [Variant; 5] = [
@@ -31,22 +35,6 @@ impl Variant {
         Variant::L1Swap,
         Variant::Bimt,
     ];
-
-    /// Command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::Vanilla => "vanilla",
-            Variant::L1 => "l1",
-            Variant::L1Local => "l1-local",
-            Variant::L1Swap => "l1-swap",
-            Variant::Bimt => "bimt",
-        }
-    }
-
-    /// Parses a command-line name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.name() == name)
-    }
 
     /// Whether the connection cost is in the loss.
     pub fn regularised(self) -> bool {
@@ -176,7 +164,7 @@ impl TrainConfig {
             metric: metric.name(),
             a: if last.local { metric.a } else { 0.0 },
             y_star: metric.y_star,
-            reduction: self.cost.reduction.name().to_string(),
+            reduction: self.cost.reduction.to_string(),
             bias_penalty: last.bias_penalty,
             last_layer_distance: last.last_layer_distance,
         }

@@ -8,33 +8,20 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
-/// The CPU backends bimt can train on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The CPU backends bimt can train on, named `flex` and `ndarray`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// burn's flex backend (SIMD, rayon): the fastest on the networks of the paper.
     Flex,
     /// burn's ndarray backend.
+    #[serde(rename = "ndarray")]
     NdArray,
 }
 
+bimt_format::named_by_serde!(Backend, SwapMoments);
+
 impl Backend {
-    /// Parses `flex` or `ndarray`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "flex" => Some(Backend::Flex),
-            "ndarray" => Some(Backend::NdArray),
-            _ => None,
-        }
-    }
-
-    /// The name [`parse`](Self::parse) reads.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Flex => "flex",
-            Backend::NdArray => "ndarray",
-        }
-    }
-
     /// The backend's device, without autodiff (call `.autodiff()` to train).
     #[allow(deprecated)] // burn 0.22 deprecates ndarray in favour of flex; we keep it selectable
     pub fn device(self) -> Device {
@@ -64,8 +51,9 @@ pub struct Moments {
 /// The ChaCha8 stream the initial parameters are drawn from (see [`ParamStore::init`]).
 pub const INIT_STREAM: u64 = 1;
 
-/// What a swap does to the AdamW moment estimates of the neurons it moves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a swap does to the AdamW moment estimates of the neurons it moves: `follow` or `stay`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SwapMoments {
     /// The moments move with their weights: the optimizer's next step is what it would have
     /// been without the swap, moved with it (the correct form; the default).
@@ -74,23 +62,6 @@ pub enum SwapMoments {
     /// The moments stay at their positions, so a moved weight is stepped with the moments of
     /// the weight it replaced, as the authors' notebooks do (`--profile reference`).
     Stay,
-}
-
-impl SwapMoments {
-    /// Command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SwapMoments::Follow => "follow",
-            SwapMoments::Stay => "stay",
-        }
-    }
-
-    /// Parses a command-line name.
-    pub fn parse(name: &str) -> Option<Self> {
-        [SwapMoments::Follow, SwapMoments::Stay]
-            .into_iter()
-            .find(|m| m.name() == name)
-    }
 }
 
 /// AdamW's first-moment decay, as burn's `AdamWConfig` defaults.

@@ -542,3 +542,52 @@ impl ModelFile {
         }
     }
 }
+
+/// Gives a unit-variant enum with serde names (`#[serde(rename_all = "kebab-case")]`) its
+/// [`Display`](std::fmt::Display) and [`FromStr`](std::str::FromStr) from those names, so that
+/// the command line, the settings files and the printed text name it one way, the way serde
+/// does. An unknown name is refused with serde's list of the known ones.
+///
+/// ```
+/// #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// #[serde(rename_all = "kebab-case")]
+/// enum Speed { Slow, VeryFast }
+/// bimt_format::named_by_serde!(Speed);
+///
+/// assert_eq!(Speed::VeryFast.to_string(), "very-fast");
+/// assert_eq!("slow".parse::<Speed>(), Ok(Speed::Slow));
+/// let e = "fast".parse::<Speed>().unwrap_err();
+/// assert!(e.contains("unknown variant `fast`, expected `slow` or `very-fast`"), "{e}");
+/// ```
+#[macro_export]
+macro_rules! named_by_serde {
+    ($($name:ty),+ $(,)?) => {$(
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&$crate::serde_name(self))
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(name: &str) -> Result<Self, String> {
+                $crate::from_serde_name(name)
+            }
+        }
+    )+};
+}
+
+/// The name serde gives a unit variant (see [`named_by_serde!`]).
+pub fn serde_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => panic!("serde_name is for unit variants, not {other:?}"),
+    }
+}
+
+/// The unit variant serde names `name` (see [`named_by_serde!`]); an unknown name gives
+/// serde's message, which lists the known ones.
+pub fn from_serde_name<T: for<'de> Deserialize<'de>>(name: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|e| e.to_string())
+}

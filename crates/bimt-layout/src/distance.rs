@@ -5,8 +5,9 @@ use crate::layout::{Layout, ParamId};
 use bimt_manifold::Metric;
 use nalgebra::Point3;
 
-/// How the per-weight costs are added up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the per-weight costs are added up: `sum` or `mean`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Reduction {
     /// Sum over every weight (the reference code's symbolic and two-moon MLPs).
     Sum,
@@ -14,15 +15,7 @@ pub enum Reduction {
     Mean,
 }
 
-impl Reduction {
-    /// `sum` or `mean`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Reduction::Sum => "sum",
-            Reduction::Mean => "mean",
-        }
-    }
-}
+bimt_format::named_by_serde!(Reduction);
 
 /// The switches of the connection cost (paper eq. 3).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,10 +3,11 @@
 //! side, each titled with its test figure and its connection cost under BIMT's definition (each
 //! variant's own cost differs: L1 has no distances), so that the five costs compare.
 
-use crate::hyper::Overrides;
+use crate::error::Error;
 use crate::launch::run_or_reuse;
+use crate::resolve::resolve;
 use crate::runner::RunSpec;
-use crate::settings::resolve;
+use crate::settings::Overrides;
 use bimt_analysis::connection_cost;
 use bimt_engine::Variant;
 use bimt_format::{ModelFile, read_json, write_json};
@@ -16,35 +17,28 @@ use std::path::Path;
 /// Trains `preset` in every variant into `out/<variant>/` (reusing runs already finished there
 /// with the same settings), then writes `out/ablation.png` and `out/ablation.json`. `overrides`
 /// apply to every variant (their `variant` is ignored).
-pub fn ablation(
-    preset: &str,
-    overrides: &Overrides,
-    out: &Path,
-    quiet: bool,
-) -> Result<(), crate::Error> {
+pub fn ablation(preset: &str, overrides: &Overrides, out: &Path, quiet: bool) -> Result<(), Error> {
     let mut runs = Vec::new();
     for variant in Variant::ALL {
         let flags = Overrides {
-            variant: Some(variant.name().into()),
+            variant: Some(variant),
             ..overrides.clone()
         };
         let settings = resolve(preset, &flags, None, None)?;
         let spec = RunSpec {
             quiet,
             command: std::env::args().collect(),
-            ..RunSpec::new(settings, out.join(variant.name()))
+            ..RunSpec::new(settings, out.join(variant.to_string()))
         };
-        let (metrics, reused) =
-            run_or_reuse(&spec).map_err(|e| format!("{}: {e}", variant.name()))?;
-        let model: ModelFile =
-            read_json(&spec.out.join("model.json"), "model file").map_err(|e| e.to_string())?;
+        let (metrics, reused) = run_or_reuse(&spec).map_err(|e| e.context(variant))?;
+        let model: ModelFile = read_json(&spec.out.join("model.json"), "model file")?;
         runs.push((variant, metrics, model, reused));
     }
     let bimt_cost = runs
         .iter()
         .find(|(v, ..)| *v == Variant::Bimt)
         .map(|(_, _, model, _)| model.cost.clone())
-        .ok_or_else(|| "the ablation has no BIMT run".to_string())?;
+        .ok_or_else(|| Error::Output("the ablation has no BIMT run".into()))?;
     let mut panels = Vec::new();
     let mut rows = Vec::new();
     for (variant, metrics, model, reused) in &runs {
@@ -59,7 +53,7 @@ pub fn ablation(
         };
         println!(
             "{:9} {figure}, connection cost {cost:.3} (BIMT's definition){}",
-            variant.name(),
+            variant.to_string(),
             if *reused {
                 " (finished run reused)"
             } else {
@@ -69,7 +63,7 @@ pub fn ablation(
         let style = GraphStyle {
             width: 480,
             height: 420,
-            title: Some(variant.name().to_string()),
+            title: Some(variant.to_string()),
             ..GraphStyle::default()
         };
         panels.push((
@@ -77,7 +71,7 @@ pub fn ablation(
             render_graph(model, &style),
         ));
         rows.push(serde_json::json!({
-            "variant": variant.name(),
+            "variant": variant.to_string(),
             "test_loss": metrics.test_loss,
             "test_accuracy": metrics.test_accuracy,
             "connection_cost_bimt_definition": cost,
@@ -85,12 +79,11 @@ pub fn ablation(
         }));
     }
     let picture = out.join("ablation.png");
-    write_png(&picture, &render_panels(&panels, panels.len())).map_err(|e| e.to_string())?;
+    write_png(&picture, &render_panels(&panels, panels.len()))?;
     write_json(
         &out.join("ablation.json"),
         &serde_json::json!({ "preset": preset, "variants": rows }),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     println!("-> {}", picture.display());
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `bimt bench`: the speed figures the issues ask for, measured on this machine.
 
-use crate::hyper::{Hyper, Profile, defaults};
-use crate::runner::{metric_of, train_config};
-use bimt_engine::{Model, Network, Trainer, Variant, default_device};
+use crate::error::Error;
+use crate::registry::find;
+use crate::settings::{Overrides, Profile, Settings};
+use bimt_engine::{Model, Network, TrainError, Trainer, default_device};
 use bimt_layout::Distances;
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_swap::{SwapConfig, Swapper};
@@ -13,17 +14,17 @@ use std::time::Instant;
 /// per second.
 fn symbolic_run<'m, N: Network>(
     network: N,
-    hyper: &Hyper,
+    settings: &Settings,
     metric: &'m bimt_manifold::PaperMetric,
-) -> Result<(Trainer<'m, N, Supervised>, f64, f64), String> {
+) -> Result<(Trainer<'m, N, Supervised>, f64, f64), Error> {
     let device = default_device().autodiff();
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, 0);
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
-    let config = train_config(hyper, Variant::Bimt, None);
-    let model = Model::new(network, 0, &device).map_err(|e| e.to_string())?;
+    let config = settings.train_config();
+    let model = Model::new(network, 0, &device)?;
     let mut trainer = Trainer::new(model, task, config.clone(), metric);
     let started = Instant::now();
-    let summary = trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    let summary = trainer.run(&mut ())?;
     let wall = started.elapsed().as_secs_f64();
     Ok((
         trainer,
@@ -34,29 +35,28 @@ fn symbolic_run<'m, N: Network>(
 
 /// Prints steps per second of the symbolic preset, built in and declared as a graph, and the
 /// time of one swap round.
-pub fn bench_graph_vs_builtin() -> Result<(), String> {
-    let hyper = defaults("symbolic-independence", Profile::Paper).expect("preset exists");
-    let metric = metric_of(&hyper);
-    let built_in = || Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).map_err(|e| e.to_string());
-    let declared =
-        || bimt_graph::Graph::new(&crate::custom::mlp(4, &[20, 20], 2)).map_err(|e| e.to_string());
+pub fn bench_graph_vs_builtin() -> Result<(), Error> {
+    let settings = find("symbolic-independence")?.defaults(Profile::Paper);
+    let metric = settings.metric();
+    let built_in = || Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2]));
+    let declared = || bimt_graph::Graph::new(&crate::custom::mlp(4, &[20, 20], 2));
     // Alternate the two, twice, and keep each one's faster run.
     let (mut mlp_rate, mut graph_rate) = (0.0f64, 0.0f64);
     for _ in 0..2 {
-        let (_, rate, mse) = symbolic_run(built_in()?, &hyper, &metric)?;
+        let (_, rate, mse) = symbolic_run(built_in()?, &settings, &metric)?;
         mlp_rate = mlp_rate.max(rate);
-        let (_, rate, graph_mse) = symbolic_run(declared()?, &hyper, &metric)?;
+        let (_, rate, graph_mse) = symbolic_run(declared()?, &settings, &metric)?;
         graph_rate = graph_rate.max(rate);
         println!(
             "symbolic-independence, 4-20-20-2, {} steps: built-in MLP {:.0} steps/s (test MSE {mse:.2e}), declared as a graph {:.0} steps/s (test MSE {graph_mse:.2e})",
-            hyper.steps, mlp_rate, graph_rate
+            settings.steps, mlp_rate, graph_rate
         );
     }
     println!(
         "graph / built-in: {:.1} % of the built-in MLP's steps per second",
         100.0 * graph_rate / mlp_rate
     );
-    let (mut trainer, _, _) = symbolic_run(built_in()?, &hyper, &metric)?;
+    let (mut trainer, _, _) = symbolic_run(built_in()?, &settings, &metric)?;
     let config = trainer.config.clone();
     let distances = Distances::new(
         trainer.model.network.layout(),
@@ -67,7 +67,7 @@ pub fn bench_graph_vs_builtin() -> Result<(), String> {
     let rounds = 1000;
     let started = Instant::now();
     for _ in 0..rounds {
-        trainer.swap_round(&distances).map_err(|e| e.to_string())?;
+        trainer.swap_round(&distances).map_err(TrainError::from)?;
     }
     let full = started.elapsed().as_secs_f64() / rounds as f64;
     println!(
@@ -116,7 +116,7 @@ fn random_mnist(train: usize, test: usize) -> bimt_data::Dataset {
 /// λ > 0), one evaluation on both splits, one swap round of the 784-100-100-10 network
 /// (k = 30; search alone and with the parameter and AdamW-moment moves), and the projected
 /// wall time of the 40,000-step preset under both profiles.
-pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
+pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), Error> {
     let device = default_device().autodiff();
     let data = match crate::mnist::load(data_dir) {
         Ok(data) => {
@@ -133,28 +133,28 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
             random_mnist(10_000, 10_000)
         }
     };
-    let hyper = defaults("mnist", Profile::Paper).expect("preset exists");
-    let metric = metric_of(&hyper);
+    let settings = find("mnist")?.defaults(Profile::Paper);
+    let metric = settings.metric();
     let steps = 1_000;
-    let mut config = train_config(&hyper, Variant::Bimt, None);
+    let mut config = settings.train_config();
     config.steps = steps;
     config.log_every = steps;
     config.swap_every = 0;
     config.lambda = vec![(0, 0.01)];
     let batching = Batching::Mini {
-        size: hyper.batch.unwrap_or(100),
+        size: settings.batch.unwrap_or(100),
         seed: 0x5eed,
     };
     let task = Supervised::new(&data, Loss::OneHotMse, batching, &device);
-    let model = Model::new(crate::mnist::network()?, 0, &device).map_err(|e| e.to_string())?;
+    let model = Model::new(crate::mnist::network()?, 0, &device)?;
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
     // Warm up (allocations, first batches), then time.
     trainer.config.steps = 50;
-    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    trainer.run(&mut ())?;
     trainer.start_step = 0;
     trainer.config.steps = steps;
     let started = Instant::now();
-    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    trainer.run(&mut ())?;
     let with_eval = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let evaluation = trainer.evaluate();
@@ -162,7 +162,7 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
     let step = (with_eval - eval).max(1e-9) / steps as f64;
     println!(
         "mnist 784-100-100-10, batch {}, λ = 0.01: {:.0} steps/s ({:.3} ms per step); one evaluation on {} + {} images {:.3} s (test accuracy after {} + 50 steps {:.1}%)",
-        hyper.batch.unwrap_or(100),
+        settings.batch.unwrap_or(100),
         1.0 / step,
         step * 1e3,
         data.train.n,
@@ -175,8 +175,8 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
     let layout = trainer.model.network.layout().clone();
     let distances = Distances::new(&layout, &metric, &config.cost_at(config.steps));
     let swap = SwapConfig {
-        top_k: hyper.top_k,
-        mode: hyper.swap_mode,
+        top_k: settings.top_k,
+        mode: settings.swap_mode,
     };
     let host = trainer.model.params.to_host();
     let rounds = 20;
@@ -189,29 +189,29 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
     let search = started.elapsed().as_secs_f64() / rounds as f64;
     // The trainer's own round: the first one applies the most swaps; later ones fewer.
     let started = Instant::now();
-    trainer.swap_round(&distances).map_err(|e| e.to_string())?;
+    trainer.swap_round(&distances).map_err(TrainError::from)?;
     let first = started.elapsed().as_secs_f64();
     let started = Instant::now();
     for _ in 1..rounds {
-        trainer.swap_round(&distances).map_err(|e| e.to_string())?;
+        trainer.swap_round(&distances).map_err(TrainError::from)?;
     }
     let later = started.elapsed().as_secs_f64() / (rounds - 1) as f64;
     let full = first.max(later);
     println!(
         "swap round on 784-100-100-10 (k = {}, {swaps} swaps): search {:.2} ms; with parameter and AdamW-moment moves {:.2} ms (first round), {:.2} ms (later rounds)",
-        hyper.top_k,
+        settings.top_k,
         search * 1e3,
         first * 1e3,
         later * 1e3
     );
     for profile in [Profile::Paper, Profile::Reference] {
-        let h = defaults("mnist", profile).expect("preset exists");
+        let h = find("mnist")?.defaults(profile);
         let rounds = h.steps / h.swap_every.max(1);
         let evals = h.steps / h.log_every.max(1);
         let projected = h.steps as f64 * step + rounds as f64 * full + evals as f64 * eval;
         println!(
             "projected {} profile: {} steps + {rounds} swap rounds + {evals} evaluations ≈ {projected:.0} s (PyTorch reference: 3,092 s, {:.0}x)",
-            profile.name(),
+            profile,
             h.steps,
             3092.0 / projected
         );
@@ -221,27 +221,26 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
 
 /// Steps per second of the in-context transformer (the preset's settings, swaps included)
 /// over `steps` steps, and the time of one swap round on it.
-pub fn bench_in_context(steps: usize) -> Result<(), String> {
+pub fn bench_in_context(steps: usize) -> Result<(), Error> {
     let device = default_device().autodiff();
-    let mut hyper = defaults("in-context", Profile::Paper).expect("preset exists");
-    hyper.steps = steps;
-    hyper.log_every = steps;
-    hyper.finetune_steps = 0;
-    let metric = metric_of(&hyper);
+    let mut settings = find("in-context")?.defaults(Profile::Paper);
+    settings.steps = steps;
+    settings.log_every = steps;
+    settings.finetune_steps = 0;
+    let metric = settings.metric();
     let data = crate::in_context::data(false, 0);
     let network =
-        bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())
-            .map_err(|e| e.to_string())?;
+        bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())?;
     let task = bimt_tasks::InContextTask::new(&data, 64, 0, &device);
-    let config = train_config(&hyper, Variant::Bimt, None);
+    let config = settings.train_config();
     let mut trainer = Trainer::new(
-        Model::new(network, 0, &device).map_err(|e| e.to_string())?,
+        Model::new(network, 0, &device)?,
         task,
         config.clone(),
         &metric,
     );
     let started = Instant::now();
-    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    trainer.run(&mut ())?;
     let wall = started.elapsed().as_secs_f64();
     println!(
         "in-context transformer (width 32, 2 blocks, batch 64), {steps} steps with swaps every {}: {wall:.2} s, {:.0} steps/s (40,000 steps: {:.0} s)",
@@ -319,7 +318,7 @@ fn matmul_peak(device: &bimt_engine::Device) -> f64 {
 pub fn bench_presets(
     steps: Option<usize>,
     data_dir: Option<&std::path::Path>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let peak = matmul_peak(&default_device());
     let length = match steps {
         Some(steps) => format!("{steps} steps per preset"),
@@ -351,18 +350,18 @@ pub fn bench_presets(
     );
     let root = std::env::temp_dir().join(format!("bimt-bench-{}", std::process::id()));
     for preset in crate::registry::PRESETS.iter().filter(|p| {
-        p.experiment != crate::registry::Experiment::Custom && p.name != "in-context-singular"
+        p.experiment != crate::preset::Experiment::Custom && p.name != "in-context-singular"
     }) {
         let overrides = match steps {
-            Some(steps) => crate::hyper::Overrides {
+            Some(steps) => Overrides {
                 steps: Some(steps),
                 finetune_steps: Some(0),
                 ..Default::default()
             },
-            None => crate::hyper::Overrides::default(),
+            None => Overrides::default(),
         };
-        let spec_in = |dir: std::path::PathBuf| -> Result<crate::runner::RunSpec, String> {
-            let settings = crate::settings::resolve(preset.name, &overrides, None, None)?;
+        let spec_in = |dir: std::path::PathBuf| -> Result<crate::runner::RunSpec, Error> {
+            let settings = crate::resolve::resolve(preset.name, &overrides, None, None)?;
             Ok(crate::runner::RunSpec {
                 quiet: true,
                 data_dir: data_dir.map(|d| d.to_path_buf()),
@@ -371,7 +370,7 @@ pub fn bench_presets(
         };
         let spec = spec_in(root.join(preset.name))?;
         let run = |spec: &crate::runner::RunSpec| {
-            crate::launch::run(spec).map_err(|e| format!("{}: {e}", preset.name))
+            crate::launch::run(spec).map_err(|e| e.context(preset.name))
         };
         Trainer::record_step_seconds(steps.is_none());
         let m = run(&spec)?;
@@ -386,8 +385,7 @@ pub fn bench_presets(
         }
         Trainer::record_step_seconds(false);
         let model: bimt_format::ModelFile =
-            bimt_format::read_json(&spec.out.join("model.json"), "model file")
-                .map_err(|e| e.to_string())?;
+            bimt_format::read_json(&spec.out.join("model.json"), "model file")?;
         let weights: usize = model
             .connections
             .iter()

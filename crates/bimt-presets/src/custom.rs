@@ -1,8 +1,10 @@
 //! `bimt run graph` and `bimt run mlp`: BIMT on a user's own network (an architecture file,
 //! or hidden widths) and own data (a CSV file, or formulas to sample).
 
+use crate::error::Error;
+use crate::preset::{Experiment, Preset};
 use crate::runner::{GraphSize, RunSpec, plain_structure, train_supervised};
-use crate::settings::Custom;
+use crate::settings::Settings;
 use bimt_data::{CsvOptions, Dataset, Formulas, Standardisation};
 use bimt_format::{MetricsFile, write_json};
 use bimt_graph::{Architecture, EdgeSpec, Graph, LayerSpec, Role};
@@ -21,28 +23,26 @@ pub struct StandardisationFile {
 }
 
 /// Loads the data, builds the network, trains and writes the run directory.
-pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
-    let custom = spec
-        .settings
-        .custom
-        .as_ref()
-        .ok_or("bimt run graph|mlp without its settings")?;
-    let (mut data, loss) = load(custom, spec.settings.seed)?;
-    if custom.standardise {
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
+    let custom = &spec.settings;
+    let (mut data, loss) = load(custom)?;
+    if custom.standardise == Some(true) {
         let Standardisation { mean, std } = bimt_data::standardise(&mut data);
         let file = StandardisationFile {
             columns: data.input_names.clone(),
             mean,
             std,
         };
-        write_json(&spec.out.join("standardisation.json"), &file).map_err(|e| e.to_string())?;
+        write_json(&spec.out.join("standardisation.json"), &file)?;
     }
     let graph = match (&custom.arch, &custom.hidden) {
-        (Some(path), _) => Graph::from_file(path).map_err(|e| e.0)?,
-        (None, Some(hidden)) => {
-            Graph::new(&mlp(data.in_dim(), hidden, data.out_dim())).map_err(|e| e.to_string())?
+        (Some(path), _) => Graph::from_file(path).map_err(|e| Error::Architecture(e.0))?,
+        (None, Some(hidden)) => Graph::new(&mlp(data.in_dim(), hidden, data.out_dim()))?,
+        (None, None) => {
+            return Err(Error::Settings(
+                "bimt run graph needs --arch, bimt run mlp --hidden".into(),
+            ));
         }
-        (None, None) => return Err("bimt run graph needs --arch, bimt run mlp --hidden".into()),
     };
     check_widths(&graph, &data, custom)?;
     train_supervised(spec, graph, &data, loss, GraphSize::Small, |model| {
@@ -51,8 +51,21 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
 }
 
 /// The dataset and the loss of a custom run.
-fn load(custom: &Custom, seed: u64) -> Result<(Dataset, Loss), String> {
-    let classification = custom.loss == "cross-entropy";
+fn load(custom: &Settings) -> Result<(Dataset, Loss), Error> {
+    let (Some(loss), Some(test_fraction), Some(samples), Some(range)) = (
+        &custom.loss,
+        custom.test_fraction,
+        custom.samples,
+        custom.range,
+    ) else {
+        return Err(Error::Settings(format!(
+            "bimt run {}: the data settings are incomplete; resolve them with \
+             bimt_presets::resolve",
+            custom.preset
+        )));
+    };
+    let seed = custom.seed;
+    let classification = loss == "cross-entropy";
     let loss = if classification {
         Loss::CrossEntropy
     } else {
@@ -62,24 +75,21 @@ fn load(custom: &Custom, seed: u64) -> Result<(Dataset, Loss), String> {
         let options = CsvOptions {
             targets: custom.targets.clone().unwrap_or_default(),
             classification,
-            test_fraction: custom.test_fraction,
+            test_fraction,
             seed,
         };
-        let data = bimt_data::read_csv(path, &options).map_err(|e| e.to_string())?;
+        let data = bimt_data::read_csv(path, &options)?;
         return Ok((data, loss));
     }
     let text = custom.formula.as_deref().unwrap_or_default();
-    let formulas = Formulas::parse(text).map_err(|e| e.to_string())?;
-    let test = (custom.samples as f64 * custom.test_fraction).round() as usize;
-    if test == 0 || test >= custom.samples {
-        return Err(format!(
-            "--samples {} with --test-fraction {} leaves a split empty",
-            custom.samples, custom.test_fraction
-        ));
+    let formulas = Formulas::parse(text)?;
+    let test = (samples as f64 * test_fraction).round() as usize;
+    if test == 0 || test >= samples {
+        return Err(Error::Settings(format!(
+            "--samples {samples} with --test-fraction {test_fraction} leaves a split empty"
+        )));
     }
-    let data = formulas
-        .sample(custom.samples - test, test, custom.range, seed)
-        .map_err(|e| e.to_string())?;
+    let data = formulas.sample(samples - test, test, range, seed)?;
     Ok((data, loss))
 }
 
@@ -116,7 +126,7 @@ pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
 }
 
 /// The input (output) layers must take exactly the data's input columns (targets).
-fn check_widths(graph: &Graph, data: &Dataset, custom: &Custom) -> Result<(), String> {
+fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), Error> {
     let arch = graph.architecture();
     let source = custom
         .arch
@@ -143,13 +153,31 @@ fn check_widths(graph: &Graph, data: &Dataset, custom: &Custom) -> Result<(), St
             .map(|l| l.size)
             .sum();
         if total != width {
-            return Err(format!(
+            return Err(Error::Architecture(format!(
                 "{source}: the {what} layers {} take {total} columns, but {data_name} has {width} \
                  {what} columns ({})",
                 layers.join(", "),
                 names.join(", ")
-            ));
+            )));
         }
     }
     Ok(())
 }
+
+/// The preset `graph`.
+pub const GRAPH: Preset = Preset {
+    name: "graph",
+    description: "your own network (--arch FILE.json) on your data (--data FILE.csv --targets ... or --formula)",
+    experiment: Experiment::Custom,
+    table1: None,
+    settings: crate::symbolic::plain_symbolic_settings,
+};
+
+/// The preset `mlp`.
+pub const MLP: Preset = Preset {
+    name: "mlp",
+    description: "an MLP with --hidden widths on your data (--data FILE.csv --targets ... or --formula)",
+    experiment: Experiment::Custom,
+    table1: None,
+    settings: crate::symbolic::plain_symbolic_settings,
+};

@@ -2,13 +2,13 @@
 //! `symbolic-pruning` preset in all five variants, then prunes each network by magnitude and
 //! records how many parameters are left against the test MSE.
 
-use crate::hyper::Profile;
+use crate::error::Error;
 use crate::launch::run;
 use crate::registry::find;
 use crate::runner::RunSpec;
-use crate::settings::Resolved;
+use crate::settings::{Profile, Settings};
 use bimt_analysis::{best_within_budget, nonzero_parameters, pruning_frontier};
-use bimt_engine::{Backend, Variant};
+use bimt_engine::Variant;
 use bimt_format::{ModelFile, read_json, write_json};
 use bimt_views::{LinePlot, Series, render_line_chart, write_png};
 use std::path::Path;
@@ -19,10 +19,11 @@ const LEVELS: [f64; 3] = [1e-1, 1e-2, 1e-3];
 
 /// Trains the five variants into `out/<variant>/` and writes `out/frontier.json` and
 /// `out/frontier.png`; `steps` overrides the preset's 20,000.
-pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Result<(), String> {
-    let mut hyper = find(PRESET)?.defaults(Profile::Paper);
+pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Result<(), Error> {
+    let mut defaults = find(PRESET)?.defaults(Profile::Paper);
+    defaults.seed = seed;
     if let Some(steps) = steps {
-        hyper.steps = steps;
+        defaults.steps = steps;
     }
     let data = crate::symbolic::data(bimt_data::Formula::Pruning, seed);
     let split = &data.test;
@@ -49,24 +50,17 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
         LEVELS.map(|l| format!("{l:.0e}")).join(" / ")
     );
     for variant in Variant::ALL {
-        let dir = out.join(variant.name());
-        let settings = Resolved {
-            preset: PRESET.into(),
-            profile: Profile::Paper,
+        let dir = out.join(variant.to_string());
+        let settings = Settings {
             variant,
-            seed,
-            backend: Backend::Flex,
-            hyper: hyper.clone(),
-            checkpoint_every: None,
-            custom: None,
+            ..defaults.clone()
         };
         run(&RunSpec {
             quiet,
             command: std::env::args().collect(),
             ..RunSpec::new(settings, &dir)
         })?;
-        let model: ModelFile =
-            read_json(&dir.join("model.json"), "model file").map_err(|e| e.to_string())?;
+        let model: ModelFile = read_json(&dir.join("model.json"), "model file")?;
         let points = pruning_frontier(&model, &inputs, &targets);
         let fewest = LEVELS.map(|level| {
             points
@@ -77,7 +71,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
         });
         println!(
             "{:10} {:>10.2e} {:>8}   {}",
-            variant.name(),
+            variant.to_string(),
             points[0].1,
             nonzero_parameters(&model),
             fewest
@@ -85,7 +79,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
                 .join(" / ")
         );
         report.push(serde_json::json!({
-            "variant": variant.name(),
+            "variant": variant.to_string(),
             "unpruned_test_mse": points[0].1,
             "parameters": points[0].0,
             "fewest_parameters_at_mse": LEVELS.iter().zip(fewest).map(|(l, f)| serde_json::json!({"mse": l, "parameters": f})).collect::<Vec<_>>(),
@@ -99,7 +93,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
         .map(|(variant, _, points)| {
             let best = best_within_budget(points, most);
             Series {
-                name: variant.name().to_string(),
+                name: variant.to_string(),
                 x: (0..best.len()).map(|n| n as f64).collect(),
                 y: best,
             }
@@ -107,9 +101,8 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
         .collect();
     write_json(
         &out.join("frontier.json"),
-        &serde_json::json!({ "preset": PRESET, "seed": seed, "steps": hyper.steps, "variants": report }),
-    )
-    .map_err(|e| e.to_string())?;
+        &serde_json::json!({ "preset": PRESET, "seed": seed, "steps": defaults.steps, "variants": report }),
+    )?;
     let plot = LinePlot {
         title: "pruning frontier: best test MSE within a parameter budget".into(),
         x_label: "parameters kept".into(),
@@ -121,8 +114,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
     write_png(
         &out.join("frontier.png"),
         &render_line_chart(&plot, (720, 480)),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     println!("-> {}", out.display());
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! Each [`Preset`] (see [`PRESETS`]) knows its data, network, task, settings under the paper's
 //! profile and the reference notebooks', the structure report it writes into `metrics.json`,
 //! its pictures, and, where the paper's Table 1 has a column for it, the paper's figures and
-//! the structural criterion a run is judged by. [`resolve`] merges a preset's defaults with a
-//! config file and overrides; [`run`] trains and writes a run directory (`run.json`,
+//! the structural criterion a run is judged by. A run's [`Settings`] are one type: [`resolve`]
+//! merges a preset's defaults with a config file and the flags (each an [`Overrides`]); [`run`] trains and writes a run directory (`run.json`,
 //! `metrics.json`, `model.json`, `graph.png`, `graph.svg`, `curves.png`, `evolution.gif`,
 //! `log.jsonl`, `frames/` and the preset's own pictures).
 //!
@@ -30,16 +30,18 @@ mod ablation;
 mod algorithmic;
 mod bench;
 mod custom;
+mod error;
 mod frontier;
 mod history;
-mod hyper;
 mod in_context;
 mod launch;
 mod limits;
 mod mnist;
+mod preset;
 mod progress;
 mod registry;
 mod report;
+mod resolve;
 mod runner;
 mod seeds;
 mod settings;
@@ -50,30 +52,14 @@ mod threads;
 pub use ablation::ablation;
 pub use bench::{bench_graph_vs_builtin, bench_in_context, bench_mnist, bench_presets};
 pub use custom::StandardisationFile;
+pub use error::Error;
 pub use frontier::frontier;
-pub use hyper::{Hyper, Overrides, PhaseSpec, Profile};
 pub use launch::run;
-pub use registry::{Experiment, PRESETS, Preset, Table1Entry, find};
+pub use preset::{Experiment, Preset, Table1Entry};
+pub use registry::{PRESETS, find};
+pub use resolve::{CHANGEABLE_ON_RESUME, resolve};
 pub use runner::{RunSpec, default_out, ended_worse};
 pub use seeds::{parse_seeds, run_seeds};
-pub use settings::{CHANGEABLE_ON_RESUME, Custom, Resolved, RunSettings, resolve};
+pub use settings::{Norm, Overrides, Phases, Profile, Record, Settings};
 pub use table1::{Table1Options, table1};
 pub use threads::{default_threads, on_threads};
-
-/// A failed run, setting or file, with a message that says what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(pub String);
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<String> for Error {
-    fn from(message: String) -> Self {
-        Error(message)
-    }
-}

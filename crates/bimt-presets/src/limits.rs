@@ -1,11 +1,12 @@
-//! The range of every numeric setting, checked once all sources are merged and before any
-//! work starts. The README's table "Ranges of the settings" lists the same bounds.
+//! The range of every numeric setting, checked ([`crate::Settings::check_ranges`]) once all
+//! sources are merged and before any work starts. The README's table "Ranges of the settings"
+//! lists the same bounds.
 //!
 //! The bounds are of two kinds: those that make a run meaningless (a learning rate of 0, a
 //! test split of 0 rows) and those that would only exhaust the machine (10¹¹ formula samples,
 //! thousands of threads). Neither is ever clamped silently.
 
-use crate::hyper::Hyper;
+use crate::error::Error;
 
 /// Most training steps (and fine-tune steps, and steps between swaps) a run may ask for.
 pub const MAX_STEPS: usize = 100_000_000;
@@ -24,46 +25,23 @@ pub const MAX_SAMPLES: usize = 10_000_000;
 /// Most seeds in one `--seeds` list.
 pub const MAX_SEEDS: usize = 10_000;
 
-/// Checks every numeric setting of `h` against its range; the error names the setting, its
-/// value and the range.
-pub fn check_hyper(h: &Hyper) -> Result<(), String> {
-    check_count("steps", h.steps, 1, MAX_STEPS)?;
-    check_count("finetune_steps", h.finetune_steps, 0, MAX_STEPS)?;
-    check_count("swap_every", h.swap_every, 0, MAX_STEPS)?;
-    check_count("top_k", h.top_k, 0, MAX_TOP_K)?;
-    check_count("log_every", h.log_every, 1, MAX_STEPS)?;
-    if let Some(batch) = h.batch {
-        check_count("batch", batch, 1, MAX_BATCH)
-            .map_err(|e| format!("{e} (leave batch out to train on the whole training split)"))?;
-    }
-    for &(_, lr) in &h.lr {
-        check_rate("lr", lr)?;
-    }
-    check_rate("finetune_lr", h.finetune_lr)?;
-    for &(_, lambda) in &h.lambda {
-        check_scale("lambda", lambda)?;
-    }
-    check_scale("A", h.a)?;
-    check_scale("y_star", h.y_star)
-}
-
 /// A count in `lo..=hi`.
-pub fn check_count(name: &str, value: usize, lo: usize, hi: usize) -> Result<(), String> {
+pub fn check_count(name: &str, value: usize, lo: usize, hi: usize) -> Result<(), Error> {
     if (lo..=hi).contains(&value) {
         return Ok(());
     }
-    Err(format!(
+    Err(Error::Settings(format!(
         "{name} = {value}: expected {}",
         if value < lo {
             format!("at least {lo}")
         } else {
             format!("at most {hi}")
         }
-    ))
+    )))
 }
 
 /// A learning rate in (0, [`MAX_LR`]].
-pub fn check_rate(name: &str, value: f64) -> Result<(), String> {
+pub fn check_rate(name: &str, value: f64) -> Result<(), Error> {
     if value.is_finite() && value > 0.0 && value <= MAX_LR {
         return Ok(());
     }
@@ -75,11 +53,11 @@ pub fn check_rate(name: &str, value: f64) -> Result<(), String> {
     } else {
         format!("a learning rate > 0 and at most {MAX_LR}")
     };
-    Err(format!("{name} = {value}: expected {why}"))
+    Err(Error::Settings(format!("{name} = {value}: expected {why}")))
 }
 
 /// A cost weight or distance scale in [0, [`MAX_COST_SCALE`]].
-pub fn check_scale(name: &str, value: f64) -> Result<(), String> {
+pub fn check_scale(name: &str, value: f64) -> Result<(), Error> {
     if value.is_finite() && (0.0..=MAX_COST_SCALE).contains(&value) {
         return Ok(());
     }
@@ -91,35 +69,39 @@ pub fn check_scale(name: &str, value: f64) -> Result<(), String> {
     } else {
         "a finite number ≥ 0".to_string()
     };
-    Err(format!("{name} = {value}: expected {why}"))
+    Err(Error::Settings(format!("{name} = {value}: expected {why}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hyper::{Profile, defaults};
+    use crate::settings::Profile;
 
     #[test]
     fn every_preset_default_is_in_range() {
-        for preset in crate::registry::PRESETS.iter().map(|p| p.name) {
+        for preset in &crate::registry::PRESETS {
             for profile in [Profile::Paper, Profile::Reference] {
-                let h = defaults(preset, profile).unwrap();
-                check_hyper(&h).unwrap_or_else(|e| panic!("{preset} {profile:?}: {e}"));
+                let settings = preset.defaults(profile);
+                settings
+                    .check_ranges()
+                    .unwrap_or_else(|e| panic!("{} {profile:?}: {e}", preset.name));
             }
         }
     }
 
     #[test]
     fn out_of_range_values_name_the_setting_and_the_bound() {
-        let e = check_rate("lr", 1e3).unwrap_err();
+        let e = check_rate("lr", 1e3).unwrap_err().to_string();
         assert!(e.starts_with("lr = 1000: expected at most 1"), "{e}");
-        let e = check_rate("finetune_lr", 0.0).unwrap_err();
+        let e = check_rate("finetune_lr", 0.0).unwrap_err().to_string();
         assert!(e.contains("finetune_lr = 0") && e.contains("> 0"), "{e}");
-        let e = check_scale("A", 1e30).unwrap_err();
+        let e = check_scale("A", 1e30).unwrap_err().to_string();
         assert!(e.contains("A = 1000000000000000000000000000000: expected at most 1000"));
-        let e = check_scale("lambda", f64::NAN).unwrap_err();
+        let e = check_scale("lambda", f64::NAN).unwrap_err().to_string();
         assert!(e.contains("finite"), "{e}");
-        let e = check_count("steps", 0, 1, MAX_STEPS).unwrap_err();
+        let e = check_count("steps", 0, 1, MAX_STEPS)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "steps = 0: expected at least 1");
     }
 }

@@ -2,8 +2,11 @@
 //! what a trained model shows in numbers (`metrics.json` → `structure`) and pictures
 //! (`features.png`, `receptive_field.png`, `sign_balance.png`).
 
+use crate::error::Error;
+use crate::preset::{Experiment, Preset, Table1Entry};
 use crate::report::ACTIVE_THRESHOLD;
 use crate::runner::{Extras, GraphSize, RunSpec, train_supervised};
+use crate::settings::{Phases, Profile, Settings};
 use bimt_analysis::active_counts;
 use bimt_analysis::pearson;
 use bimt_data::Dataset;
@@ -23,7 +26,7 @@ pub const FEATURES_SHOWN: usize = 40;
 
 /// Trains the 3D network on MNIST (from `spec.data_dir`) and writes the run directory with the
 /// receptive field, the weight signs, the first-layer features and the output ring.
-pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let data = load(spec.data_dir.as_deref())?;
     train_supervised(
         spec,
@@ -32,7 +35,7 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
         Loss::OneHotMse,
         GraphSize::Large,
         |model| {
-            write_views(&spec.out, model, &data).map_err(|e| e.to_string())?;
+            write_views(&spec.out, model, &data)?;
             // The ring's digits are not drawn on a planar layer: the graph's title names them.
             let order: Vec<String> = ring_order(model).iter().map(|d| d.to_string()).collect();
             Ok(Extras {
@@ -51,31 +54,36 @@ pub fn receptive_field_shrinks(metrics: &MetricsFile) -> Option<bool> {
 
 /// Loads MNIST from `--data-dir`, else `$BIMT_MNIST_DIR`, else `../shared/data/mnist`; checks
 /// that the images are 28×28.
-pub fn load(flag: Option<&Path>) -> Result<Dataset, String> {
+pub fn load(flag: Option<&Path>) -> Result<Dataset, Error> {
     let dir = bimt_data::default_mnist_dir(flag);
     if !dir.is_dir() {
         let shown = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "MNIST directory {} not found; pass --data-dir DIR or set {} to a directory holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)",
             shown.display(),
             bimt_data::MNIST_DIR_ENV
-        ));
+        )));
     }
-    let data = bimt_data::load_mnist(&dir).map_err(|e| e.to_string())?;
+    let data = bimt_data::load_mnist(&dir)?;
     if data.train.in_dim != SIDE * SIDE {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "{}: the mnist preset needs 28x28 images (784 pixels), these have {} pixels",
             dir.display(),
             data.train.in_dim
-        ));
+        )));
     }
     Ok(data)
 }
 
 /// The 784-100-100-10 SiLU MLP embedded in 3D: the fixed 28×28 pixel grid, two 10×10 grids and
 /// an output ring of radius 1/4.
-pub fn network() -> Result<Mlp, String> {
-    Mlp::new(&MlpConfig::image(SIDE, SIDE, &[(10, 10), (10, 10)], 10)).map_err(|e| e.to_string())
+pub fn network() -> Result<Mlp, Error> {
+    Ok(Mlp::new(&MlpConfig::image(
+        SIDE,
+        SIDE,
+        &[(10, 10), (10, 10)],
+        10,
+    ))?)
 }
 
 /// The connection that leaves the input layer, and the one after it (into hidden1's successor).
@@ -501,6 +509,39 @@ fn sign_balance_image(model: &ModelFile) -> RgbImage {
     }
     image
 }
+
+/// MNIST (§3.5): 40,000 steps in batches of 100, λ rising from 1e-3 to 0.3; the reference
+/// notebook swaps every 500 steps, raises λ from 0.01 to 1 and charges no in-layer distance on
+/// the connections into the output ring.
+fn mnist_settings(profile: Profile) -> Settings {
+    let reference = profile == Profile::Reference;
+    let lambda = if reference {
+        vec![(0, 0.01), (10_000, 0.1), (20_000, 1.0)]
+    } else {
+        vec![(0, 0.001), (10_000, 0.01), (20_000, 0.1), (30_000, 0.3)]
+    };
+    Settings {
+        swap_every: if reference { 500 } else { 200 },
+        last_layer_distance: !reference,
+        batch: Some(100),
+        ..Settings::paper_large(40_000, Phases(lambda))
+    }
+}
+
+/// The preset `mnist`.
+pub const MNIST: Preset = Preset {
+    name: "mnist",
+    description: "MNIST digits in 3D: 28x28 pixel grid, 10x10, 10x10, output ring; MLP 784-100-100-10 (Fig. 8)",
+    experiment: Experiment::Mnist,
+    table1: Some(Table1Entry {
+        column: "MNIST",
+        accuracy: true,
+        paper: ("98.5%", "98.0%"),
+        structure: "the receptive field shrinks: at most 60 % of the pixels keep a visible weight",
+        shows_structure: receptive_field_shrinks,
+    }),
+    settings: mnist_settings,
+};
 
 #[cfg(test)]
 mod tests {

@@ -2,19 +2,17 @@
 //! then `model.json`, `graph.png`, `graph.svg`, `curves.png`, `evolution.gif`, `log.jsonl`, the
 //! preset's own pictures and last `metrics.json`.
 
+use crate::error::Error;
 use crate::history::{FrameSink, LogFile};
-use crate::hyper::Hyper;
 use crate::progress::Progress;
 use crate::report;
-use crate::settings::{Resolved, RunSettings};
+use crate::settings::Settings;
 use bimt_data::Dataset;
 use bimt_engine::{
-    Checkpoint, Device, Finetune, LogEntry, Model, Network, Observer, RunSummary, Task,
-    TrainConfig, Trainer, Variant, export_model,
+    Checkpoint, Device, LogEntry, Model, Network, Observer, RunSummary, Task, Trainer, Variant,
+    export_model,
 };
 use bimt_format::{CostSpec, LossDefinitions, MetricsFile, ModelFile, write_atomic, write_json};
-use bimt_layout::CostConfig;
-use bimt_manifold::PaperMetric;
 use bimt_tasks::{Batching, Loss, Supervised};
 use bimt_views::{
     Curves, GifWriter, GraphStyle, render_curves, render_graph, render_graph_svg, write_png,
@@ -27,7 +25,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 pub struct RunSpec {
     /// Every setting of the run (see [`crate::resolve`]).
-    pub settings: Resolved,
+    pub settings: Settings,
     /// The run directory.
     pub out: PathBuf,
     /// A checkpoint to continue from.
@@ -43,7 +41,7 @@ pub struct RunSpec {
 
 impl RunSpec {
     /// A run of `settings` into `out`, with a progress bar, no checkpoints and no resume.
-    pub fn new(settings: Resolved, out: impl Into<PathBuf>) -> Self {
+    pub fn new(settings: Settings, out: impl Into<PathBuf>) -> Self {
         RunSpec {
             settings,
             out: out.into(),
@@ -54,14 +52,9 @@ impl RunSpec {
         }
     }
 
-    /// The run's hyperparameters.
-    pub fn hyper(&self) -> &Hyper {
-        &self.settings.hyper
-    }
-
     /// The run's settings as `run.json` and its checkpoints record them.
-    pub fn record(&self) -> RunSettings {
-        RunSettings::new(&self.settings, self.command.clone())
+    pub fn record(&self) -> crate::settings::Record<'_> {
+        self.settings.record(self.command.clone())
     }
 
     /// The training device (the chosen backend, with autodiff).
@@ -103,61 +96,28 @@ pub enum GraphSize {
 
 /// Creates the output directory and checks that it takes files, so that a bad `--out` fails
 /// before training rather than after.
-pub fn prepare_out(out: &Path) -> Result<(), String> {
+pub fn prepare_out(out: &Path) -> Result<(), Error> {
     if out.exists() && !out.is_dir() {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "--out {}: is a file, not a directory; name a directory for the run's outputs",
             out.display()
-        ));
+        )));
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| format!("--out {}: cannot create the directory: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        Error::Output(format!(
+            "--out {}: cannot create the directory: {e}",
+            out.display()
+        ))
+    })?;
     let probe = out.join(".bimt-write-check");
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
         .map_err(|e| {
-            format!(
+            Error::Output(format!(
                 "--out {}: cannot write into the directory: {e}",
                 out.display()
-            )
+            ))
         })
-}
-
-/// The metric of a run.
-pub fn metric_of(h: &Hyper) -> PaperMetric {
-    if h.l2 {
-        PaperMetric::l2(h.a, h.y_star)
-    } else {
-        PaperMetric::l1(h.a, h.y_star)
-    }
-}
-
-/// The engine's configuration of a run.
-pub fn train_config(h: &Hyper, variant: Variant, checkpoint_every: Option<usize>) -> TrainConfig {
-    TrainConfig {
-        steps: h.steps,
-        lr: h.lr.clone(),
-        lambda: h.lambda.clone(),
-        swap_every: h.swap_every,
-        top_k: h.top_k,
-        swap_mode: h.swap_mode,
-        swap_moments: h.swap_moments,
-        variant,
-        cost: CostConfig {
-            reduction: h.reduction,
-            bias_penalty: h.bias_penalty,
-            last_layer_distance: h.last_layer_distance,
-            local: true,
-        },
-        bias_from: h.bias_from,
-        log_every: h.log_every,
-        checkpoint_every,
-        finetune: (h.finetune_steps > 0).then_some(Finetune {
-            steps: h.finetune_steps,
-            lr: h.finetune_lr,
-            threshold: crate::report::ACTIVE_THRESHOLD,
-        }),
-    }
 }
 
 /// How a connectivity graph of `size` is drawn: `frame` for the frames of `evolution.gif`,
@@ -188,7 +148,7 @@ struct RunObserver<'a> {
     frames: &'a FrameSink,
     log: LogFile,
     /// The first error writing `log.jsonl`, reported when training ends.
-    log_error: Option<String>,
+    log_error: Option<Error>,
     names: (&'a [String], &'a [String]),
     cost: CostSpec,
 }
@@ -231,9 +191,9 @@ pub fn train_supervised<N: Network>(
     data: &Dataset,
     loss: Loss,
     size: GraphSize,
-    finish: impl FnOnce(&ModelFile) -> Result<Extras, String>,
-) -> Result<MetricsFile, String> {
-    let batching = match spec.hyper().batch {
+    finish: impl FnOnce(&ModelFile) -> Result<Extras, Error>,
+) -> Result<MetricsFile, Error> {
+    let batching = match spec.settings.batch {
         Some(batch) => Batching::Mini {
             size: batch,
             seed: spec.settings.seed ^ 0x5eed,
@@ -248,7 +208,7 @@ pub fn train_supervised<N: Network>(
 }
 
 /// The structure report every supervised preset starts from (see [`report::structure`]).
-pub fn plain_structure(model: &ModelFile, data: &Dataset) -> Result<Extras, String> {
+pub fn plain_structure(model: &ModelFile, data: &Dataset) -> Result<Extras, Error> {
     Ok(Extras::structure(report::structure(model, data)))
 }
 
@@ -261,16 +221,15 @@ pub fn train_task<N: Network, T: Task>(
     task: T,
     names: (&[String], &[String]),
     size: GraphSize,
-    finish: impl FnOnce(&Model<N>, &T, &ModelFile) -> Result<Extras, String>,
-) -> Result<MetricsFile, String> {
-    let (h, settings) = (spec.hyper(), &spec.settings);
-    let metric = metric_of(h);
-    let config = train_config(h, settings.variant, settings.checkpoint_every);
-    let mut model =
-        Model::new(network, settings.seed, &spec.device()).map_err(|e| e.to_string())?;
+    finish: impl FnOnce(&Model<N>, &T, &ModelFile) -> Result<Extras, Error>,
+) -> Result<MetricsFile, Error> {
+    let settings = &spec.settings;
+    let metric = settings.metric();
+    let config = settings.train_config();
+    let mut model = Model::new(network, settings.seed, &spec.device())?;
     let mut resumed = None;
     if let Some(path) = &spec.resume {
-        resumed = Some(Checkpoint::restore(path, &mut model).map_err(|e| e.to_string())?);
+        resumed = Some(Checkpoint::restore(path, &mut model)?);
     }
     let loss_definitions = task.loss_definitions();
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
@@ -280,7 +239,7 @@ pub fn train_task<N: Network, T: Task>(
         trainer.resume(ckpt);
     }
     let cost = config.cost_spec(&metric);
-    let title = format!("{} ({})", settings.preset, settings.variant.name());
+    let title = format!("{} ({})", settings.preset, settings.variant);
     let frames_from = spec
         .resume
         .as_ref()
@@ -308,7 +267,7 @@ pub fn train_task<N: Network, T: Task>(
         names,
         cost: cost.clone(),
     };
-    let summary = trainer.run(&mut observer).map_err(|e| e.to_string())?;
+    let summary = trainer.run(&mut observer)?;
     observer.progress.finish(config.total_steps());
     if let Some(e) = observer.log_error {
         return Err(e);
@@ -356,18 +315,17 @@ fn write_outputs(
     extras: Extras,
     style: GraphStyle,
     outputs_started: std::time::Instant,
-) -> Result<MetricsFile, String> {
-    let (out, settings, h) = (&spec.out, &spec.settings, spec.hyper());
+) -> Result<MetricsFile, Error> {
+    let (out, settings) = (&spec.out, &spec.settings);
     let (model, summary) = (trained.model, trained.summary);
-    let e = |x: bimt_format::FormatError| x.to_string();
     let [train_definition, test_definition] = trained.loss_definitions;
     let mut metrics = MetricsFile {
         preset: settings.preset.clone(),
-        variant: settings.variant.name().to_string(),
-        profile: settings.profile.name().to_string(),
+        variant: settings.variant.to_string(),
+        profile: settings.profile.to_string(),
         seed: settings.seed,
-        steps: h.steps,
-        finetune_steps: h.finetune_steps,
+        steps: settings.steps,
+        finetune_steps: settings.finetune_steps,
         wall_seconds: trained.wall_seconds,
         steps_per_second: summary.steps_run as f64 / summary.wall_seconds.max(1e-9),
         train_loss: summary.evaluation.train_loss,
@@ -380,32 +338,31 @@ fn write_outputs(
         test_accuracy: summary.evaluation.test_accuracy,
         connection_cost: summary.connection_cost,
         a: model.cost.a,
-        y_star: h.y_star,
-        reduction: h.reduction.name().to_string(),
+        y_star: settings.y_star,
+        reduction: settings.reduction.to_string(),
         swaps: summary.swaps,
         structure: extras.structure,
         timing: summary.timing,
     };
-    write_json(&out.join("model.json"), model).map_err(e)?;
-    write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
-    write_svg(&out.join("graph.svg"), &render_graph_svg(model, &style)).map_err(e)?;
+    write_json(&out.join("model.json"), model)?;
+    write_png(&out.join("graph.png"), &render_graph(model, &style))?;
+    write_svg(&out.join("graph.svg"), &render_graph_svg(model, &style))?;
     write_png(
         &out.join("curves.png"),
         &render_curves(&curves(&summary.log), (1200, 380)),
-    )
-    .map_err(e)?;
-    frames.finish(&out.join("evolution.gif")).map_err(e)?;
+    )?;
+    frames.finish(&out.join("evolution.gif"))?;
     let mut log = Vec::new();
     for entry in &summary.log {
         serde_json::to_writer(&mut log, entry).expect("plain data");
         log.write_all(b"\n").expect("in memory");
     }
-    write_atomic(&out.join("log.jsonl"), &log).map_err(e)?;
+    write_atomic(&out.join("log.jsonl"), &log)?;
     for (name, picture) in &extras.pictures {
-        write_png(&out.join(name), picture).map_err(e)?;
+        write_png(&out.join(name), picture)?;
     }
     metrics.timing.outputs = outputs_started.elapsed().as_secs_f64();
-    write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
+    write_json(&out.join("metrics.json"), &metrics)?;
     Ok(metrics)
 }
 
@@ -451,7 +408,7 @@ pub fn default_out(preset: &str, variant: Variant) -> PathBuf {
     let name = if variant == Variant::Bimt {
         preset.to_string()
     } else {
-        format!("{preset}-{}", variant.name())
+        format!("{preset}-{variant}")
     };
     Path::new("runs").join(name)
 }

@@ -1,554 +1,550 @@
-//! A run's resolved settings: the preset's defaults under its profile, then a config file, then
-//! the flags. `run.json` records them in the form `--config` reads back, and a checkpoint
-//! carries them, so that a resume is checked against the run it continues.
+//! The settings of a run, as one type.
+//!
+//! [`Settings`] is every setting of a run, each with its value: what a preset provides (its
+//! defaults under a [`Profile`]), what `run.json` and checkpoints record, and what
+//! [`Settings::train_config`] hands the trainer. [`Overrides`] is its partial form, generated
+//! from the same declaration: every field optional, filled by the command line's flags (it is
+//! a `clap::Args`) or read from a JSON file (`--config`, a checkpoint's settings), and applied
+//! over a preset's defaults by [`Overrides::apply`]. A setting is declared once, below, with
+//! its doc line (which is also its `--help` text); [`crate::resolve`] merges the sources and
+//! `limits` checks the ranges.
 
-use crate::hyper::{Hyper, Overrides, Profile};
+use crate::error::Error;
 use crate::limits;
-use crate::registry::{self, Experiment};
-use bimt_engine::{Backend, Checkpoint, SwapMoments, Variant};
-use bimt_format::read_json;
-use serde::Serialize;
-use std::path::{Path, PathBuf};
+use bimt_engine::{Backend, Finetune, SwapMoments, TrainConfig, Variant};
+use bimt_layout::{CostConfig, Reduction};
+use bimt_manifold::PaperMetric;
+use bimt_swap::SwapMode;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
-/// The settings a resume may change: the total step count, the log interval and how often
-/// checkpoints are written (none of them changes the numbers of the steps already taken).
-pub const CHANGEABLE_ON_RESUME: [&str; 3] = ["steps", "log_every", "checkpoint_every"];
-
-/// Every setting of a run, resolved.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Resolved {
-    pub preset: String,
-    pub profile: Profile,
-    pub variant: Variant,
-    pub seed: u64,
-    pub backend: Backend,
-    pub hyper: Hyper,
-    /// Write `checkpoint.json` every this many steps (and at the end); a resume keeps it.
-    pub checkpoint_every: Option<usize>,
-    /// The network and data of `bimt run graph|mlp` (`None` for the paper's presets).
-    pub custom: Option<Custom>,
+/// Which settings a preset starts from: `paper` (the paper's stated settings) or `reference`
+/// (the authors' notebooks').
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// The paper's stated settings.
+    Paper,
+    /// The authors' reference notebooks' settings.
+    Reference,
 }
 
-/// A user's own network and data (`bimt run graph`, `bimt run mlp`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Custom {
-    /// `graph`: the architecture file, as an absolute path.
+/// The norm of the paper's distance between two neurons: `l1` (the paper's) or `l2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Norm {
+    /// |Δx| + |Δy| + |Δz|.
+    L1,
+    /// Euclidean.
+    L2,
+}
+
+bimt_format::named_by_serde!(Profile, Norm);
+
+/// Declares [`Settings`] and its partial form [`Overrides`] from one list of fields. Each
+/// field carries its doc line, its serde attributes (both types) and its `#[arg]` (the flag).
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])*
+        $(#[serde($($serde:tt)*)])*
+        #[arg($($arg:tt)*)]
+        pub $name:ident: $ty:ty,
+    )*) => {
+        /// Every setting of a run, each with its value. `run.json` holds it (after the bimt
+        /// version and the command line), in the form [`Overrides`] reads back.
+        #[derive(Clone, Debug, PartialEq, Serialize)]
+        pub struct Settings {
+            $($(#[doc = $doc])* $(#[serde($($serde)*)])* pub $name: $ty,)*
+        }
+
+        /// The settings a config file, a checkpoint or the command line gives: any subset of
+        /// [`Settings`], named as in `run.json` (and as the flags, with `-` for `_`).
+        #[derive(Clone, Debug, Default, Deserialize, clap::Args)]
+        #[serde(deny_unknown_fields)]
+        pub struct Overrides {
+            $($(#[doc = $doc])* $(#[serde($($serde)*)])* #[arg($($arg)*)] pub $name: Option<$ty>,)*
+            /// Recorded by `run.json`; not a setting (a note is printed when it differs).
+            #[arg(skip)]
+            pub bimt_version: Option<String>,
+            /// Recorded by `run.json`; not a setting.
+            #[arg(skip)]
+            pub command: Option<Vec<String>>,
+        }
+
+        impl Overrides {
+            /// Sets every field of `settings` that this gives.
+            pub fn apply(&self, settings: &mut Settings) {
+                $(if let Some(value) = &self.$name {
+                    settings.$name = value.clone();
+                })*
+            }
+        }
+    };
+}
+
+settings! {
+    /// The experiment (see `bimt presets`).
+    #[arg(skip)]
+    pub preset: String,
+    /// Settings to start from: paper (default) or reference.
+    #[arg(long)]
+    pub profile: Profile,
+    /// Ablation variant: vanilla, l1, l1-local, l1-swap or bimt (default).
+    #[arg(long)]
+    pub variant: Variant,
+    /// Random seed for data, initialisation and batches (default 0).
+    #[arg(long)]
+    pub seed: u64,
+    /// CPU backend: flex (default, fastest here) or ndarray.
+    #[arg(long)]
+    pub backend: Backend,
+    /// Steps of the BIMT schedule (a fine-tune, if any, comes after them).
+    #[arg(long)]
+    pub steps: usize,
+    /// Learning rate: a number, or phases STEP:VALUE,STEP:VALUE,...
+    #[arg(long)]
+    pub lr: Phases,
+    /// λ: a number, or phases STEP:VALUE,STEP:VALUE,...
+    #[arg(long)]
+    pub lambda: Phases,
+    /// In-layer distance scale A.
+    #[serde(rename = "A")]
+    #[arg(long = "A", alias = "a")]
+    pub a: f64,
+    /// Distance between layers y*.
+    #[arg(long)]
+    pub y_star: f64,
+    /// Important neurons tried per layer in a swap round (0: no swaps).
+    #[arg(long)]
+    pub top_k: usize,
+    /// Steps between swap rounds S (0: no swaps).
+    #[arg(long)]
+    pub swap_every: usize,
+    /// greedy (paper), exact (linear assignment per layer) or greedy-positions (the reference
+    /// notebooks' rule: top-k positions fixed when the round starts).
+    #[arg(long)]
+    pub swap_mode: SwapMode,
+    /// follow (default: a swap moves the AdamW moment estimates with the weights) or stay
+    /// (they stay in place, as in the reference notebooks; --profile reference).
+    #[arg(long)]
+    pub swap_moments: SwapMoments,
+    /// How the weights' costs add up: sum or mean (per matrix).
+    #[arg(long)]
+    pub reduction: Reduction,
+    /// Charge biases and token embeddings too.
+    #[arg(long)]
+    pub bias_penalty: bool,
+    /// First step at which biases are charged.
+    #[arg(long)]
+    pub bias_from: usize,
+    /// Charge the in-layer distance on the connections into the output layer.
+    #[arg(long)]
+    pub last_layer_distance: bool,
+    /// The distance's norm: l1 or l2.
+    #[arg(long)]
+    pub metric: Norm,
+    /// Evaluate and log every N steps (at least 1; at most the run's steps).
+    #[arg(long)]
+    pub log_every: usize,
+    /// Samples per training batch (at least 1; null in a file: the whole training split).
+    #[arg(long, num_args = 1)]
+    pub batch: Option<usize>,
+    /// Steps of pruned fine-tuning after the schedule: weights under --finetune-threshold of
+    /// their matrix's largest are zeroed and held there, the rest train without the cost (0:
+    /// none).
+    #[arg(long)]
+    pub finetune_steps: usize,
+    /// Learning rate of the pruned fine-tune.
+    #[arg(long)]
+    pub finetune_lr: f64,
+    /// The fine-tune zeroes the weights under this fraction of their matrix's largest |w|.
+    #[arg(long)]
+    pub finetune_threshold: f64,
+    /// Write checkpoint.json every N steps (and at the end); a resumed run keeps its run's N
+    /// unless given again.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub arch: Option<std::path::PathBuf>,
+    #[arg(long, num_args = 1)]
+    pub checkpoint_every: Option<usize>,
+    /// `graph`: the architecture file (JSON: layers and edges; see the README), recorded as an
+    /// absolute path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
+    pub arch: Option<PathBuf>,
     /// The SHA-256 of the architecture file's contents when the run started.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(skip)]
     pub arch_sha256: Option<String>,
-    /// `mlp`: hidden widths.
+    /// `mlp`: hidden layer widths, e.g. 20,20.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, value_parser = parse_list::<usize>, help_heading = CUSTOM_HELP)]
     pub hidden: Option<Vec<usize>>,
-    /// A CSV file (as an absolute path), or else `formula`.
+    /// A CSV file with a header row: the --targets columns are targets, the others inputs in
+    /// file order.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<std::path::PathBuf>,
+    #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
+    pub data: Option<PathBuf>,
     /// The SHA-256 of the data file's contents when the run started.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(skip)]
     pub data_sha256: Option<String>,
-    /// The CSV's target columns.
+    /// The CSV's target columns, e.g. y1,y2.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, value_parser = parse_list::<String>, help_heading = CUSTOM_HELP)]
     pub targets: Option<Vec<String>>,
-    /// Formulas to sample data from.
+    /// Sample the data from formulas instead, e.g. "y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub formula: Option<String>,
-    /// `mse` or `cross-entropy`.
-    pub loss: String,
-    pub test_fraction: f64,
-    /// Formula samples over both splits.
-    pub samples: usize,
-    /// Input range of formula samples.
-    pub range: (f64, f64),
-    /// Standardise the inputs with the training split's statistics.
-    pub standardise: bool,
+    /// mse (default) or cross-entropy (one target column of class labels 0..k-1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
+    pub loss: Option<String>,
+    /// Fraction of the rows in the test split (default 0.2 for --data, 0.5 for --formula).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
+    pub test_fraction: Option<f64>,
+    /// Formula samples over both splits (default 200).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
+    pub samples: Option<usize>,
+    /// Formula inputs are uniform in LO,HI (default -1,1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(
+        long,
+        num_args = 1,
+        value_parser = parse_range,
+        allow_hyphen_values = true,
+        help_heading = CUSTOM_HELP
+    )]
+    pub range: Option<(f64, f64)>,
+    /// Standardise the input columns with the training split's mean and deviation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        help_heading = CUSTOM_HELP
+    )]
+    pub standardise: Option<bool>,
 }
 
-impl Custom {
-    /// Resolves the custom-run settings of `sources` for `preset` (`graph` or `mlp`); any of
-    /// them on a paper preset is refused.
-    fn resolve(
-        preset: &str,
-        sources: &[(Option<String>, &Overrides)],
-    ) -> Result<Option<Self>, String> {
-        fn last<T>(
-            sources: &[(Option<String>, &Overrides)],
-            f: impl Fn(&Overrides) -> Option<T>,
-        ) -> Option<T> {
-            sources.iter().rev().find_map(|(_, o)| f(o))
+/// The `--help` heading of the flags of `bimt run graph|mlp`.
+const CUSTOM_HELP: &str = "Your own network and data (bimt run graph|mlp)";
+
+impl Settings {
+    /// The paper's symbolic-formula settings (§3.1), for a preset to start from: 20,000 steps,
+    /// lr 1e-3, λ = 1e-3, 1e-2, 1e-3 over the first quarter, the middle half and the last
+    /// quarter, A = 2, y* = 0.1, swaps of the top 6 neurons every 200 steps, sum reduction,
+    /// biases charged, full batch, seed 0, the full BIMT variant on the flex backend. The
+    /// preset's name is left empty for [`crate::Preset::defaults`] to fill in.
+    pub fn paper_symbolic() -> Self {
+        Settings {
+            preset: String::new(),
+            profile: Profile::Paper,
+            variant: Variant::Bimt,
+            seed: 0,
+            backend: Backend::Flex,
+            steps: 20_000,
+            lr: Phases::constant(1e-3),
+            lambda: Phases(vec![(0, 1e-3), (5_000, 1e-2), (15_000, 1e-3)]),
+            a: 2.0,
+            y_star: 0.1,
+            top_k: 6,
+            swap_every: 200,
+            swap_mode: SwapMode::Greedy,
+            swap_moments: SwapMoments::Follow,
+            reduction: Reduction::Sum,
+            bias_penalty: true,
+            bias_from: 0,
+            last_layer_distance: true,
+            metric: Norm::L1,
+            log_every: 400,
+            batch: None,
+            finetune_steps: 0,
+            finetune_lr: 1e-3,
+            finetune_threshold: crate::report::ACTIVE_THRESHOLD,
+            checkpoint_every: None,
+            arch: None,
+            arch_sha256: None,
+            hidden: None,
+            data: None,
+            data_sha256: None,
+            targets: None,
+            formula: None,
+            loss: None,
+            test_fraction: None,
+            samples: None,
+            range: None,
+            standardise: None,
         }
-        let given = sources.iter().any(|(_, o)| {
-            o.arch.is_some()
-                || o.hidden.is_some()
-                || o.data.is_some()
-                || o.targets.is_some()
-                || o.formula.is_some()
-                || o.loss.is_some()
-                || o.test_fraction.is_some()
-                || o.samples.is_some()
-                || o.range.is_some()
-                || o.standardise.is_some()
-        });
-        if registry::find(preset)?.experiment != Experiment::Custom {
-            if given {
-                return Err(format!(
-                    "--arch, --hidden, --data, --targets, --formula, --loss, --test-fraction, \
-                     --samples, --range and --standardise are for `bimt run graph` and `bimt run \
-                     mlp`, not the preset '{preset}'"
-                ));
-            }
-            return Ok(None);
+    }
+
+    /// The paper's settings for its larger networks (§3.3–3.5): `steps` and `lambda` as given,
+    /// lr 1e-3, A = 2, y* = 0.5, k = 30, S = 200, mean reduction, full batch, logged every
+    /// 1,000 steps.
+    pub fn paper_large(steps: usize, lambda: Phases) -> Self {
+        Settings {
+            steps,
+            lambda,
+            y_star: 0.5,
+            top_k: 30,
+            reduction: Reduction::Mean,
+            log_every: 1_000,
+            ..Self::paper_symbolic()
         }
-        let (arch, arch_sha256) = input_file(sources, "--arch", |o| (&o.arch, &o.arch_sha256))?;
-        let (data, data_sha256) = input_file(sources, "--data", |o| (&o.data, &o.data_sha256))?;
-        let custom = Custom {
-            arch,
-            arch_sha256,
-            hidden: last(sources, |o| o.hidden.clone()),
-            data,
-            data_sha256,
-            targets: last(sources, |o| o.targets.clone()),
-            formula: last(sources, |o| o.formula.clone()),
-            loss: last(sources, |o| o.loss.clone()).unwrap_or_else(|| "mse".into()),
-            test_fraction: 0.0,
-            samples: last(sources, |o| o.samples).unwrap_or(200),
-            range: last(sources, |o| o.range).unwrap_or((-1.0, 1.0)),
-            standardise: last(sources, |o| o.standardise).unwrap_or(false),
-        };
-        let test_fraction = last(sources, |o| o.test_fraction)
-            .unwrap_or(if custom.data.is_some() { 0.2 } else { 0.5 });
-        let custom = Custom {
-            test_fraction,
-            ..custom
-        };
-        match (preset, &custom.arch, &custom.hidden) {
-            ("graph", None, _) => return Err("bimt run graph needs --arch FILE".into()),
-            ("graph", _, Some(_)) => {
-                return Err(
-                    "--hidden is for bimt run mlp; a graph's layers come from --arch".into(),
-                );
-            }
-            ("mlp", _, None) => {
-                return Err("bimt run mlp needs --hidden WIDTHS (e.g. 20,20)".into());
-            }
-            ("mlp", Some(_), _) => return Err("--arch is for bimt run graph".into()),
-            _ => {}
+    }
+
+    /// Checks every numeric setting against its range (see `limits`).
+    pub fn check_ranges(&self) -> Result<(), Error> {
+        use limits::{check_count, check_rate, check_scale};
+        check_count("steps", self.steps, 1, limits::MAX_STEPS)?;
+        check_count("finetune_steps", self.finetune_steps, 0, limits::MAX_STEPS)?;
+        check_count("swap_every", self.swap_every, 0, limits::MAX_STEPS)?;
+        check_count("top_k", self.top_k, 0, limits::MAX_TOP_K)?;
+        check_count("log_every", self.log_every, 1, limits::MAX_STEPS)?;
+        if let Some(batch) = self.batch {
+            check_count("batch", batch, 1, limits::MAX_BATCH).map_err(|e| {
+                Error::Settings(format!(
+                    "{e} (leave batch out to train on the whole training split)"
+                ))
+            })?;
         }
-        match (&custom.data, &custom.formula, &custom.targets) {
-            (Some(_), Some(_), _) => return Err("give --data or --formula, not both".into()),
-            (None, None, _) => {
-                return Err(format!(
-                    "bimt run {preset} needs --data FILE.csv --targets COLUMNS, or --formula TEXT"
-                ));
-            }
-            (Some(_), None, None) => {
-                return Err("--data needs --targets: the names of the target columns".into());
-            }
-            (None, Some(_), Some(_)) => {
-                return Err("--targets is for --data; a formula names its outputs".into());
-            }
-            _ => {}
+        if let Some(every) = self.checkpoint_every {
+            check_count("checkpoint_every", every, 1, limits::MAX_STEPS)?;
         }
-        if !matches!(custom.loss.as_str(), "mse" | "cross-entropy") {
-            return Err(format!(
-                "loss '{}': expected mse or cross-entropy",
-                custom.loss
-            ));
+        for &(_, lr) in &self.lr.0 {
+            check_rate("lr", lr)?;
         }
-        if custom.formula.is_some() && custom.loss != "mse" {
-            return Err("a formula gives real targets: use --loss mse".into());
+        check_rate("finetune_lr", self.finetune_lr)?;
+        if !(self.finetune_threshold > 0.0 && self.finetune_threshold < 1.0) {
+            return Err(Error::Settings(format!(
+                "finetune_threshold = {}: expected a fraction strictly between 0 and 1",
+                self.finetune_threshold
+            )));
         }
-        if !(custom.test_fraction > 0.0 && custom.test_fraction < 1.0) {
-            return Err(format!(
-                "test_fraction = {}: expected a fraction strictly between 0 and 1 (both splits \
-                 need rows: the test split measures the run, the training split trains it)",
-                custom.test_fraction
-            ));
+        for &(_, lambda) in &self.lambda.0 {
+            check_scale("lambda", lambda)?;
         }
-        if custom.formula.is_some() {
-            limits::check_count("samples", custom.samples, 2, limits::MAX_SAMPLES)?;
+        check_scale("A", self.a)?;
+        check_scale("y_star", self.y_star)
+    }
+
+    /// The paper's distance under these settings.
+    pub fn metric(&self) -> PaperMetric {
+        match self.metric {
+            Norm::L1 => PaperMetric::l1(self.a, self.y_star),
+            Norm::L2 => PaperMetric::l2(self.a, self.y_star),
         }
-        let (lo, hi) = custom.range;
-        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-            return Err(format!(
-                "range = {lo},{hi}: expected finite LO,HI with LO below HI, e.g. -1,1"
-            ));
+    }
+
+    /// What the trainer takes: the schedule, the swaps and the cost's switches.
+    pub fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            steps: self.steps,
+            lr: self.lr.0.clone(),
+            lambda: self.lambda.0.clone(),
+            swap_every: self.swap_every,
+            top_k: self.top_k,
+            swap_mode: self.swap_mode,
+            swap_moments: self.swap_moments,
+            variant: self.variant,
+            cost: CostConfig {
+                reduction: self.reduction,
+                bias_penalty: self.bias_penalty,
+                last_layer_distance: self.last_layer_distance,
+                local: true,
+            },
+            bias_from: self.bias_from,
+            log_every: self.log_every,
+            checkpoint_every: self.checkpoint_every,
+            finetune: (self.finetune_steps > 0).then_some(Finetune {
+                steps: self.finetune_steps,
+                lr: self.finetune_lr,
+                threshold: self.finetune_threshold,
+            }),
         }
-        Ok(Some(custom))
+    }
+
+    /// What `run.json` and checkpoints hold: these settings, made by `command`.
+    pub fn record(&self, command: Vec<String>) -> Record<'_> {
+        Record {
+            bimt_version: env!("CARGO_PKG_VERSION"),
+            command,
+            settings: self,
+        }
     }
 }
 
-/// The settings as `run.json` and checkpoints record them (the keys of [`Overrides`]).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RunSettings {
-    pub bimt_version: String,
+/// `run.json`: the bimt version and the command line, then the settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record<'a> {
+    /// The version of bimt that made the run.
+    pub bimt_version: &'static str,
     /// The command line that started the run.
     pub command: Vec<String>,
-    pub preset: String,
-    pub profile: Profile,
-    pub variant: String,
-    pub seed: u64,
-    pub backend: String,
-    pub steps: usize,
-    /// Learning-rate phases, `STEP:VALUE,...`.
-    pub lr: String,
-    /// λ phases, `STEP:VALUE,...`.
-    pub lambda: String,
-    #[serde(rename = "A")]
-    pub a: f64,
-    pub y_star: f64,
-    pub top_k: usize,
-    pub swap_every: usize,
-    pub swap_mode: String,
-    /// `follow` or `stay`.
-    pub swap_moments: String,
-    pub reduction: String,
-    pub bias_penalty: bool,
-    pub bias_from: usize,
-    pub last_layer_distance: bool,
-    pub metric: String,
-    pub log_every: usize,
-    /// Samples per batch; null for the whole training split.
-    pub batch: Option<usize>,
-    pub finetune_steps: usize,
-    pub finetune_lr: f64,
-    /// Steps between checkpoints; absent when the run writes none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint_every: Option<usize>,
-    /// `bimt run graph|mlp`: the network and the data.
+    /// Every setting.
     #[serde(flatten)]
-    pub custom: Option<Custom>,
+    pub settings: &'a Settings,
 }
 
-impl RunSettings {
-    /// The record of `r`, started by `command`.
-    pub fn new(r: &Resolved, command: Vec<String>) -> Self {
-        let h = &r.hyper;
-        // `{}` prints the shortest text that parses back to the same f64: the record is exact.
-        let phases = |p: &[(usize, f64)]| {
-            p.iter()
-                .map(|(step, v)| format!("{step}:{v}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        Self {
-            bimt_version: env!("CARGO_PKG_VERSION").to_string(),
-            command,
-            preset: r.preset.clone(),
-            profile: r.profile,
-            variant: r.variant.name().to_string(),
-            seed: r.seed,
-            backend: r.backend.name().to_string(),
-            steps: h.steps,
-            lr: phases(&h.lr),
-            lambda: phases(&h.lambda),
-            a: h.a,
-            y_star: h.y_star,
-            top_k: h.top_k,
-            swap_every: h.swap_every,
-            swap_mode: h.swap_mode.name().to_string(),
-            swap_moments: h.swap_moments.name().to_string(),
-            reduction: h.reduction.name().to_string(),
-            bias_penalty: h.bias_penalty,
-            bias_from: h.bias_from,
-            last_layer_distance: h.last_layer_distance,
-            metric: if h.l2 { "l2" } else { "l1" }.to_string(),
-            log_every: h.log_every,
-            batch: h.batch,
-            finetune_steps: h.finetune_steps,
-            finetune_lr: h.finetune_lr,
-            checkpoint_every: r.checkpoint_every,
-            custom: r.custom.clone(),
-        }
-    }
-
-    /// As JSON (for checkpoints).
+impl Record<'_> {
+    /// As a JSON value (keys sorted), for checkpoints and comparisons.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("plain data")
     }
 }
 
-/// Resolves the settings of `bimt run <preset>`: the preset's defaults under the chosen
-/// profile, then `config` (a JSON file of [`Overrides`], such as a run's `run.json`), then the
-/// command line's `flags`. With `resume`, the checkpoint's settings replace the defaults, and
-/// a config file or flag that contradicts them is refused, except for the settings in
-/// [`CHANGEABLE_ON_RESUME`].
-pub fn resolve(
-    preset: &str,
-    flags: &Overrides,
-    config: Option<&Path>,
-    resume: Option<&Path>,
-) -> Result<Resolved, String> {
-    let config = match config {
-        Some(path) => {
-            let file: Overrides = read_json(path, "config file").map_err(|e| e.to_string())?;
-            if let Some(other) = file.preset.as_deref().filter(|&p| p != preset) {
-                return Err(format!(
-                    "{}: the config file is for preset '{other}', not '{preset}'",
-                    path.display()
-                ));
-            }
-            note_version(&file, &path.display().to_string());
-            Some((path.display().to_string(), file))
+/// A setting that changes at given steps: `(first step, value)` pairs, the first at step 0,
+/// the steps increasing. Written `STEP:VALUE,STEP:VALUE,...`, or as one number for a constant
+/// (on the command line and in JSON files, where a plain number is read too).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phases(pub Vec<(usize, f64)>);
+
+impl Phases {
+    /// The same value from step 0 on.
+    pub fn constant(value: f64) -> Self {
+        Phases(vec![(0, value)])
+    }
+}
+
+impl std::fmt::Display for Phases {
+    /// `STEP:VALUE,...`; `{}` prints the shortest text that parses back to the same f64, so
+    /// the record is exact.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (step, value)) in self.0.iter().enumerate() {
+            let comma = if i > 0 { "," } else { "" };
+            write!(f, "{comma}{step}:{value}")?;
         }
-        None => None,
-    };
-    let mut sources: Vec<(Option<String>, &Overrides)> = Vec::new();
-    let stored = match resume {
-        Some(path) => Some((path, stored_settings(path, preset)?)),
-        None => None,
-    };
-    if let Some((path, (stored, _))) = &stored {
-        sources.push((Some(format!("checkpoint {}", path.display())), stored));
+        Ok(())
     }
-    if let Some((label, file)) = &config {
-        sources.push((Some(label.clone()), file));
-    }
-    sources.push((None, flags));
-    let resolved = merge(preset, &sources)?;
-    if let Some((path, (stored, step))) = &stored {
-        check_resume_steps(path, *step, &resolved.hyper, stored.steps)?;
-        let before = RunSettings::new(
-            &merge(preset, &[(Some(path.display().to_string()), stored)])?,
-            Vec::new(),
-        )
-        .to_json();
-        let after = RunSettings::new(&resolved, Vec::new()).to_json();
-        for (key, was) in before.as_object().into_iter().flatten() {
-            let asked = &after[key.as_str()];
-            // Input files are compared by their contents (the `*_sha256` keys), not by the
-            // path's text: the same file may be named another way.
-            if key == "bimt_version"
-                || key == "arch"
-                || key == "data"
-                || CHANGEABLE_ON_RESUME.contains(&key.as_str())
-                || asked == was
-            {
-                continue;
+}
+
+impl std::str::FromStr for Phases {
+    type Err = String;
+
+    /// Reads `1e-3` (constant) or `0:1e-3,5000:1e-2,15000:1e-3`. Each value is a finite number
+    /// (its range is checked with the other settings').
+    fn from_str(text: &str) -> Result<Self, String> {
+        let expected = "expected a number or STEP:VALUE,STEP:VALUE,... starting at step 0";
+        let mut phases = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let (step, value) = match part.split_once(':') {
+                Some((s, v)) => {
+                    let step = s.trim().parse().map_err(|_| {
+                        format!(
+                            "cannot read the step '{}' of '{part}'; {expected}",
+                            s.trim()
+                        )
+                    })?;
+                    (step, v.trim())
+                }
+                None => (0, part),
+            };
+            let value: f64 = value
+                .parse()
+                .map_err(|_| format!("cannot read '{part}'; {expected}"))?;
+            if !value.is_finite() {
+                return Err(format!("expected finite values, not {value}"));
             }
-            if let Some(file) = key.strip_suffix("_sha256") {
-                return Err(format!(
-                    "--resume {}: the --{file} file {} holds other contents than the run was \
-                     made with (SHA-256 {was} then, {asked} now); a resume needs the same \
-                     {file}: restore the file or start a new run without --resume",
-                    path.display(),
-                    after[file]
-                ));
-            }
+            phases.push((step, value));
+        }
+        if let Some(&(first, _)) = phases.first().filter(|&&(step, _)| step != 0) {
             return Err(format!(
-                "--resume {}: the run was made with {key} = {was}, but this command asks for \
-                 {key} = {asked}; a resume keeps its run's settings (only {} may change), so \
-                 drop that setting or start a new run without --resume",
-                path.display(),
-                CHANGEABLE_ON_RESUME.join(" and ")
+                "the first phase starts at step {first}, so steps 0-{} would have no value; start \
+                 at step 0 (e.g. 0:VALUE,{text})",
+                first - 1
             ));
         }
-    }
-    Ok(resolved)
-}
-
-/// The settings a checkpoint was written with, and its step; refused when the settings are
-/// missing or belong to another preset.
-fn stored_settings(path: &Path, preset: &str) -> Result<(Overrides, usize), String> {
-    let header = Checkpoint::read_header(path).map_err(|e| e.to_string())?;
-    let value = header.settings;
-    if value.is_null() {
-        return Err(format!(
-            "checkpoint {}: it records no run settings, so a resume cannot be checked against them",
-            path.display()
-        ));
-    }
-    let mut stored: Overrides = serde_json::from_value(value)
-        .map_err(|e| format!("checkpoint {}: unreadable settings: {e}", path.display()))?;
-    // Checkpoints written before the setting existed moved the moments at every swap.
-    stored
-        .swap_moments
-        .get_or_insert_with(|| SwapMoments::Follow.name().to_string());
-    match stored.preset.as_deref() {
-        Some(p) if p == preset => Ok((stored, header.step)),
-        Some(p) => Err(format!(
-            "checkpoint {} was written by a run of preset '{p}', not '{preset}' \
-             (resume it with `bimt run {p} --resume ...`)",
-            path.display()
-        )),
-        None => Err(format!(
-            "checkpoint {}: its settings name no preset",
-            path.display()
-        )),
+        if phases.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(format!("the phase steps of '{text}' must increase"));
+        }
+        Ok(Phases(phases))
     }
 }
 
-/// Applies `sources` in order to the preset's defaults under the last profile given.
-fn merge(preset: &str, sources: &[(Option<String>, &Overrides)]) -> Result<Resolved, String> {
-    fn last<T>(
-        sources: &[(Option<String>, &Overrides)],
-        f: impl Fn(&Overrides) -> Option<T>,
-    ) -> Option<T> {
-        sources.iter().rev().find_map(|(_, o)| f(o))
+impl Serialize for Phases {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
-    let profile = last(sources, |o| o.profile).unwrap_or(Profile::Paper);
-    let mut hyper = registry::find(preset)?.defaults(profile);
-    for (label, overrides) in sources {
-        overrides.apply(&mut hyper).map_err(|e| match label {
-            Some(label) => format!("{label}: {e}"),
-            None => e,
-        })?;
-    }
-    limits::check_hyper(&hyper)?;
-    if hyper.log_every > hyper.steps {
-        eprintln!(
-            "note: log_every {} is longer than the run's {} steps; logging every {} steps",
-            hyper.log_every, hyper.steps, hyper.steps
-        );
-        hyper.log_every = hyper.steps;
-    }
-    let variant_name = last(sources, |o| o.variant.clone()).unwrap_or_else(|| "bimt".into());
-    let variant = Variant::parse(&variant_name).ok_or_else(|| {
-        format!("unknown variant '{variant_name}'; expected vanilla, l1, l1-local, l1-swap or bimt")
-    })?;
-    let backend_name = last(sources, |o| o.backend.clone()).unwrap_or_else(|| "flex".into());
-    let backend = Backend::parse(&backend_name)
-        .ok_or_else(|| format!("unknown backend '{backend_name}'; expected flex or ndarray"))?;
-    Ok(Resolved {
-        preset: preset.to_string(),
-        profile,
-        variant,
-        seed: last(sources, |o| o.seed).unwrap_or(0),
-        backend,
-        hyper,
-        checkpoint_every: last(sources, |o| o.checkpoint_every),
-        custom: Custom::resolve(preset, sources)?,
-    })
 }
 
-/// The input file of `sources` (the last one given, by `select`'s path) as an absolute path,
-/// with the SHA-256 of its contents. When the source that names the file also records its
-/// hash (a `run.json` or a checkpoint), the file must still hold those contents.
-fn input_file(
-    sources: &[(Option<String>, &Overrides)],
-    flag: &str,
-    select: impl Fn(&Overrides) -> (&Option<PathBuf>, &Option<String>),
-) -> Result<(Option<PathBuf>, Option<String>), String> {
-    let Some((label, path, recorded)) = sources.iter().rev().find_map(|(label, o)| {
-        let (path, hash) = select(o);
-        path.as_ref().map(|p| (label, p, hash))
-    }) else {
-        return Ok((None, None));
-    };
-    let path = path
-        .canonicalize()
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.clone());
-    // A file that cannot be read is reported by its loader, with the reason.
-    let Ok(contents) = std::fs::read(&path) else {
-        return Ok((Some(path), None));
-    };
-    let hash = sha256_hex(&contents);
-    if let (Some(recorded), Some(label)) = (recorded, label)
-        && *recorded != hash
-    {
-        return Err(format!(
-            "{label}: its {flag} file {} has changed since the run was recorded (SHA-256 \
-             {recorded} then, {hash} now); restore the file, or give {flag} again to use its \
-             new contents in a new run",
-            path.display()
-        ));
+impl<'de> Deserialize<'de> for Phases {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Value(f64),
+            Text(String),
+        }
+        match Given::deserialize(deserializer)? {
+            Given::Value(v) => Ok(Phases::constant(v)),
+            Given::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
     }
-    Ok((Some(path), Some(hash)))
 }
 
-/// The SHA-256 of `bytes` in lowercase hex.
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
+/// Parses a comma-separated list (the `--hidden` and `--targets` flags).
+fn parse_list<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, String> {
+    text.split(',')
+        .map(|item| {
+            item.trim()
+                .parse()
+                .map_err(|_| format!("cannot read '{item}' of the list '{text}'"))
+        })
         .collect()
 }
 
-/// Refuses a resume from a checkpoint at `step` whose `--steps` would end the run before it,
-/// or change the schedule (of `recorded_steps`) under a fine-tune that has already begun.
-fn check_resume_steps(
-    path: &Path,
-    step: usize,
-    h: &Hyper,
-    recorded_steps: Option<usize>,
-) -> Result<(), String> {
-    if let Some(recorded) = recorded_steps.filter(|&r| step > r && r != h.steps) {
-        return Err(format!(
-            "--resume {}: the checkpoint is at step {step}, in the fine-tune after the run's \
-             {recorded} steps; --steps {} would move the schedule under it: leave --steps out",
-            path.display(),
-            h.steps
-        ));
+/// Parses `LO,HI` with LO below HI (the `--range` flag).
+fn parse_range(text: &str) -> Result<(f64, f64), String> {
+    let bad = || "expected two numbers LO,HI, e.g. -1,1".to_string();
+    let (lo, hi) = text.split_once(',').ok_or_else(bad)?;
+    let (lo, hi): (f64, f64) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err("LO and HI must be finite numbers".into());
     }
-    let total = h.steps + h.finetune_steps;
-    if step > total {
-        return Err(format!(
-            "--resume {}: the checkpoint is at step {step}, past the {total} steps this command \
-             asks for (--steps {}{}); give --steps of at least {} to continue it",
-            path.display(),
-            h.steps,
-            if h.finetune_steps > 0 {
-                format!(" and {} fine-tune steps", h.finetune_steps)
-            } else {
-                String::new()
-            },
-            step.saturating_sub(h.finetune_steps)
-        ));
+    if lo >= hi {
+        return Err(format!("LO ({lo}) must be below HI ({hi})"));
     }
-    Ok(())
-}
-
-/// Says so when a recorded run was made by another version of bimt.
-fn note_version(file: &Overrides, label: &str) {
-    if let Some(version) = &file.bimt_version
-        && version != env!("CARGO_PKG_VERSION")
-    {
-        eprintln!(
-            "note: {label} was written by bimt {version}; this is bimt {}",
-            env!("CARGO_PKG_VERSION")
-        );
-    }
+    Ok((lo, hi))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `run.json` read back as a config file gives the same settings, for every preset and
-    /// profile, also with phases and values that print long.
     #[test]
-    fn run_json_reads_back_as_the_same_settings() {
-        let paper = registry::PRESETS
-            .iter()
-            .filter(|p| p.experiment != Experiment::Custom);
-        for preset in paper.map(|p| p.name) {
-            for profile in ["paper", "reference"] {
-                let flags: Overrides = serde_json::from_str(&format!(
-                    r#"{{"profile": "{profile}", "seed": 7, "variant": "l1-swap",
-                        "lambda": "0:0.1,300:0.30000000000000004", "A": 0.7, "batch": 3}}"#
-                ))
-                .unwrap();
-                let first = resolve(preset, &flags, None, None).unwrap();
-                let record = RunSettings::new(&first, vec!["bimt".into()]).to_json();
-                let back: Overrides = serde_json::from_value(record).unwrap();
-                let second = resolve(preset, &back, None, None).unwrap();
-                assert_eq!(first, second, "{preset} {profile}");
-            }
+    fn phases_read_back_what_they_write() {
+        for text in ["0.001", "0:0.1,300:0.30000000000000004", "0:1,5000:0.01"] {
+            let phases: Phases = text.parse().unwrap();
+            let again: Phases = phases.to_string().parse().unwrap();
+            assert_eq!(phases, again, "{text}");
         }
+        let json: Phases = serde_json::from_str("0.002").unwrap();
+        assert_eq!(json, Phases::constant(2e-3));
+        let e = "100:1e-3".parse::<Phases>().unwrap_err();
+        assert!(e.contains("the first phase starts at step 100"), "{e}");
+        let e = "0:1,0:2".parse::<Phases>().unwrap_err();
+        assert!(e.contains("must increase"), "{e}");
+        let e = "0:x".parse::<Phases>().unwrap_err();
+        assert!(e.contains("cannot read '0:x'"), "{e}");
     }
 
+    /// Every enum of the settings is named by serde alone, the same in both directions.
     #[test]
-    fn a_config_for_another_preset_is_refused() {
-        let dir = std::env::temp_dir().join(format!("bimt-settings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("run.json");
-        std::fs::write(&path, r#"{"preset": "two-moons", "seed": 3}"#).unwrap();
-        let e = resolve("mnist", &Overrides::default(), Some(&path), None).unwrap_err();
-        assert!(e.contains("run.json") && e.contains("'two-moons'"), "{e}");
-        let ok = resolve("two-moons", &Overrides::default(), Some(&path), None).unwrap();
-        assert_eq!(ok.seed, 3);
-        std::fs::remove_dir_all(&dir).ok();
+    fn enums_are_named_as_the_flags_and_files_write_them() {
+        assert_eq!(Variant::L1Local.to_string(), "l1-local");
+        assert_eq!("l1-swap".parse::<Variant>(), Ok(Variant::L1Swap));
+        assert_eq!(Backend::NdArray.to_string(), "ndarray");
+        assert_eq!(SwapMode::GreedyPositions.to_string(), "greedy-positions");
+        assert_eq!("stay".parse::<SwapMoments>(), Ok(SwapMoments::Stay));
+        assert_eq!(Reduction::Mean.to_string(), "mean");
+        assert_eq!(Norm::L2.to_string(), "l2");
+        assert_eq!(Profile::Reference.to_string(), "reference");
+        let e = "bogus".parse::<SwapMode>().unwrap_err();
+        assert!(e.contains("`greedy`, `exact`, `greedy-positions`"), "{e}");
     }
 }

@@ -16,8 +16,9 @@
 use bimt_layout::{Axis, Distances, DomainId, Layout, ParamId, Permutation};
 use pathfinding::prelude::{Matrix, kuhn_munkres_min};
 
-/// How a swap round searches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a swap round searches: `greedy`, `exact` or `greedy-positions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SwapMode {
     /// The paper's top-k greedy pairwise swaps.
     Greedy,
@@ -32,24 +33,7 @@ pub enum SwapMode {
     GreedyPositions,
 }
 
-impl SwapMode {
-    /// Every mode, in the order the command line lists them.
-    pub const ALL: [SwapMode; 3] = [SwapMode::Greedy, SwapMode::Exact, SwapMode::GreedyPositions];
-
-    /// Command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SwapMode::Greedy => "greedy",
-            SwapMode::Exact => "exact",
-            SwapMode::GreedyPositions => "greedy-positions",
-        }
-    }
-
-    /// Parses a command-line name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
-    }
-}
+bimt_format::named_by_serde!(SwapMode);
 
 /// Settings of a swap round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,75 @@
+//! What a preset is: a name, what it trains, its settings per profile and, where the paper's
+//! Table 1 has a column for it, the paper's figures and the structure a run is judged by. Each
+//! experiment module declares its presets; `registry` lists them.
+
+use crate::settings::{Profile, Settings};
+use bimt_data::{Formula, Operation};
+use bimt_engine::SwapMoments;
+use bimt_format::MetricsFile;
+use bimt_swap::SwapMode;
+
+/// An experiment: data, network, task, settings, structure report and pictures.
+#[derive(Clone, Copy, Debug)]
+pub struct Preset {
+    /// The name `bimt run` takes.
+    pub name: &'static str,
+    /// One line for `bimt presets`.
+    pub description: &'static str,
+    /// What it trains.
+    pub experiment: Experiment,
+    /// Its column of the paper's Table 1, if it has one.
+    pub table1: Option<Table1Entry>,
+    /// Its settings under a profile (the preset's name and the profile are filled in by
+    /// [`Preset::defaults`]).
+    pub settings: fn(Profile) -> Settings,
+}
+
+/// What a preset trains; [`crate::run`] dispatches on it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Experiment {
+    /// An MLP on a symbolic formula (paper §3.1, App. A).
+    Symbolic(Formula),
+    /// Two moons (§3.2).
+    TwoMoons,
+    /// Token embeddings and an MLP on a group operation (§3.3).
+    Algorithmic(Operation),
+    /// MNIST in 3D (§3.5).
+    Mnist,
+    /// In-context linear regression with a transformer (§3.4); `singular`: x ~ U[−1, 1].
+    InContext { singular: bool },
+    /// A user's network (`graph`: an architecture file, `mlp`: hidden widths) on a user's data.
+    Custom,
+}
+
+/// A preset's column of Table 1 and its structural criterion.
+#[derive(Clone, Copy, Debug)]
+pub struct Table1Entry {
+    /// The column's title in the paper.
+    pub column: &'static str,
+    /// Test accuracy (else the test loss).
+    pub accuracy: bool,
+    /// The paper's figure without BIMT and with BIMT.
+    pub paper: (&'static str, &'static str),
+    /// The structure the paper describes, as a sentence.
+    pub structure: &'static str,
+    /// Whether a run shows it, read from its `metrics.json`; `None` where the metrics lack
+    /// what the check needs.
+    pub shows_structure: fn(&MetricsFile) -> Option<bool>,
+}
+
+impl Preset {
+    /// The preset's settings under `profile`. Under the reference profile every preset swaps
+    /// as the notebooks do: the top-k positions fixed when a round starts, and the optimizer's
+    /// moments left in place (docs/gaps.md: with both, bimt follows the feature-sharing
+    /// notebook step for step from the same start).
+    pub fn defaults(&self, profile: Profile) -> Settings {
+        let mut settings = (self.settings)(profile);
+        settings.preset = self.name.to_string();
+        settings.profile = profile;
+        if profile == Profile::Reference {
+            settings.swap_mode = SwapMode::GreedyPositions;
+            settings.swap_moments = SwapMoments::Stay;
+        }
+        settings
+    }
+}
