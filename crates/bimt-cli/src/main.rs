@@ -180,6 +180,9 @@ struct RunArgs {
     settings: Overrides,
 }
 
+/// Why a command failed: an error of the library, or one of `predict`'s.
+type Failure = Box<dyn std::error::Error>;
+
 /// The exit status of a run that finished and wrote its outputs, but ended worse than it
 /// started (see `bimt_presets::ended_worse`); errors exit with 1.
 const EXIT_ENDED_WORSE: u8 = 3;
@@ -213,7 +216,10 @@ fn main() -> ExitCode {
         .threads
         .unwrap_or_else(|| bimt_presets::default_threads(1));
     // Table 1 runs several runs at once, each on a pool of its own (`cli.threads` each).
-    match bimt_presets::on_threads(threads, || execute(cli.command, cli.threads)).and_then(|r| r) {
+    let outcome = bimt_presets::on_threads(threads, || {
+        execute(cli.command, cli.threads).map_err(|e| e.to_string())
+    });
+    match outcome.map_err(|e| e.to_string()).and_then(|r| r) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::EndedWorse) => ExitCode::from(EXIT_ENDED_WORSE),
         Err(message) => {
@@ -224,7 +230,7 @@ fn main() -> ExitCode {
 }
 
 /// `bimt table1`: `threads` per run, or the default for its runs at once.
-fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
+fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), Failure> {
     let seeds = match (&args.seeds, args.quick) {
         (Some(list), _) => bimt_presets::parse_seeds(list)?,
         (None, true) => vec![0],
@@ -243,29 +249,29 @@ fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), String> {
         data_dir: args.data_dir,
         command: std::env::args().collect(),
     };
-    bimt_presets::table1(&options).map_err(|e| e.0)
+    bimt_presets::table1(&options)?;
+    Ok(())
 }
 
-fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, String> {
-    let result = match command {
+fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, Failure> {
+    match command {
         Command::Run(args) => return run(*args),
-        Command::Table1(args) => table1(args, threads),
-        Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref()),
-        Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000),
-        Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin(),
+        Command::Table1(args) => table1(args, threads)?,
+        Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref())?,
+        Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000)?,
+        Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin()?,
         Command::Bench(args) => bimt_presets::bench_presets(
             (!args.full).then_some(args.steps),
             args.data_dir.as_deref(),
-        ),
+        )?,
         Command::Frontier(args) => {
-            bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)
+            bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)?
         }
-        Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref()),
+        Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref())?,
         Command::Presets => {
             for preset in &bimt_presets::PRESETS {
                 println!("{:28} {}", preset.name, preset.description);
             }
-            Ok(())
         }
         Command::Ablation(args) => {
             let overrides = Overrides {
@@ -276,14 +282,14 @@ fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, String> 
             let out = args
                 .out
                 .unwrap_or_else(|| PathBuf::from(format!("runs/ablation-{}", args.preset)));
-            bimt_presets::ablation(&args.preset, &overrides, &out, args.quiet).map_err(|e| e.0)
+            bimt_presets::ablation(&args.preset, &overrides, &out, args.quiet)?
         }
-    };
-    result.map(|()| Outcome::Done)
+    }
+    Ok(Outcome::Done)
 }
 
 /// `bimt run`.
-fn run(args: RunArgs) -> Result<Outcome, String> {
+fn run(args: RunArgs) -> Result<Outcome, Failure> {
     let settings = bimt_presets::resolve(
         &args.preset,
         &args.settings,

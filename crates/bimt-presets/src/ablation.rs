@@ -3,6 +3,7 @@
 //! side, each titled with its test figure and its connection cost under BIMT's definition (each
 //! variant's own cost differs: L1 has no distances), so that the five costs compare.
 
+use crate::error::Error;
 use crate::launch::run_or_reuse;
 use crate::resolve::resolve;
 use crate::runner::RunSpec;
@@ -16,12 +17,7 @@ use std::path::Path;
 /// Trains `preset` in every variant into `out/<variant>/` (reusing runs already finished there
 /// with the same settings), then writes `out/ablation.png` and `out/ablation.json`. `overrides`
 /// apply to every variant (their `variant` is ignored).
-pub fn ablation(
-    preset: &str,
-    overrides: &Overrides,
-    out: &Path,
-    quiet: bool,
-) -> Result<(), crate::Error> {
+pub fn ablation(preset: &str, overrides: &Overrides, out: &Path, quiet: bool) -> Result<(), Error> {
     let mut runs = Vec::new();
     for variant in Variant::ALL {
         let flags = Overrides {
@@ -34,17 +30,15 @@ pub fn ablation(
             command: std::env::args().collect(),
             ..RunSpec::new(settings, out.join(variant.to_string()))
         };
-        let (metrics, reused) =
-            run_or_reuse(&spec).map_err(|e| format!("{variant}: {e}"))?;
-        let model: ModelFile =
-            read_json(&spec.out.join("model.json"), "model file").map_err(|e| e.to_string())?;
+        let (metrics, reused) = run_or_reuse(&spec).map_err(|e| e.context(variant))?;
+        let model: ModelFile = read_json(&spec.out.join("model.json"), "model file")?;
         runs.push((variant, metrics, model, reused));
     }
     let bimt_cost = runs
         .iter()
         .find(|(v, ..)| *v == Variant::Bimt)
         .map(|(_, _, model, _)| model.cost.clone())
-        .ok_or_else(|| "the ablation has no BIMT run".to_string())?;
+        .ok_or_else(|| Error::Output("the ablation has no BIMT run".into()))?;
     let mut panels = Vec::new();
     let mut rows = Vec::new();
     for (variant, metrics, model, reused) in &runs {
@@ -85,12 +79,11 @@ pub fn ablation(
         }));
     }
     let picture = out.join("ablation.png");
-    write_png(&picture, &render_panels(&panels, panels.len())).map_err(|e| e.to_string())?;
+    write_png(&picture, &render_panels(&panels, panels.len()))?;
     write_json(
         &out.join("ablation.json"),
         &serde_json::json!({ "preset": preset, "variants": rows }),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     println!("-> {}", picture.display());
     Ok(())
 }

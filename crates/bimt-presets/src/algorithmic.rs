@@ -1,6 +1,7 @@
 //! The algorithmic presets (paper §3.3, App. D, E): modular addition and composition in S4,
 //! learned from two token embeddings by an MLP.
 
+use crate::error::Error;
 use crate::preset::{Experiment, Preset, Table1Entry};
 use crate::report::{ACTIVE_THRESHOLD, test_accuracy};
 use crate::runner::{Extras, GraphSize, RunSpec, train_supervised};
@@ -20,14 +21,14 @@ const TRAIN_FRACTION: f64 = 0.8;
 
 /// Trains the preset's MLP `2·32 → 50 → 50 → tokens` on all token pairs and writes the run
 /// directory, with the embedding's modules and pictures.
-pub fn run(spec: &RunSpec, operation: Operation) -> Result<MetricsFile, String> {
+pub fn run(spec: &RunSpec, operation: Operation) -> Result<MetricsFile, Error> {
     let tokens = operation.size();
     let data = Dataset {
         input_names: (1..=EMBEDDING_WIDTH).map(|i| format!("e{i}")).collect(),
         ..bimt_data::algorithmic(operation, TRAIN_FRACTION, spec.settings.seed)
     };
     let config = MlpConfig::token_embedding(tokens, 2, &[EMBEDDING_WIDTH, 50, 50, tokens]);
-    let mlp = Mlp::new(&config).map_err(|e| e.to_string())?;
+    let mlp = Mlp::new(&config)?;
     train_supervised(
         spec,
         mlp,

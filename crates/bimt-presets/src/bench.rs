@@ -1,8 +1,9 @@
 //! `bimt bench`: the speed figures the issues ask for, measured on this machine.
 
+use crate::error::Error;
 use crate::registry::find;
 use crate::settings::{Overrides, Profile, Settings};
-use bimt_engine::{Model, Network, Trainer, default_device};
+use bimt_engine::{Model, Network, TrainError, Trainer, default_device};
 use bimt_layout::Distances;
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_swap::{SwapConfig, Swapper};
@@ -15,15 +16,15 @@ fn symbolic_run<'m, N: Network>(
     network: N,
     settings: &Settings,
     metric: &'m bimt_manifold::PaperMetric,
-) -> Result<(Trainer<'m, N, Supervised>, f64, f64), String> {
+) -> Result<(Trainer<'m, N, Supervised>, f64, f64), Error> {
     let device = default_device().autodiff();
     let data = bimt_data::symbolic(bimt_data::Formula::Independence, 100, 100, 0);
     let task = Supervised::new(&data, Loss::Mse, Batching::Full, &device);
     let config = settings.train_config();
-    let model = Model::new(network, 0, &device).map_err(|e| e.to_string())?;
+    let model = Model::new(network, 0, &device)?;
     let mut trainer = Trainer::new(model, task, config.clone(), metric);
     let started = Instant::now();
-    let summary = trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    let summary = trainer.run(&mut ())?;
     let wall = started.elapsed().as_secs_f64();
     Ok((
         trainer,
@@ -34,12 +35,11 @@ fn symbolic_run<'m, N: Network>(
 
 /// Prints steps per second of the symbolic preset, built in and declared as a graph, and the
 /// time of one swap round.
-pub fn bench_graph_vs_builtin() -> Result<(), String> {
+pub fn bench_graph_vs_builtin() -> Result<(), Error> {
     let settings = find("symbolic-independence")?.defaults(Profile::Paper);
     let metric = settings.metric();
-    let built_in = || Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2])).map_err(|e| e.to_string());
-    let declared =
-        || bimt_graph::Graph::new(&crate::custom::mlp(4, &[20, 20], 2)).map_err(|e| e.to_string());
+    let built_in = || Mlp::new(&MlpConfig::lines(&[4, 20, 20, 2]));
+    let declared = || bimt_graph::Graph::new(&crate::custom::mlp(4, &[20, 20], 2));
     // Alternate the two, twice, and keep each one's faster run.
     let (mut mlp_rate, mut graph_rate) = (0.0f64, 0.0f64);
     for _ in 0..2 {
@@ -67,7 +67,7 @@ pub fn bench_graph_vs_builtin() -> Result<(), String> {
     let rounds = 1000;
     let started = Instant::now();
     for _ in 0..rounds {
-        trainer.swap_round(&distances).map_err(|e| e.to_string())?;
+        trainer.swap_round(&distances).map_err(TrainError::from)?;
     }
     let full = started.elapsed().as_secs_f64() / rounds as f64;
     println!(
@@ -116,7 +116,7 @@ fn random_mnist(train: usize, test: usize) -> bimt_data::Dataset {
 /// λ > 0), one evaluation on both splits, one swap round of the 784-100-100-10 network
 /// (k = 30; search alone and with the parameter and AdamW-moment moves), and the projected
 /// wall time of the 40,000-step preset under both profiles.
-pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
+pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), Error> {
     let device = default_device().autodiff();
     let data = match crate::mnist::load(data_dir) {
         Ok(data) => {
@@ -146,15 +146,15 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
         seed: 0x5eed,
     };
     let task = Supervised::new(&data, Loss::OneHotMse, batching, &device);
-    let model = Model::new(crate::mnist::network()?, 0, &device).map_err(|e| e.to_string())?;
+    let model = Model::new(crate::mnist::network()?, 0, &device)?;
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
     // Warm up (allocations, first batches), then time.
     trainer.config.steps = 50;
-    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    trainer.run(&mut ())?;
     trainer.start_step = 0;
     trainer.config.steps = steps;
     let started = Instant::now();
-    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    trainer.run(&mut ())?;
     let with_eval = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let evaluation = trainer.evaluate();
@@ -189,11 +189,11 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
     let search = started.elapsed().as_secs_f64() / rounds as f64;
     // The trainer's own round: the first one applies the most swaps; later ones fewer.
     let started = Instant::now();
-    trainer.swap_round(&distances).map_err(|e| e.to_string())?;
+    trainer.swap_round(&distances).map_err(TrainError::from)?;
     let first = started.elapsed().as_secs_f64();
     let started = Instant::now();
     for _ in 1..rounds {
-        trainer.swap_round(&distances).map_err(|e| e.to_string())?;
+        trainer.swap_round(&distances).map_err(TrainError::from)?;
     }
     let later = started.elapsed().as_secs_f64() / (rounds - 1) as f64;
     let full = first.max(later);
@@ -221,7 +221,7 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), String> {
 
 /// Steps per second of the in-context transformer (the preset's settings, swaps included)
 /// over `steps` steps, and the time of one swap round on it.
-pub fn bench_in_context(steps: usize) -> Result<(), String> {
+pub fn bench_in_context(steps: usize) -> Result<(), Error> {
     let device = default_device().autodiff();
     let mut settings = find("in-context")?.defaults(Profile::Paper);
     settings.steps = steps;
@@ -230,18 +230,17 @@ pub fn bench_in_context(steps: usize) -> Result<(), String> {
     let metric = settings.metric();
     let data = crate::in_context::data(false, 0);
     let network =
-        bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())
-            .map_err(|e| e.to_string())?;
+        bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())?;
     let task = bimt_tasks::InContextTask::new(&data, 64, 0, &device);
     let config = settings.train_config();
     let mut trainer = Trainer::new(
-        Model::new(network, 0, &device).map_err(|e| e.to_string())?,
+        Model::new(network, 0, &device)?,
         task,
         config.clone(),
         &metric,
     );
     let started = Instant::now();
-    trainer.run(&mut ()).map_err(|e| e.to_string())?;
+    trainer.run(&mut ())?;
     let wall = started.elapsed().as_secs_f64();
     println!(
         "in-context transformer (width 32, 2 blocks, batch 64), {steps} steps with swaps every {}: {wall:.2} s, {:.0} steps/s (40,000 steps: {:.0} s)",
@@ -318,7 +317,7 @@ fn matmul_peak(device: &bimt_engine::Device) -> f64 {
 pub fn bench_presets(
     steps: Option<usize>,
     data_dir: Option<&std::path::Path>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let peak = matmul_peak(&default_device());
     let length = match steps {
         Some(steps) => format!("{steps} steps per preset"),
@@ -366,10 +365,9 @@ pub fn bench_presets(
             data_dir: data_dir.map(|d| d.to_path_buf()),
             ..crate::runner::RunSpec::new(settings, root.join(preset.name))
         };
-        let m = crate::launch::run(&spec).map_err(|e| format!("{}: {e}", preset.name))?;
+        let m = crate::launch::run(&spec).map_err(|e| e.context(preset.name))?;
         let model: bimt_format::ModelFile =
-            bimt_format::read_json(&spec.out.join("model.json"), "model file")
-                .map_err(|e| e.to_string())?;
+            bimt_format::read_json(&spec.out.join("model.json"), "model file")?;
         let weights: usize = model
             .connections
             .iter()
@@ -431,13 +429,14 @@ pub fn bench_presets(
 }
 
 /// The lines of a run's `log.jsonl`.
-fn read_log(path: &std::path::Path) -> Result<Vec<bimt_engine::LogEntry>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_log(path: &std::path::Path) -> Result<Vec<bimt_engine::LogEntry>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Output(format!("{}: {e}", path.display())))?;
     text.lines()
         .enumerate()
         .map(|(i, line)| {
             serde_json::from_str(line)
-                .map_err(|e| format!("{}, line {}: {e}", path.display(), i + 1))
+                .map_err(|e| Error::Output(format!("{}, line {}: {e}", path.display(), i + 1)))
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 //! `bimt run graph` and `bimt run mlp`: BIMT on a user's own network (an architecture file,
 //! or hidden widths) and own data (a CSV file, or formulas to sample).
 
+use crate::error::Error;
 use crate::preset::{Experiment, Preset};
 use crate::runner::{GraphSize, RunSpec, plain_structure, train_supervised};
 use crate::settings::Settings;
@@ -22,7 +23,7 @@ pub struct StandardisationFile {
 }
 
 /// Loads the data, builds the network, trains and writes the run directory.
-pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let custom = &spec.settings;
     let (mut data, loss) = load(custom)?;
     if custom.standardise == Some(true) {
@@ -32,14 +33,16 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
             mean,
             std,
         };
-        write_json(&spec.out.join("standardisation.json"), &file).map_err(|e| e.to_string())?;
+        write_json(&spec.out.join("standardisation.json"), &file)?;
     }
     let graph = match (&custom.arch, &custom.hidden) {
-        (Some(path), _) => Graph::from_file(path).map_err(|e| e.0)?,
-        (None, Some(hidden)) => {
-            Graph::new(&mlp(data.in_dim(), hidden, data.out_dim())).map_err(|e| e.to_string())?
+        (Some(path), _) => Graph::from_file(path).map_err(|e| Error::Architecture(e.0))?,
+        (None, Some(hidden)) => Graph::new(&mlp(data.in_dim(), hidden, data.out_dim()))?,
+        (None, None) => {
+            return Err(Error::Settings(
+                "bimt run graph needs --arch, bimt run mlp --hidden".into(),
+            ));
         }
-        (None, None) => return Err("bimt run graph needs --arch, bimt run mlp --hidden".into()),
     };
     check_widths(&graph, &data, custom)?;
     train_supervised(spec, graph, &data, loss, GraphSize::Small, |model| {
@@ -48,18 +51,18 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
 }
 
 /// The dataset and the loss of a custom run.
-fn load(custom: &Settings) -> Result<(Dataset, Loss), String> {
+fn load(custom: &Settings) -> Result<(Dataset, Loss), Error> {
     let (Some(loss), Some(test_fraction), Some(samples), Some(range)) = (
         &custom.loss,
         custom.test_fraction,
         custom.samples,
         custom.range,
     ) else {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "bimt run {}: the data settings are incomplete; resolve them with \
              bimt_presets::resolve",
             custom.preset
-        ));
+        )));
     };
     let seed = custom.seed;
     let classification = loss == "cross-entropy";
@@ -75,20 +78,18 @@ fn load(custom: &Settings) -> Result<(Dataset, Loss), String> {
             test_fraction,
             seed,
         };
-        let data = bimt_data::read_csv(path, &options).map_err(|e| e.to_string())?;
+        let data = bimt_data::read_csv(path, &options)?;
         return Ok((data, loss));
     }
     let text = custom.formula.as_deref().unwrap_or_default();
-    let formulas = Formulas::parse(text).map_err(|e| e.to_string())?;
+    let formulas = Formulas::parse(text)?;
     let test = (samples as f64 * test_fraction).round() as usize;
     if test == 0 || test >= samples {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "--samples {samples} with --test-fraction {test_fraction} leaves a split empty"
-        ));
+        )));
     }
-    let data = formulas
-        .sample(samples - test, test, range, seed)
-        .map_err(|e| e.to_string())?;
+    let data = formulas.sample(samples - test, test, range, seed)?;
     Ok((data, loss))
 }
 
@@ -125,7 +126,7 @@ pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
 }
 
 /// The input (output) layers must take exactly the data's input columns (targets).
-fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), String> {
+fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), Error> {
     let arch = graph.architecture();
     let source = custom
         .arch
@@ -152,12 +153,12 @@ fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), 
             .map(|l| l.size)
             .sum();
         if total != width {
-            return Err(format!(
+            return Err(Error::Architecture(format!(
                 "{source}: the {what} layers {} take {total} columns, but {data_name} has {width} \
                  {what} columns ({})",
                 layers.join(", "),
                 names.join(", ")
-            ));
+            )));
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! `symbolic-pruning` preset in all five variants, then prunes each network by magnitude and
 //! records how many parameters are left against the test MSE.
 
+use crate::error::Error;
 use crate::launch::run;
 use crate::registry::find;
 use crate::runner::RunSpec;
@@ -18,7 +19,7 @@ const LEVELS: [f64; 3] = [1e-1, 1e-2, 1e-3];
 
 /// Trains the five variants into `out/<variant>/` and writes `out/frontier.json` and
 /// `out/frontier.png`; `steps` overrides the preset's 20,000.
-pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Result<(), String> {
+pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Result<(), Error> {
     let mut defaults = find(PRESET)?.defaults(Profile::Paper);
     defaults.seed = seed;
     if let Some(steps) = steps {
@@ -59,8 +60,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
             command: std::env::args().collect(),
             ..RunSpec::new(settings, &dir)
         })?;
-        let model: ModelFile =
-            read_json(&dir.join("model.json"), "model file").map_err(|e| e.to_string())?;
+        let model: ModelFile = read_json(&dir.join("model.json"), "model file")?;
         let points = pruning_frontier(&model, &inputs, &targets);
         let fewest = LEVELS.map(|level| {
             points
@@ -102,8 +102,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
     write_json(
         &out.join("frontier.json"),
         &serde_json::json!({ "preset": PRESET, "seed": seed, "steps": defaults.steps, "variants": report }),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let plot = LinePlot {
         title: "pruning frontier: best test MSE within a parameter budget".into(),
         x_label: "parameters kept".into(),
@@ -115,8 +114,7 @@ pub fn frontier(out: &Path, seed: u64, steps: Option<usize>, quiet: bool) -> Res
     write_png(
         &out.join("frontier.png"),
         &render_line_chart(&plot, (720, 480)),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     println!("-> {}", out.display());
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! log interval; a resumed run continues them, so that its log and its animation equal those
 //! of a run that never stopped.
 
+use crate::error::Error;
 use bimt_engine::LogEntry;
 use bimt_format::ModelFile;
 use bimt_views::{GifWriter, GraphStyle, render_graph, write_png};
@@ -20,11 +21,11 @@ pub struct LogFile {
 
 impl LogFile {
     /// Starts `path` afresh with `history`, the lines logged before a resume.
-    pub fn start(path: &Path, history: &[LogEntry]) -> Result<Self, String> {
+    pub fn start(path: &Path, history: &[LogEntry]) -> Result<Self, Error> {
         let mut log = Self {
             path: path.to_path_buf(),
             file: File::create(path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+                .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?,
         };
         for entry in history {
             log.append(entry)?;
@@ -33,12 +34,12 @@ impl LogFile {
     }
 
     /// Appends one line and hands it to the operating system at once.
-    pub fn append(&mut self, entry: &LogEntry) -> Result<(), String> {
+    pub fn append(&mut self, entry: &LogEntry) -> Result<(), Error> {
         let line = serde_json::to_string(entry).expect("plain data") + "\n";
         self.file
             .write_all(line.as_bytes())
             .and_then(|()| self.file.flush())
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+            .map_err(|e| Error::Output(format!("cannot write {}: {e}", self.path.display())))
     }
 }
 
@@ -67,8 +68,8 @@ impl FrameSink {
         dir: &Path,
         style: GraphStyle,
         resume: Option<(&Path, usize)>,
-    ) -> Result<Self, String> {
-        let io = |e: std::io::Error| format!("frames {}: {e}", dir.display());
+    ) -> Result<Self, Error> {
+        let io = |e: std::io::Error| Error::Output(format!("frames {}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
         let keep_until = resume.map(|(_, step)| step);
         let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
@@ -143,12 +144,14 @@ impl FrameSink {
     }
 
     /// Waits for the last frame and returns the animation.
-    pub fn finish(mut self) -> Result<GifWriter, String> {
+    pub fn finish(mut self) -> Result<GifWriter, Error> {
         self.sender.take();
         match self.worker.take().map(|w| w.join()) {
             Some(Ok((gif, None))) => Ok(gif),
-            Some(Ok((_, Some(error)))) => Err(error),
-            _ => Err("the frame renderer stopped unexpectedly".into()),
+            Some(Ok((_, Some(error)))) => Err(Error::Output(error)),
+            _ => Err(Error::Output(
+                "the frame renderer stopped unexpectedly".into(),
+            )),
         }
     }
 }

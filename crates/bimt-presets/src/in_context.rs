@@ -1,6 +1,7 @@
 //! The in-context linear regression presets (paper §3.4 and App. F): a LayerNorm-free
 //! transformer, its probes of the residual stream, and its pictures.
 
+use crate::error::Error;
 use crate::preset::{Experiment, Preset, Table1Entry};
 use crate::runner::{Extras, GraphSize, RunSpec, train_task};
 use crate::settings::{Phases, Profile, Settings};
@@ -22,10 +23,10 @@ pub fn data(singular: bool, seed: u64) -> InContext {
 }
 
 /// Trains the transformer and writes the run directory, the probes and the scatter plot.
-pub fn run(spec: &RunSpec, singular: bool) -> Result<MetricsFile, String> {
+pub fn run(spec: &RunSpec, singular: bool) -> Result<MetricsFile, Error> {
     let seed = spec.settings.seed;
     let data = data(singular, seed);
-    let network = Transformer::new(TransformerConfig::in_context()).map_err(|e| e.to_string())?;
+    let network = Transformer::new(TransformerConfig::in_context())?;
     let batch = spec.settings.batch.unwrap_or(64);
     let task = InContextTask::new(&data, batch, seed ^ 0x5eed, &spec.device());
     let names = vec!["y".to_string(), "x".to_string()];

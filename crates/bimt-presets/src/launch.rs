@@ -1,5 +1,6 @@
 //! [`run`]: one run of any preset, from its resolved settings to a written run directory.
 
+use crate::error::Error;
 use crate::preset::Experiment;
 use crate::registry::find;
 use crate::runner::{RunSpec, prepare_out};
@@ -8,11 +9,11 @@ use bimt_format::{MetricsFile, write_json};
 
 /// Runs `spec` end to end and returns the metrics written. The output directory is checked
 /// and `run.json` written before any data is loaded.
-pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let preset = find(&spec.settings.preset)?;
     prepare_out(&spec.out)?;
     remove_stale_outputs(spec)?;
-    write_json(&spec.out.join("run.json"), &spec.record()).map_err(|e| e.to_string())?;
+    write_json(&spec.out.join("run.json"), &spec.record())?;
     match preset.experiment {
         Experiment::Symbolic(formula) => symbolic::run(spec, formula),
         Experiment::TwoMoons => symbolic::run_two_moons(spec),
@@ -26,17 +27,17 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
 /// Removes what an earlier run left in the output directory that this run would not replace
 /// before it ends: its `checkpoint.json` (unless this run resumes from it) and its
 /// `metrics.json`, so that neither is taken for this run's.
-fn remove_stale_outputs(spec: &RunSpec) -> Result<(), String> {
+fn remove_stale_outputs(spec: &RunSpec) -> Result<(), Error> {
     // The checkpoint this run resumes from, if it lies here, stays.
     let resumed_from = spec.resume.as_deref().and_then(|r| r.canonicalize().ok());
     for name in ["checkpoint.json", "metrics.json"] {
         let path = spec.out.join(name);
         if path.exists() && path.canonicalize().ok() != resumed_from {
             std::fs::remove_file(&path).map_err(|e| {
-                format!(
+                Error::Output(format!(
                     "{}: cannot remove the previous run's file: {e}",
                     path.display()
-                )
+                ))
             })?;
         }
     }
@@ -59,7 +60,7 @@ pub fn finished(spec: &RunSpec) -> Option<MetricsFile> {
 }
 
 /// [`run`], unless [`finished`] finds the run already made; `true` when it was reused.
-pub fn run_or_reuse(spec: &RunSpec) -> Result<(MetricsFile, bool), String> {
+pub fn run_or_reuse(spec: &RunSpec) -> Result<(MetricsFile, bool), Error> {
     match finished(spec) {
         Some(metrics) => Ok((metrics, true)),
         None => run(spec).map(|metrics| (metrics, false)),

@@ -30,6 +30,7 @@ mod ablation;
 mod algorithmic;
 mod bench;
 mod custom;
+mod error;
 mod frontier;
 mod history;
 mod in_context;
@@ -51,6 +52,7 @@ mod threads;
 pub use ablation::ablation;
 pub use bench::{bench_graph_vs_builtin, bench_in_context, bench_mnist, bench_presets};
 pub use custom::StandardisationFile;
+pub use error::Error;
 pub use frontier::frontier;
 pub use launch::run;
 pub use preset::{Experiment, Preset, Table1Entry};
@@ -61,21 +63,3 @@ pub use seeds::{parse_seeds, run_seeds};
 pub use settings::{Norm, Overrides, Phases, Profile, Record, Settings};
 pub use table1::{Table1Options, table1};
 pub use threads::{default_threads, on_threads};
-
-/// A failed run, setting or file, with a message that says what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(pub String);
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<String> for Error {
-    fn from(message: String) -> Self {
-        Error(message)
-    }
-}

@@ -6,6 +6,8 @@
 //! test split of 0 rows) and those that would only exhaust the machine (10¹¹ formula samples,
 //! thousands of threads). Neither is ever clamped silently.
 
+use crate::error::Error;
+
 /// Most training steps (and fine-tune steps, and steps between swaps) a run may ask for.
 pub const MAX_STEPS: usize = 100_000_000;
 /// Largest learning rate: AdamW moves each weight by about `lr` per step, so a rate above 1
@@ -24,22 +26,22 @@ pub const MAX_SAMPLES: usize = 10_000_000;
 pub const MAX_SEEDS: usize = 10_000;
 
 /// A count in `lo..=hi`.
-pub fn check_count(name: &str, value: usize, lo: usize, hi: usize) -> Result<(), String> {
+pub fn check_count(name: &str, value: usize, lo: usize, hi: usize) -> Result<(), Error> {
     if (lo..=hi).contains(&value) {
         return Ok(());
     }
-    Err(format!(
+    Err(Error::Settings(format!(
         "{name} = {value}: expected {}",
         if value < lo {
             format!("at least {lo}")
         } else {
             format!("at most {hi}")
         }
-    ))
+    )))
 }
 
 /// A learning rate in (0, [`MAX_LR`]].
-pub fn check_rate(name: &str, value: f64) -> Result<(), String> {
+pub fn check_rate(name: &str, value: f64) -> Result<(), Error> {
     if value.is_finite() && value > 0.0 && value <= MAX_LR {
         return Ok(());
     }
@@ -51,11 +53,11 @@ pub fn check_rate(name: &str, value: f64) -> Result<(), String> {
     } else {
         format!("a learning rate > 0 and at most {MAX_LR}")
     };
-    Err(format!("{name} = {value}: expected {why}"))
+    Err(Error::Settings(format!("{name} = {value}: expected {why}")))
 }
 
 /// A cost weight or distance scale in [0, [`MAX_COST_SCALE`]].
-pub fn check_scale(name: &str, value: f64) -> Result<(), String> {
+pub fn check_scale(name: &str, value: f64) -> Result<(), Error> {
     if value.is_finite() && (0.0..=MAX_COST_SCALE).contains(&value) {
         return Ok(());
     }
@@ -67,7 +69,7 @@ pub fn check_scale(name: &str, value: f64) -> Result<(), String> {
     } else {
         "a finite number ≥ 0".to_string()
     };
-    Err(format!("{name} = {value}: expected {why}"))
+    Err(Error::Settings(format!("{name} = {value}: expected {why}")))
 }
 
 #[cfg(test)]
@@ -89,15 +91,17 @@ mod tests {
 
     #[test]
     fn out_of_range_values_name_the_setting_and_the_bound() {
-        let e = check_rate("lr", 1e3).unwrap_err();
+        let e = check_rate("lr", 1e3).unwrap_err().to_string();
         assert!(e.starts_with("lr = 1000: expected at most 1"), "{e}");
-        let e = check_rate("finetune_lr", 0.0).unwrap_err();
+        let e = check_rate("finetune_lr", 0.0).unwrap_err().to_string();
         assert!(e.contains("finetune_lr = 0") && e.contains("> 0"), "{e}");
-        let e = check_scale("A", 1e30).unwrap_err();
+        let e = check_scale("A", 1e30).unwrap_err().to_string();
         assert!(e.contains("A = 1000000000000000000000000000000: expected at most 1000"));
-        let e = check_scale("lambda", f64::NAN).unwrap_err();
+        let e = check_scale("lambda", f64::NAN).unwrap_err().to_string();
         assert!(e.contains("finite"), "{e}");
-        let e = check_count("steps", 0, 1, MAX_STEPS).unwrap_err();
+        let e = check_count("steps", 0, 1, MAX_STEPS)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "steps = 0: expected at least 1");
     }
 }

@@ -2,6 +2,7 @@
 //! what a trained model shows in numbers (`metrics.json` → `structure`) and pictures
 //! (`features.png`, `receptive_field.png`, `sign_balance.png`).
 
+use crate::error::Error;
 use crate::preset::{Experiment, Preset, Table1Entry};
 use crate::report::ACTIVE_THRESHOLD;
 use crate::runner::{Extras, GraphSize, RunSpec, train_supervised};
@@ -25,7 +26,7 @@ pub const FEATURES_SHOWN: usize = 40;
 
 /// Trains the 3D network on MNIST (from `spec.data_dir`) and writes the run directory with the
 /// receptive field, the weight signs, the first-layer features and the output ring.
-pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
+pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let data = load(spec.data_dir.as_deref())?;
     train_supervised(
         spec,
@@ -34,7 +35,7 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, String> {
         Loss::OneHotMse,
         GraphSize::Large,
         |model| {
-            write_views(&spec.out, model, &data).map_err(|e| e.to_string())?;
+            write_views(&spec.out, model, &data)?;
             // The ring's digits are not drawn on a planar layer: the graph's title names them.
             let order: Vec<String> = ring_order(model).iter().map(|d| d.to_string()).collect();
             Ok(Extras {
@@ -53,31 +54,36 @@ pub fn receptive_field_shrinks(metrics: &MetricsFile) -> Option<bool> {
 
 /// Loads MNIST from `--data-dir`, else `$BIMT_MNIST_DIR`, else `../shared/data/mnist`; checks
 /// that the images are 28×28.
-pub fn load(flag: Option<&Path>) -> Result<Dataset, String> {
+pub fn load(flag: Option<&Path>) -> Result<Dataset, Error> {
     let dir = bimt_data::default_mnist_dir(flag);
     if !dir.is_dir() {
         let shown = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "MNIST directory {} not found; pass --data-dir DIR or set {} to a directory holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)",
             shown.display(),
             bimt_data::MNIST_DIR_ENV
-        ));
+        )));
     }
-    let data = bimt_data::load_mnist(&dir).map_err(|e| e.to_string())?;
+    let data = bimt_data::load_mnist(&dir)?;
     if data.train.in_dim != SIDE * SIDE {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "{}: the mnist preset needs 28x28 images (784 pixels), these have {} pixels",
             dir.display(),
             data.train.in_dim
-        ));
+        )));
     }
     Ok(data)
 }
 
 /// The 784-100-100-10 SiLU MLP embedded in 3D: the fixed 28×28 pixel grid, two 10×10 grids and
 /// an output ring of radius 1/4.
-pub fn network() -> Result<Mlp, String> {
-    Mlp::new(&MlpConfig::image(SIDE, SIDE, &[(10, 10), (10, 10)], 10)).map_err(|e| e.to_string())
+pub fn network() -> Result<Mlp, Error> {
+    Ok(Mlp::new(&MlpConfig::image(
+        SIDE,
+        SIDE,
+        &[(10, 10), (10, 10)],
+        10,
+    ))?)
 }
 
 /// The connection that leaves the input layer, and the one after it (into hidden1's successor).

@@ -1,5 +1,6 @@
 //! Every preset `bimt run` knows, in one list; each is declared by its experiment's module.
 
+use crate::error::Error;
 use crate::preset::{Preset, Table1Entry};
 use crate::{algorithmic, custom, in_context, mnist, symbolic};
 
@@ -20,13 +21,13 @@ pub static PRESETS: [Preset; 12] = [
 ];
 
 /// The preset called `name`, or an error that lists the known ones.
-pub fn find(name: &str) -> Result<&'static Preset, String> {
+pub fn find(name: &str) -> Result<&'static Preset, Error> {
     PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
         let known: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
-        format!(
+        Error::Settings(format!(
             "unknown preset '{name}'; known presets: {}",
             known.join(", ")
-        )
+        ))
     })
 }
 

@@ -3,6 +3,7 @@
 //! [`Overrides`]; on a resume, the checkpoint's recorded settings come first and the others may
 //! change only [`CHANGEABLE_ON_RESUME`].
 
+use crate::error::Error;
 use crate::limits;
 use crate::preset::Experiment;
 use crate::registry;
@@ -28,15 +29,15 @@ pub fn resolve(
     flags: &Overrides,
     config: Option<&Path>,
     resume: Option<&Path>,
-) -> Result<Settings, String> {
+) -> Result<Settings, Error> {
     let config = match config {
         Some(path) => {
-            let file: Overrides = read_json(path, "config file").map_err(|e| e.to_string())?;
+            let file: Overrides = read_json(path, "config file")?;
             if let Some(other) = file.preset.as_deref().filter(|&p| p != preset) {
-                return Err(format!(
+                return Err(Error::Settings(format!(
                     "{}: the config file is for preset '{other}', not '{preset}'",
                     path.display()
-                ));
+                )));
             }
             note_version(&file, &path.display().to_string());
             Some((path.display().to_string(), file))
@@ -74,21 +75,21 @@ pub fn resolve(
                 continue;
             }
             if let Some(file) = key.strip_suffix("_sha256") {
-                return Err(format!(
+                return Err(Error::Settings(format!(
                     "--resume {}: the --{file} file {} holds other contents than the run was \
                      made with (SHA-256 {was} then, {asked} now); a resume needs the same \
                      {file}: restore the file or start a new run without --resume",
                     path.display(),
                     after[file]
-                ));
+                )));
             }
-            return Err(format!(
+            return Err(Error::Settings(format!(
                 "--resume {}: the run was made with {key} = {was}, but this command asks for \
                  {key} = {asked}; a resume keeps its run's settings (only {} may change), so \
                  drop that setting or start a new run without --resume",
                 path.display(),
                 CHANGEABLE_ON_RESUME.join(" and ")
-            ));
+            )));
         }
     }
     Ok(resolved)
@@ -96,36 +97,40 @@ pub fn resolve(
 
 /// The settings a checkpoint was written with, and its step; refused when the settings are
 /// missing or belong to another preset.
-fn stored_settings(path: &Path, preset: &str) -> Result<(Overrides, usize), String> {
-    let header = Checkpoint::read_header(path).map_err(|e| e.to_string())?;
+fn stored_settings(path: &Path, preset: &str) -> Result<(Overrides, usize), Error> {
+    let header = Checkpoint::read_header(path)?;
     let value = header.settings;
     if value.is_null() {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "checkpoint {}: it records no run settings, so a resume cannot be checked against them",
             path.display()
-        ));
+        )));
     }
-    let mut stored: Overrides = serde_json::from_value(value)
-        .map_err(|e| format!("checkpoint {}: unreadable settings: {e}", path.display()))?;
+    let mut stored: Overrides = serde_json::from_value(value).map_err(|e| {
+        Error::Settings(format!(
+            "checkpoint {}: unreadable settings: {e}",
+            path.display()
+        ))
+    })?;
     // Checkpoints written before the setting existed moved the moments at every swap.
     stored.swap_moments.get_or_insert(SwapMoments::Follow);
     match stored.preset.as_deref() {
         Some(p) if p == preset => Ok((stored, header.step)),
-        Some(p) => Err(format!(
+        Some(p) => Err(Error::Settings(format!(
             "checkpoint {} was written by a run of preset '{p}', not '{preset}' \
              (resume it with `bimt run {p} --resume ...`)",
             path.display()
-        )),
-        None => Err(format!(
+        ))),
+        None => Err(Error::Settings(format!(
             "checkpoint {}: its settings name no preset",
             path.display()
-        )),
+        ))),
     }
 }
 
 /// Applies `sources` in order to the preset's defaults under the last profile given, then
 /// checks the ranges and completes the settings of a custom run.
-fn merge(preset: &str, sources: &[Source]) -> Result<Settings, String> {
+fn merge(preset: &str, sources: &[Source]) -> Result<Settings, Error> {
     let profile = sources
         .iter()
         .rev()
@@ -150,7 +155,7 @@ fn merge(preset: &str, sources: &[Source]) -> Result<Settings, String> {
 /// Checks the network and data settings of `bimt run graph|mlp` and fills in their defaults,
 /// so that `run.json` records every one; any of them on a paper preset is refused. The input
 /// files are recorded as absolute paths with the SHA-256 of their contents.
-fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), String> {
+fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Error> {
     let preset = custom.preset.clone();
     let preset = preset.as_str();
     if registry::find(preset)?.experiment != Experiment::Custom {
@@ -165,11 +170,11 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Stri
             || custom.range.is_some()
             || custom.standardise.is_some();
         if given {
-            return Err(format!(
+            return Err(Error::Settings(format!(
                 "--arch, --hidden, --data, --targets, --formula, --loss, --test-fraction, \
                  --samples, --range and --standardise are for `bimt run graph` and `bimt run \
                  mlp`, not the preset '{preset}'"
-            ));
+            )));
         }
         return Ok(());
     }
@@ -184,52 +189,68 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Stri
     let range = *custom.range.get_or_insert((-1.0, 1.0));
     custom.standardise.get_or_insert(false);
     match (preset, &custom.arch, &custom.hidden) {
-        ("graph", None, _) => return Err("bimt run graph needs --arch FILE".into()),
+        ("graph", None, _) => {
+            return Err(Error::Settings("bimt run graph needs --arch FILE".into()));
+        }
         ("graph", _, Some(_)) => {
-            return Err("--hidden is for bimt run mlp; a graph's layers come from --arch".into());
+            return Err(Error::Settings(
+                "--hidden is for bimt run mlp; a graph's layers come from --arch".into(),
+            ));
         }
         ("mlp", _, None) => {
-            return Err("bimt run mlp needs --hidden WIDTHS (e.g. 20,20)".into());
+            return Err(Error::Settings(
+                "bimt run mlp needs --hidden WIDTHS (e.g. 20,20)".into(),
+            ));
         }
-        ("mlp", Some(_), _) => return Err("--arch is for bimt run graph".into()),
+        ("mlp", Some(_), _) => return Err(Error::Settings("--arch is for bimt run graph".into())),
         _ => {}
     }
     match (&custom.data, &custom.formula, &custom.targets) {
-        (Some(_), Some(_), _) => return Err("give --data or --formula, not both".into()),
+        (Some(_), Some(_), _) => {
+            return Err(Error::Settings("give --data or --formula, not both".into()));
+        }
         (None, None, _) => {
-            return Err(format!(
+            return Err(Error::Settings(format!(
                 "bimt run {preset} needs --data FILE.csv --targets COLUMNS, or --formula TEXT"
-            ));
+            )));
         }
         (Some(_), None, None) => {
-            return Err("--data needs --targets: the names of the target columns".into());
+            return Err(Error::Settings(
+                "--data needs --targets: the names of the target columns".into(),
+            ));
         }
         (None, Some(_), Some(_)) => {
-            return Err("--targets is for --data; a formula names its outputs".into());
+            return Err(Error::Settings(
+                "--targets is for --data; a formula names its outputs".into(),
+            ));
         }
         _ => {}
     }
     if !matches!(loss.as_str(), "mse" | "cross-entropy") {
-        return Err(format!("loss '{loss}': expected mse or cross-entropy"));
+        return Err(Error::Settings(format!(
+            "loss '{loss}': expected mse or cross-entropy"
+        )));
     }
     if custom.formula.is_some() && loss != "mse" {
-        return Err("a formula gives real targets: use --loss mse".into());
+        return Err(Error::Settings(
+            "a formula gives real targets: use --loss mse".into(),
+        ));
     }
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "test_fraction = {}: expected a fraction strictly between 0 and 1 (both splits \
              need rows: the test split measures the run, the training split trains it)",
             test_fraction
-        ));
+        )));
     }
     if custom.formula.is_some() {
         limits::check_count("samples", samples, 2, limits::MAX_SAMPLES)?;
     }
     let (lo, hi) = range;
     if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "range = {lo},{hi}: expected finite LO,HI with LO below HI, e.g. -1,1"
-        ));
+        )));
     }
     Ok(())
 }
@@ -241,7 +262,7 @@ fn input_file(
     sources: &[Source],
     flag: &str,
     select: impl Fn(&Overrides) -> (&Option<Option<PathBuf>>, &Option<Option<String>>),
-) -> Result<(Option<PathBuf>, Option<String>), String> {
+) -> Result<(Option<PathBuf>, Option<String>), Error> {
     let Some((label, path, recorded)) = sources.iter().rev().find_map(|(label, o)| {
         let (path, hash) = select(o);
         let recorded = hash.as_ref().and_then(Option::as_ref);
@@ -263,12 +284,12 @@ fn input_file(
     if let (Some(recorded), Some(label)) = (recorded, label)
         && *recorded != hash
     {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "{label}: its {flag} file {} has changed since the run was recorded (SHA-256 \
              {recorded} then, {hash} now); restore the file, or give {flag} again to use its \
              new contents in a new run",
             path.display()
-        ));
+        )));
     }
     Ok((Some(path), Some(hash)))
 }
@@ -289,18 +310,18 @@ fn check_resume_steps(
     step: usize,
     h: &Settings,
     recorded_steps: Option<usize>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     if let Some(recorded) = recorded_steps.filter(|&r| step > r && r != h.steps) {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "--resume {}: the checkpoint is at step {step}, in the fine-tune after the run's \
              {recorded} steps; --steps {} would move the schedule under it: leave --steps out",
             path.display(),
             h.steps
-        ));
+        )));
     }
     let total = h.steps + h.finetune_steps;
     if step > total {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "--resume {}: the checkpoint is at step {step}, past the {total} steps this command \
              asks for (--steps {}{}); give --steps of at least {} to continue it",
             path.display(),
@@ -311,7 +332,7 @@ fn check_resume_steps(
                 String::new()
             },
             step.saturating_sub(h.finetune_steps)
-        ));
+        )));
     }
     Ok(())
 }
@@ -361,7 +382,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("run.json");
         std::fs::write(&path, r#"{"preset": "two-moons", "seed": 3}"#).unwrap();
-        let e = resolve("mnist", &Overrides::default(), Some(&path), None).unwrap_err();
+        let e = resolve("mnist", &Overrides::default(), Some(&path), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("run.json") && e.contains("'two-moons'"), "{e}");
         let ok = resolve("two-moons", &Overrides::default(), Some(&path), None).unwrap();
         assert_eq!(ok.seed, 3);

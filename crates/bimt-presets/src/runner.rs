@@ -2,6 +2,7 @@
 //! then `model.json`, `graph.png`, `graph.svg`, `curves.png`, `evolution.gif`, `log.jsonl`, the
 //! preset's own pictures and last `metrics.json`.
 
+use crate::error::Error;
 use crate::history::{FrameSink, LogFile};
 use crate::progress::Progress;
 use crate::report;
@@ -95,23 +96,27 @@ pub enum GraphSize {
 
 /// Creates the output directory and checks that it takes files, so that a bad `--out` fails
 /// before training rather than after.
-pub fn prepare_out(out: &Path) -> Result<(), String> {
+pub fn prepare_out(out: &Path) -> Result<(), Error> {
     if out.exists() && !out.is_dir() {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "--out {}: is a file, not a directory; name a directory for the run's outputs",
             out.display()
-        ));
+        )));
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| format!("--out {}: cannot create the directory: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        Error::Output(format!(
+            "--out {}: cannot create the directory: {e}",
+            out.display()
+        ))
+    })?;
     let probe = out.join(".bimt-write-check");
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
         .map_err(|e| {
-            format!(
+            Error::Output(format!(
                 "--out {}: cannot write into the directory: {e}",
                 out.display()
-            )
+            ))
         })
 }
 
@@ -143,7 +148,7 @@ struct RunObserver<'a> {
     frames: &'a FrameSink,
     log: LogFile,
     /// The first error writing `log.jsonl`, reported when training ends.
-    log_error: Option<String>,
+    log_error: Option<Error>,
     names: (&'a [String], &'a [String]),
     cost: CostSpec,
 }
@@ -186,8 +191,8 @@ pub fn train_supervised<N: Network>(
     data: &Dataset,
     loss: Loss,
     size: GraphSize,
-    finish: impl FnOnce(&ModelFile) -> Result<Extras, String>,
-) -> Result<MetricsFile, String> {
+    finish: impl FnOnce(&ModelFile) -> Result<Extras, Error>,
+) -> Result<MetricsFile, Error> {
     let batching = match spec.settings.batch {
         Some(batch) => Batching::Mini {
             size: batch,
@@ -203,7 +208,7 @@ pub fn train_supervised<N: Network>(
 }
 
 /// The structure report every supervised preset starts from (see [`report::structure`]).
-pub fn plain_structure(model: &ModelFile, data: &Dataset) -> Result<Extras, String> {
+pub fn plain_structure(model: &ModelFile, data: &Dataset) -> Result<Extras, Error> {
     Ok(Extras::structure(report::structure(model, data)))
 }
 
@@ -216,16 +221,15 @@ pub fn train_task<N: Network, T: Task>(
     task: T,
     names: (&[String], &[String]),
     size: GraphSize,
-    finish: impl FnOnce(&Model<N>, &T, &ModelFile) -> Result<Extras, String>,
-) -> Result<MetricsFile, String> {
+    finish: impl FnOnce(&Model<N>, &T, &ModelFile) -> Result<Extras, Error>,
+) -> Result<MetricsFile, Error> {
     let settings = &spec.settings;
     let metric = settings.metric();
     let config = settings.train_config();
-    let mut model =
-        Model::new(network, settings.seed, &spec.device()).map_err(|e| e.to_string())?;
+    let mut model = Model::new(network, settings.seed, &spec.device())?;
     let mut resumed = None;
     if let Some(path) = &spec.resume {
-        resumed = Some(Checkpoint::restore(path, &mut model).map_err(|e| e.to_string())?);
+        resumed = Some(Checkpoint::restore(path, &mut model)?);
     }
     let loss_definitions = task.loss_definitions();
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
@@ -263,7 +267,7 @@ pub fn train_task<N: Network, T: Task>(
         names,
         cost: cost.clone(),
     };
-    let summary = trainer.run(&mut observer).map_err(|e| e.to_string())?;
+    let summary = trainer.run(&mut observer)?;
     observer.progress.finish(config.total_steps());
     if let Some(e) = observer.log_error {
         return Err(e);
@@ -311,10 +315,9 @@ fn write_outputs(
     extras: Extras,
     style: GraphStyle,
     outputs_started: std::time::Instant,
-) -> Result<MetricsFile, String> {
+) -> Result<MetricsFile, Error> {
     let (out, settings) = (&spec.out, &spec.settings);
     let (model, summary) = (trained.model, trained.summary);
-    let e = |x: bimt_format::FormatError| x.to_string();
     let [train_definition, test_definition] = trained.loss_definitions;
     let mut metrics = MetricsFile {
         preset: settings.preset.clone(),
@@ -341,26 +344,25 @@ fn write_outputs(
         structure: extras.structure,
         timing: summary.timing,
     };
-    write_json(&out.join("model.json"), model).map_err(e)?;
-    write_png(&out.join("graph.png"), &render_graph(model, &style)).map_err(e)?;
-    write_svg(&out.join("graph.svg"), &render_graph_svg(model, &style)).map_err(e)?;
+    write_json(&out.join("model.json"), model)?;
+    write_png(&out.join("graph.png"), &render_graph(model, &style))?;
+    write_svg(&out.join("graph.svg"), &render_graph_svg(model, &style))?;
     write_png(
         &out.join("curves.png"),
         &render_curves(&curves(&summary.log), (1200, 380)),
-    )
-    .map_err(e)?;
-    frames.finish(&out.join("evolution.gif")).map_err(e)?;
+    )?;
+    frames.finish(&out.join("evolution.gif"))?;
     let mut log = Vec::new();
     for entry in &summary.log {
         serde_json::to_writer(&mut log, entry).expect("plain data");
         log.write_all(b"\n").expect("in memory");
     }
-    write_atomic(&out.join("log.jsonl"), &log).map_err(e)?;
+    write_atomic(&out.join("log.jsonl"), &log)?;
     for (name, picture) in &extras.pictures {
-        write_png(&out.join(name), picture).map_err(e)?;
+        write_png(&out.join(name), picture)?;
     }
     metrics.timing.outputs = outputs_started.elapsed().as_secs_f64();
-    write_json(&out.join("metrics.json"), &metrics).map_err(e)?;
+    write_json(&out.join("metrics.json"), &metrics)?;
     Ok(metrics)
 }
 

@@ -1,6 +1,7 @@
 //! `bimt run <preset> --seeds 0-7`: the same run at several seeds, and how much its test
 //! figure and its structure depend on the seed.
 
+use crate::error::Error;
 use crate::launch::run;
 use crate::limits::MAX_SEEDS;
 use crate::preset::Table1Entry;
@@ -12,9 +13,11 @@ use serde_json::{Value, json};
 
 /// Parses `0-7`, `0,3,6` or a mix (`0-3,8`) into seeds, in the order given: at most
 /// [`MAX_SEEDS`] of them, none twice.
-pub fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
+pub fn parse_seeds(list: &str) -> Result<Vec<u64>, Error> {
     let bad = |part: &str| {
-        format!("--seeds '{list}': cannot read '{part}'; expected N, A-B or a comma list of them")
+        Error::Settings(format!(
+            "--seeds '{list}': cannot read '{part}'; expected N, A-B or a comma list of them"
+        ))
     };
     let mut seeds = Vec::new();
     for part in list.split(',').map(str::trim) {
@@ -25,9 +28,9 @@ pub fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
                     b.trim().parse().map_err(|_| bad(part))?,
                 );
                 if a > b {
-                    return Err(format!(
+                    return Err(Error::Settings(format!(
                         "--seeds '{list}': the range '{part}' runs backwards; write {b}-{a}"
-                    ));
+                    )));
                 }
                 if b - a >= (MAX_SEEDS - seeds.len().min(MAX_SEEDS)) as u64 {
                     return Err(too_many(list));
@@ -42,16 +45,18 @@ pub fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(twice) = seeds.iter().find(|&&seed| !seen.insert(seed)) {
-        return Err(format!(
+        return Err(Error::Settings(format!(
             "--seeds '{list}': seed {twice} is listed twice; each seed runs once"
-        ));
+        )));
     }
     Ok(seeds)
 }
 
 /// The error for a list of more than [`MAX_SEEDS`] seeds.
-fn too_many(list: &str) -> String {
-    format!("--seeds '{list}': more than {MAX_SEEDS} seeds; split the list over several commands")
+fn too_many(list: &str) -> Error {
+    Error::Settings(format!(
+        "--seeds '{list}': more than {MAX_SEEDS} seeds; split the list over several commands"
+    ))
 }
 
 /// One seed's row of `seeds.json`; `structure` is the preset's Table 1 criterion, if any.
@@ -75,7 +80,7 @@ fn row(m: &MetricsFile, structure: Option<&Table1Entry>) -> Value {
 /// Runs `template` once per seed into `<out>/seed-N`, printing a line per seed, then writes
 /// `<out>/seeds.json`. Returns how many seeds ended worse than they started (each is reported
 /// on stderr).
-pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<usize, String> {
+pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<usize, Error> {
     let base = template.out.clone();
     let entry = find(&template.settings.preset)?.table1.as_ref();
     let mut rows = Vec::with_capacity(seeds.len());
@@ -87,7 +92,7 @@ pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<usize, String> {
         spec.out = base.join(format!("seed-{seed}"));
         spec.resume = None;
         spec.quiet = true;
-        let m = run(&spec).map_err(|e| format!("seed {seed}: {e}"))?;
+        let m = run(&spec).map_err(|e| e.context(format!("seed {seed}")))?;
         if let Some(why) = ended_worse(&m) {
             eprintln!("seed {seed}: {why}");
             worse += 1;
@@ -134,7 +139,7 @@ pub fn run_seeds(template: &RunSpec, seeds: &[u64]) -> Result<usize, String> {
             None => println!(),
         }
     }
-    write_json(&base.join("seeds.json"), &summary).map_err(|e| e.to_string())?;
+    write_json(&base.join("seeds.json"), &summary)?;
     println!("-> {}", base.join("seeds.json").display());
     Ok(worse)
 }
@@ -166,15 +171,15 @@ mod tests {
         assert_eq!(parse_seeds("0-3").unwrap(), vec![0, 1, 2, 3]);
         assert_eq!(parse_seeds("5, 1-2,9").unwrap(), vec![5, 1, 2, 9]);
         for bad in ["", "3-1", "a", "1-", "-2"] {
-            let e = parse_seeds(bad).unwrap_err();
+            let e = parse_seeds(bad).unwrap_err().to_string();
             assert!(e.contains("--seeds"), "{e}");
         }
-        let e = parse_seeds("0,0").unwrap_err();
+        let e = parse_seeds("0,0").unwrap_err().to_string();
         assert!(e.contains("seed 0 is listed twice"), "{e}");
-        let e = parse_seeds("2,0-3").unwrap_err();
+        let e = parse_seeds("2,0-3").unwrap_err().to_string();
         assert!(e.contains("seed 2 is listed twice"), "{e}");
         // A huge range is refused before any seed is stored.
-        let e = parse_seeds("0-99999999999").unwrap_err();
+        let e = parse_seeds("0-99999999999").unwrap_err().to_string();
         assert!(e.contains("more than 10000 seeds"), "{e}");
         assert_eq!(parse_seeds("0-9999").unwrap().len(), MAX_SEEDS);
         assert!(parse_seeds("0-9999,10000").is_err());

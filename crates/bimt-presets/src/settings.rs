@@ -9,6 +9,7 @@
 //! its doc line (which is also its `--help` text); [`crate::resolve`] merges the sources and
 //! `limits` checks the ranges.
 
+use crate::error::Error;
 use crate::limits;
 use bimt_engine::{Backend, Finetune, SwapMoments, TrainConfig, Variant};
 use bimt_layout::{CostConfig, Reduction};
@@ -148,13 +149,17 @@ settings! {
     /// Samples per training batch (at least 1; null in a file: the whole training split).
     #[arg(long, num_args = 1)]
     pub batch: Option<usize>,
-    /// Steps of pruned fine-tuning after the schedule: weights under 3 % of their matrix's
-    /// largest are zeroed and held there, the rest train without the cost (0: none).
+    /// Steps of pruned fine-tuning after the schedule: weights under --finetune-threshold of
+    /// their matrix's largest are zeroed and held there, the rest train without the cost (0:
+    /// none).
     #[arg(long)]
     pub finetune_steps: usize,
     /// Learning rate of the pruned fine-tune.
     #[arg(long)]
     pub finetune_lr: f64,
+    /// The fine-tune zeroes the weights under this fraction of their matrix's largest |w|.
+    #[arg(long)]
+    pub finetune_threshold: f64,
     /// Write checkpoint.json every N steps (and at the end); a resumed run keeps its run's N
     /// unless given again.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -258,6 +263,7 @@ impl Settings {
             batch: None,
             finetune_steps: 0,
             finetune_lr: 1e-3,
+            finetune_threshold: crate::report::ACTIVE_THRESHOLD,
             checkpoint_every: None,
             arch: None,
             arch_sha256: None,
@@ -290,7 +296,7 @@ impl Settings {
     }
 
     /// Checks every numeric setting against its range (see `limits`).
-    pub fn check_ranges(&self) -> Result<(), String> {
+    pub fn check_ranges(&self) -> Result<(), Error> {
         use limits::{check_count, check_rate, check_scale};
         check_count("steps", self.steps, 1, limits::MAX_STEPS)?;
         check_count("finetune_steps", self.finetune_steps, 0, limits::MAX_STEPS)?;
@@ -299,7 +305,9 @@ impl Settings {
         check_count("log_every", self.log_every, 1, limits::MAX_STEPS)?;
         if let Some(batch) = self.batch {
             check_count("batch", batch, 1, limits::MAX_BATCH).map_err(|e| {
-                format!("{e} (leave batch out to train on the whole training split)")
+                Error::Settings(format!(
+                    "{e} (leave batch out to train on the whole training split)"
+                ))
             })?;
         }
         if let Some(every) = self.checkpoint_every {
@@ -309,6 +317,12 @@ impl Settings {
             check_rate("lr", lr)?;
         }
         check_rate("finetune_lr", self.finetune_lr)?;
+        if !(self.finetune_threshold > 0.0 && self.finetune_threshold < 1.0) {
+            return Err(Error::Settings(format!(
+                "finetune_threshold = {}: expected a fraction strictly between 0 and 1",
+                self.finetune_threshold
+            )));
+        }
         for &(_, lambda) in &self.lambda.0 {
             check_scale("lambda", lambda)?;
         }
@@ -347,7 +361,7 @@ impl Settings {
             finetune: (self.finetune_steps > 0).then_some(Finetune {
                 steps: self.finetune_steps,
                 lr: self.finetune_lr,
-                threshold: crate::report::ACTIVE_THRESHOLD,
+                threshold: self.finetune_threshold,
             }),
         }
     }

@@ -1,6 +1,7 @@
 //! The symbolic-formula presets (paper §3.1, App. A, B) and two moons (§3.2, App. C): an MLP
 //! on a small supervised data set, its probes, and two moons' decision boundaries.
 
+use crate::error::Error;
 use crate::preset::{Experiment, Preset, Table1Entry};
 use crate::report::{ACTIVE_THRESHOLD, active_per_layer, test_accuracy};
 use crate::runner::{GraphSize, RunSpec, plain_structure, train_supervised};
@@ -53,10 +54,10 @@ fn widths(formula: Formula) -> Vec<usize> {
 
 /// Trains the formula's MLP and writes the run directory, with the probe of the layer that
 /// should carry the shared features (b) or the intermediate quantity (c).
-pub fn run(spec: &RunSpec, formula: Formula) -> Result<MetricsFile, String> {
+pub fn run(spec: &RunSpec, formula: Formula) -> Result<MetricsFile, Error> {
     let seed = spec.settings.seed;
     let data = data(formula, seed);
-    let mlp = Mlp::new(&MlpConfig::lines(&widths(formula))).map_err(|e| e.to_string())?;
+    let mlp = Mlp::new(&MlpConfig::lines(&widths(formula)))?;
     train_supervised(spec, mlp, &data, Loss::Mse, GraphSize::Small, |model| {
         let mut extras = plain_structure(model, &data)?;
         extras.structure["fresh_mse"] = json!(fresh_mse(model, formula, seed));
@@ -80,9 +81,9 @@ pub fn run(spec: &RunSpec, formula: Formula) -> Result<MetricsFile, String> {
 
 /// Trains two moons (200 training and 200 test points, noise 0.1) and writes the run
 /// directory with the decision boundary and every visible weight knocked out (Fig. 12).
-pub fn run_two_moons(spec: &RunSpec) -> Result<MetricsFile, String> {
+pub fn run_two_moons(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let data = bimt_data::two_moons(200, 200, 0.1, spec.settings.seed);
-    let mlp = Mlp::new(&MlpConfig::lines(&[2, 20, 20, 2])).map_err(|e| e.to_string())?;
+    let mlp = Mlp::new(&MlpConfig::lines(&[2, 20, 20, 2]))?;
     train_supervised(
         spec,
         mlp,

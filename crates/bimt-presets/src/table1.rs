@@ -4,6 +4,7 @@
 //! seeds show the structure the paper describes) and `REPORT.md` (each preset's pictures for
 //! the first seed).
 
+use crate::error::Error;
 use crate::launch::run_or_reuse;
 use crate::preset::{Preset, Table1Entry};
 use crate::registry::table1_presets;
@@ -53,12 +54,13 @@ struct Job {
 }
 
 /// A run's outcome: its metrics, or why it failed.
+/// A run's metrics, or why it failed (as the table prints it).
 type Outcome = Result<MetricsFile, String>;
 
 /// Runs the table (reusing runs already finished under `out` with the same settings) and
 /// writes `TABLE1.md` and `REPORT.md`. A failed run is reported in the table and does not
 /// stop the others; the call fails at the end if any did.
-pub fn table1(options: &Table1Options) -> Result<(), crate::Error> {
+pub fn table1(options: &Table1Options) -> Result<(), Error> {
     crate::threads::check_per_core("--jobs", options.jobs)?;
     let jobs = plan(options)?;
     let started = Instant::now();
@@ -67,9 +69,9 @@ pub fn table1(options: &Table1Options) -> Result<(), crate::Error> {
     let report_dir = options.out.join("report");
     let pictures = collect_pictures(&jobs, &outcomes, &report_dir)?;
     let table = render_table(options, &jobs, &outcomes, wall, reused);
-    write_atomic(&options.out.join("TABLE1.md"), table.as_bytes()).map_err(|e| e.to_string())?;
+    write_atomic(&options.out.join("TABLE1.md"), table.as_bytes())?;
     let report = render_report(&pictures);
-    write_atomic(&options.out.join("REPORT.md"), report.as_bytes()).map_err(|e| e.to_string())?;
+    write_atomic(&options.out.join("REPORT.md"), report.as_bytes())?;
     println!("-> {}", options.out.join("TABLE1.md").display());
     let failed: Vec<String> = jobs
         .iter()
@@ -79,14 +81,20 @@ pub fn table1(options: &Table1Options) -> Result<(), crate::Error> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} runs failed:\n{}", failed.len(), failed.join("\n")).into())
+        Err(Error::RunsFailed(format!(
+            "{} runs failed:\n{}",
+            failed.len(),
+            failed.join("\n")
+        )))
     }
 }
 
 /// Every run of the table, each with its settings resolved.
-fn plan(options: &Table1Options) -> Result<Vec<Job>, String> {
+fn plan(options: &Table1Options) -> Result<Vec<Job>, Error> {
     if options.seeds.is_empty() {
-        return Err("bimt table1 needs at least one seed".into());
+        return Err(Error::Settings(
+            "bimt table1 needs at least one seed".into(),
+        ));
     }
     let mut jobs = Vec::new();
     for (preset, entry) in table1_presets() {
@@ -129,12 +137,7 @@ fn plan(options: &Table1Options) -> Result<Vec<Job>, String> {
 }
 
 fn job_name(job: &Job) -> String {
-    format!(
-        "{} {} seed {}",
-        job.preset.name,
-        job.variant,
-        job.seed
-    )
+    format!("{} {} seed {}", job.preset.name, job.variant, job.seed)
 }
 
 /// Runs `jobs` on `workers` workers of `threads` threads each, printing a line as each ends. A
@@ -158,7 +161,7 @@ fn run_all(jobs: &[Job], workers: usize, threads: usize) -> (Vec<Outcome>, usize
                             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                                 run_or_reuse(&job.spec)
                             }))
-                            .unwrap_or_else(|_| Err("the run panicked".into()));
+                            .unwrap_or_else(|_| Err(Error::RunsFailed("the run panicked".into())));
                         if let (Ok((_, true)), Ok(mut n)) = (&outcome, reused_runs.lock()) {
                             *n += 1;
                         }
@@ -179,7 +182,7 @@ fn run_all(jobs: &[Job], workers: usize, threads: usize) -> (Vec<Outcome>, usize
                         println!("[{}/{}] {}: {line}", *count, jobs.len(), job_name(job));
                         drop(count);
                         if let Ok(mut all) = outcomes.lock() {
-                            all[k] = Some(outcome.map(|(m, _)| m));
+                            all[k] = Some(outcome.map(|(m, _)| m).map_err(|e| e.to_string()));
                         }
                     }
                 };
@@ -374,9 +377,7 @@ fn render_table(
         let _ = writeln!(
             md,
             "| {} | {} | {} | {row} |",
-            job.preset.name,
-            job.variant,
-            job.seed
+            job.preset.name, job.variant, job.seed
         );
     }
     md
@@ -395,7 +396,7 @@ fn collect_pictures(
     jobs: &[Job],
     outcomes: &[Outcome],
     report_dir: &Path,
-) -> Result<Vec<PresetPictures>, String> {
+) -> Result<Vec<PresetPictures>, Error> {
     let mut all = Vec::new();
     for (preset, _) in table1_presets() {
         let first = jobs
@@ -404,10 +405,14 @@ fn collect_pictures(
             .find(|(j, o)| j.preset.name == preset.name && j.variant == Variant::Bimt && o.is_ok());
         let Some((job, _)) = first else { continue };
         let dir = report_dir.join(preset.name);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::Output(format!(
+                "{}: cannot create the directory: {e}",
+                dir.display()
+            ))
+        })?;
         let mut names: Vec<String> = std::fs::read_dir(&job.spec.out)
-            .map_err(|e| format!("{}: {e}", job.spec.out.display()))?
+            .map_err(|e| Error::Output(format!("{}: {e}", job.spec.out.display())))?
             .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
             .filter(|name| name.ends_with(".png") || name.ends_with(".svg"))
             .collect();
@@ -415,9 +420,10 @@ fn collect_pictures(
         names.sort_by_key(|n| (!n.starts_with("graph."), n != "curves.png", n.clone()));
         let mut files = Vec::new();
         for name in names {
-            let bytes = std::fs::read(job.spec.out.join(&name))
-                .map_err(|e| format!("{}: {e}", job.spec.out.join(&name).display()))?;
-            write_atomic(&dir.join(&name), &bytes).map_err(|e| e.to_string())?;
+            let bytes = std::fs::read(job.spec.out.join(&name)).map_err(|e| {
+                Error::Output(format!("{}: {e}", job.spec.out.join(&name).display()))
+            })?;
+            write_atomic(&dir.join(&name), &bytes)?;
             files.push(format!("report/{}/{name}", preset.name));
         }
         all.push(PresetPictures {

@@ -8,6 +8,8 @@
 //! each operation takes a microcode assist (the permutation-S4 preset's late steps ran twice
 //! as slow).
 
+use crate::error::Error;
+
 /// The default threads per run when `runs` run at once on this machine: one on machines with
 /// two cores or fewer, else the cores shared out among the runs. On the project's 2-core
 /// machine (`bimt bench`, one thread against two) one thread is faster for the full-batch
@@ -27,21 +29,21 @@ pub fn default_threads(runs: usize) -> usize {
 pub const MAX_PER_CORE: usize = 4;
 
 /// Refuses a count of `what` (`--threads`, `--jobs`) outside 1 to [`MAX_PER_CORE`] per core.
-pub fn check_per_core(what: &str, count: usize) -> Result<(), String> {
+pub fn check_per_core(what: &str, count: usize) -> Result<(), Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let most = MAX_PER_CORE * cores;
     if (1..=most).contains(&count) {
         return Ok(());
     }
-    Err(format!(
+    Err(Error::Settings(format!(
         "{what} {count}: expected 1 to {most} on this machine's {cores} cores (more than \
          {MAX_PER_CORE} per core only slow a run down)"
-    ))
+    )))
 }
 
 /// Runs `f` in a rayon pool of `threads` threads (the calling thread waits), each of which
 /// flushes subnormal floats to zero; `threads` must pass [`check_per_core`].
-pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
     check_per_core("--threads", threads)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -49,7 +51,7 @@ pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Resu
             bimt_kernels::flush_subnormals();
         })
         .build()
-        .map_err(|e| format!("cannot start {threads} threads: {e}"))?;
+        .map_err(|e| Error::Settings(format!("cannot start {threads} threads: {e}")))?;
     Ok(pool.install(f))
 }
 
@@ -72,9 +74,9 @@ mod tests {
 
     #[test]
     fn zero_threads_and_thousands_are_refused() {
-        let err = on_threads(0, || ()).unwrap_err();
+        let err = on_threads(0, || ()).unwrap_err().to_string();
         assert!(err.contains("--threads 0"), "{err}");
-        let err = on_threads(100_000, || ()).unwrap_err();
+        let err = on_threads(100_000, || ()).unwrap_err().to_string();
         assert!(err.contains("--threads 100000: expected 1 to"), "{err}");
     }
 }
