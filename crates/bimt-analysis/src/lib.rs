@@ -215,7 +215,7 @@ pub fn forward_layers(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
                 .max()
                 .unwrap_or(1);
             values[l] = match &model.token_embedding {
-                Some(embedding) => (0..n * fold)
+                Some(embedding) => (0..n * model.token_positions())
                     .map(|i| embedding[x[i / n] as usize][i % n] as f64)
                     .collect(),
                 None => (0..n * fold)

@@ -151,6 +151,7 @@ mod tests {
                 last_layer_distance: true,
             },
             token_embedding: None,
+            token_positions: None,
             format: 1,
         }
     }

@@ -384,3 +384,165 @@ fn architecture_files_that_cannot_mean_what_they_say_are_refused_by_name() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn architecture(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/architectures")
+        .join(file)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `bimt run graph --task` refuses an architecture whose shapes do not fit the task, and data
+/// settings the task brings itself, each in one line naming the file or flag.
+#[test]
+fn a_task_refuses_an_architecture_that_does_not_fit_it() {
+    let dir = temp_dir("graph-task-errors");
+    let out = dir.to_str().unwrap();
+    let towers = example("two_towers.json");
+    let towers = towers.to_str().unwrap();
+    let (addition, s4) = (
+        architecture("modular_addition.json"),
+        architecture("permutation_s4.json"),
+    );
+    let csv = example("two_towers.csv");
+    let csv = csv.to_str().unwrap();
+    let task = |arch: &str, task: &str, extra: &[&str]| {
+        let mut args = vec!["run", "graph", "--arch", arch, "--task", task, "--out", out];
+        args.extend_from_slice(extra);
+        one_line_error(&bimt(&args))
+    };
+    let e = task(towers, "modular-addition", &[]);
+    assert!(
+        e.contains("two_towers.json")
+            && e.contains("2 token ids from a vocabulary of 59")
+            && e.contains("the input layer 'xa' holds 4 numbers"),
+        "{e}"
+    );
+    let e = task(&s4, "modular-addition", &[]);
+    assert!(
+        e.contains("permutation_s4.json") && e.contains("'tokens' has \"tokens\": 24"),
+        "{e}"
+    );
+    let e = task(&addition, "permutation-s4", &[]);
+    assert!(
+        e.contains("vocabulary of 24") && e.contains("\"tokens\": 59"),
+        "{e}"
+    );
+    let e = task(&addition, "modular-addition", &["--data", csv]);
+    assert!(
+        e.contains("--data is not for --task modular-addition"),
+        "{e}"
+    );
+    let e = task(&addition, "addition", &[]);
+    assert!(
+        e.contains("expected `modular-addition` or `permutation-s4`"),
+        "{e}"
+    );
+    // A token architecture without --task: a CSV holds no token ids.
+    let e = one_line_error(&bimt(&[
+        "run",
+        "graph",
+        "--arch",
+        &addition,
+        "--data",
+        csv,
+        "--targets",
+        "y1,y2",
+        "--out",
+        out,
+    ]));
+    assert!(
+        e.contains("the token layer 'tokens' reads token ids") && e.contains("--task"),
+        "{e}"
+    );
+    let e = one_line_error(&bimt(&[
+        "run",
+        "modular-addition",
+        "--task",
+        "modular-addition",
+        "--out",
+        out,
+    ]));
+    assert!(e.contains("not the preset 'modular-addition'"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The file-declared modular addition, trained with `--task`, follows the built-in preset step
+/// for step: the same data, settings, initial parameters and arithmetic, so the same weights,
+/// swaps and test accuracy (here over 400 steps with two swap rounds). Only the layer names and
+/// the format-1 `activation` of the last connection, which the built-in MLP also writes, differ.
+#[test]
+fn the_file_declared_modular_addition_trains_as_the_preset_does() {
+    let (graph, builtin) = (temp_dir("graph-task"), temp_dir("graph-task-builtin"));
+    let steps = ["--steps", "400", "--log-every", "200", "--quiet"];
+    let arch = architecture("modular_addition.json");
+    let mut args = vec![
+        "run",
+        "graph",
+        "--arch",
+        &arch,
+        "--task",
+        "modular-addition",
+    ];
+    args.extend_from_slice(&steps);
+    args.extend_from_slice(&["--out", graph.to_str().unwrap()]);
+    succeeded(&bimt(&args));
+    let mut args = vec!["run", "modular-addition"];
+    args.extend_from_slice(&steps);
+    args.extend_from_slice(&["--out", builtin.to_str().unwrap()]);
+    succeeded(&bimt(&args));
+    let settings = read_json(&graph.join("run.json"));
+    assert_eq!(settings["task"], "modular-addition");
+    assert_eq!(
+        settings["y_star"], 0.5,
+        "the preset's settings are the defaults"
+    );
+    let (a, b) = (
+        read_json(&graph.join("metrics.json")),
+        read_json(&builtin.join("metrics.json")),
+    );
+    assert_eq!(a["preset"], "graph");
+    assert!(a["test_accuracy"].as_f64().is_some());
+    assert!(a["swaps"].as_u64().unwrap() > 0);
+    for key in [
+        "test_accuracy",
+        "train_loss",
+        "test_loss",
+        "swaps",
+        "connection_cost",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_eq!(a["structure"]["modules"], b["structure"]["modules"]);
+    let (ma, mb) = (
+        read_json(&graph.join("model.json")),
+        read_json(&builtin.join("model.json")),
+    );
+    for key in ["token_embedding", "token_positions", "input_features"] {
+        assert_eq!(ma[key], mb[key], "model.json {key}");
+    }
+    let connections = |m: &serde_json::Value| -> Vec<serde_json::Value> {
+        let parts = ["from", "to", "weight", "bias", "in_fold"];
+        m["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| parts.iter().map(|&p| c[p].clone()).collect())
+            .collect()
+    };
+    assert_eq!(connections(&ma), connections(&mb), "model.json weights");
+    let layers = |m: &serde_json::Value| -> Vec<serde_json::Value> {
+        let parts = ["size", "coords", "depth", "role", "activation", "features"];
+        m["neuron_layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| parts.iter().map(|&p| l[p].clone()).collect())
+            .collect()
+    };
+    assert_eq!(layers(&ma), layers(&mb), "model.json layers, names aside");
+    let _ = std::fs::remove_dir_all(&graph);
+    let _ = std::fs::remove_dir_all(&builtin);
+}

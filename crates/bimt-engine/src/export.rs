@@ -5,6 +5,7 @@ use crate::model::{Model, Network};
 use bimt_format::{
     ConnectionFile, ConnectionKind, CostSpec, LayerRole, MODEL_FORMAT, ModelFile, NeuronLayerFile,
 };
+use bimt_layout::Direction;
 
 /// The model as a plain [`ModelFile`] (`model.json`, format 2): layers with their role,
 /// activation, in-layer coordinates and (input and output layers) the data columns their
@@ -100,6 +101,16 @@ pub fn export_model<N: Network>(
         token_embedding: model.network.token_embedding().map(|e| {
             let [_, cols] = layout.params()[e].shape;
             host[e].chunks(cols).map(<[f32]>::to_vec).collect()
+        }),
+        // The ids per row: the fold of the connections that read the embedded input layer.
+        token_positions: model.network.token_embedding().map(|_| {
+            layout
+                .inputs()
+                .iter()
+                .flat_map(|&l| layout.connections_at(l, Direction::Outgoing))
+                .map(|(_, c)| c.in_fold)
+                .max()
+                .unwrap_or(1)
         }),
     }
 }

@@ -48,13 +48,20 @@ pub struct ModelFile {
     pub output_names: Vec<String>,
     /// How the connection cost of this network is defined.
     pub cost: CostSpec,
-    /// Token embeddings, where the input is token ids (modular addition, S4): row `t` is token
-    /// `t`'s vector, one value per input neuron in storage order. A row of `k` token ids
-    /// feeds the first connection the `k` rows, concatenated (input index `j·size + q` is
-    /// token `j`'s value at input neuron `q`); `input_features[q]` names the embedding
-    /// dimension that sits at neuron `q`. The cost charges `y*·|E|` like a bias.
+    /// The token table, where the input is token ids (modular addition, S4, an architecture
+    /// file's token layer): row `t` is token `t`'s vector, one value per neuron of the (only)
+    /// input layer, in storage order (the table's columns move with those neurons;
+    /// `input_features[q]` names the embedding dimension at neuron `q`). A data row is
+    /// [`token_positions`](Self::token_positions) ids `t_0 … t_{k-1}`; the input layer's
+    /// value is their rows, concatenated: input index `j·size + q` holds
+    /// `token_embedding[t_j][q]`, and every connection leaving the input layer is linear with
+    /// `in_fold` `k`. No activation applies. The cost charges `y*·|E|` like a bias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_embedding: Option<Vec<Vec<f32>>>,
+    /// With a token table: how many token ids a data row holds (absent in files written before
+    /// bimt recorded it: the `in_fold` of the connections leaving the input layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_positions: Option<usize>,
 }
 
 /// One neuron layer.
@@ -441,6 +448,35 @@ impl ModelFile {
                     row.len()
                 ));
             }
+            let inputs = self.layers_with(LayerRole::Input);
+            if inputs.len() != 1 {
+                return Err(format!(
+                    "token_embedding feeds one input layer; found {} input layers",
+                    inputs.len()
+                ));
+            }
+            let positions = self.token_positions();
+            if positions == 0 {
+                return Err("token_positions is 0; expected 1 or more ids per row".into());
+            }
+            if let Some((c, conn)) = self.connections.iter().enumerate().find(|(_, c)| {
+                c.from == inputs[0] && (c.kind != ConnectionKind::Linear || c.in_fold != positions)
+            }) {
+                return Err(format!(
+                    "connection {c}: it reads the token input of {positions} positions, so it \
+                     is linear with in_fold {positions}; found a {} connection with in_fold {}",
+                    if conn.kind == ConnectionKind::Linear {
+                        "linear"
+                    } else {
+                        "identity"
+                    },
+                    conn.in_fold
+                ));
+            }
+        } else if let Some(positions) = self.token_positions {
+            return Err(format!(
+                "token_positions is {positions}, but there is no token_embedding"
+            ));
         }
         for (c, conn) in self.connections.iter().enumerate() {
             let layer = |i: usize| {
@@ -476,6 +512,24 @@ impl ModelFile {
             }
         }
         Ok(())
+    }
+
+    /// How many token ids a data row holds, where the input is token ids: as recorded, or
+    /// (older files) the largest `in_fold` of the connections leaving the input layer; 0
+    /// without a token table.
+    pub fn token_positions(&self) -> usize {
+        if self.token_embedding.is_none() {
+            return 0;
+        }
+        self.token_positions.unwrap_or_else(|| {
+            let inputs = self.layers_with(LayerRole::Input);
+            self.connections
+                .iter()
+                .filter(|c| inputs.contains(&c.from))
+                .map(|c| c.in_fold)
+                .max()
+                .unwrap_or(1)
+        })
     }
 
     /// Every layer's role: as recorded (format 2), or for format 1 the shallowest layer is the

@@ -15,7 +15,9 @@
 //! to realign it), [`add_bias`] (a bias row added into the product's own values, its gradient
 //! the same column sums as Flex's), [`token_sum`] (per-token embedding rows looked up and summed
 //! in one pass) and [`select_columns`] (burn's `select` along columns, row by row instead of
-//! element by element).
+//! element by element). [`token_product`] (token ids through an embedding and a weight matrix,
+//! by the cheaper of two orders) and [`token_rows`] build the token-embedding input of a
+//! network from them.
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};
@@ -646,6 +648,58 @@ pub fn token_sum(table: Tensor<2>, ids: Tensor<2>) -> Tensor<2> {
         table.into_dispatch(),
         ids.into_dispatch(),
     ))
+}
+
+/// Token ids through an embedding and a weight matrix: for `[rows, tokens]` token ids (whole
+/// numbers, as floats), the embedding `[vocabulary, d]` and the weight `[tokens·d, width]`,
+/// the ids' embedding rows, concatenated in token order, times the weight (`[rows, width]`).
+///
+/// With fewer tokens in the vocabulary than rows, the weight's block of each token position
+/// is multiplied into the embedding first and the ids pick rows of that `[vocabulary, width]`
+/// table with [`token_sum`]: the same function with `vocabulary` instead of `rows` in the
+/// products (modular addition: 59 against 2,785), up to the order of float sums.
+/// Differentiable in the embedding and the weight.
+///
+/// # Panics
+///
+/// When an id is not a whole number in `0..vocabulary`, or the weight does not have
+/// `tokens·d` rows.
+pub fn token_product(embedding: Tensor<2>, weight: Tensor<2>, ids: Tensor<2>) -> Tensor<2> {
+    let [rows, tokens] = ids.dims();
+    let [vocabulary, d] = embedding.dims();
+    assert_eq!(
+        weight.dims()[0],
+        tokens * d,
+        "token_product: the weight has {} rows, expected {tokens} tokens x {d}",
+        weight.dims()[0]
+    );
+    if vocabulary < rows {
+        let tables = (0..tokens)
+            .map(|t| matmul(embedding.clone(), weight.clone().narrow(0, t * d, d)))
+            .collect();
+        token_sum(Tensor::cat(tables, 0), ids)
+    } else {
+        matmul(token_rows(embedding, ids), weight)
+    }
+}
+
+/// The embedding rows of `[rows, tokens]` token ids (whole numbers, as floats), concatenated
+/// in token order: `[rows, tokens·d]` for an embedding `[vocabulary, d]`. Differentiable in
+/// the embedding.
+///
+/// # Panics
+///
+/// When an id is not in `0..vocabulary`.
+pub fn token_rows(embedding: Tensor<2>, ids: Tensor<2>) -> Tensor<2> {
+    let [rows, tokens] = ids.dims();
+    let ids = ids.int();
+    let parts = (0..tokens)
+        .map(|t| {
+            let column = ids.clone().narrow(1, t, 1).reshape([rows]);
+            embedding.clone().select(0, column)
+        })
+        .collect();
+    Tensor::cat(parts, 1)
 }
 
 /// The columns `columns` of `x`, in that order: burn's `x.select(1, columns)` in one pass each

@@ -7,7 +7,7 @@
 
 use bimt_kernels::{
     add_bias, cross_entropy_with_targets, gelu, matmul, select_columns, silu, silu_with_bias,
-    token_sum,
+    token_product, token_rows, token_sum,
 };
 use burn::tensor::activation::{gelu as burn_gelu, log_softmax, silu as burn_silu};
 use burn::tensor::{DType, Device, Distribution, Int, Tensor, TensorData};
@@ -598,6 +598,51 @@ fn token_sum_refuses_an_id_outside_the_vocabulary() {
     let device = Device::flex();
     let ids = Tensor::<2>::from_data([[0.0, 1.0], [7.0, 2.0]], &device);
     token_sum(normal([14, 3], &device), ids);
+}
+
+/// Both orders of `token_product` (fewer rows than tokens in the vocabulary: rows of the
+/// embedding, then the product; more: the product, then a token sum) against the sum written
+/// out on the host.
+#[test]
+fn token_product_equals_embedding_then_product() {
+    for (name, device) in devices() {
+        let (vocabulary, d, width) = (7, 3, 5);
+        let embedding = normal([vocabulary, d], &device);
+        let weight = normal([2 * d, width], &device);
+        let (e, w) = (host(embedding.clone()), host(weight.clone()));
+        for rows in [3, 20] {
+            let ids = token_ids(rows, 2, vocabulary, &device);
+            let got = host(token_product(
+                embedding.clone(),
+                weight.clone(),
+                ids.clone(),
+            ));
+            let rows_got = host(token_rows(embedding.clone(), ids.clone()));
+            let ids = host(ids);
+            for r in 0..rows {
+                for t in 0..2 {
+                    let token = ids[2 * r + t] as usize;
+                    for k in 0..d {
+                        assert_eq!(rows_got[r * 2 * d + t * d + k], e[token * d + k]);
+                    }
+                }
+                for j in 0..width {
+                    let want: f32 = (0..2)
+                        .flat_map(|t| {
+                            let token = ids[2 * r + t] as usize;
+                            (0..d).map(move |k| (token, t * d + k, k))
+                        })
+                        .map(|(token, row, k)| e[token * d + k] * w[row * width + j])
+                        .sum();
+                    let g = got[r * width + j];
+                    assert!(
+                        (g - want).abs() < 1e-5,
+                        "{name}, rows {rows}, ({r}, {j}): {g} vs {want}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -8,7 +8,8 @@ use crate::runner::{Extras, GraphSize, RunSpec, train_supervised};
 use crate::settings::{Phases, Profile, Settings};
 use bimt_analysis::{Module, active_counts, knock_out, modules, pearson};
 use bimt_data::{Dataset, Operation, is_even_permutation, permutations_of_four};
-use bimt_format::{MetricsFile, ModelFile};
+use bimt_engine::Network;
+use bimt_format::{LayerRole, MetricsFile, ModelFile};
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_tasks::Loss;
 use serde_json::{Value, json};
@@ -23,15 +24,27 @@ const TRAIN_FRACTION: f64 = 0.8;
 /// directory, with the embedding's modules and pictures.
 pub fn run(spec: &RunSpec, operation: Operation) -> Result<MetricsFile, Error> {
     let tokens = operation.size();
+    let config = MlpConfig::token_embedding(tokens, 2, &[EMBEDDING_WIDTH, 50, 50, tokens]);
+    train(spec, operation, Mlp::new(&config)?)
+}
+
+/// Trains `network` (token ids in: two per row, from the operation's vocabulary) on all token
+/// pairs with the preset's data, loss, test figure, structure report and pictures: the
+/// presets' MLP, or an architecture file's network (`bimt run graph --task`).
+pub fn train<N: Network>(
+    spec: &RunSpec,
+    operation: Operation,
+    network: N,
+) -> Result<MetricsFile, Error> {
+    let layout = network.layout();
+    let width: usize = layout.inputs().iter().map(|&l| layout.layer(l).size).sum();
     let data = Dataset {
-        input_names: (1..=EMBEDDING_WIDTH).map(|i| format!("e{i}")).collect(),
+        input_names: (1..=width).map(|i| format!("e{i}")).collect(),
         ..bimt_data::algorithmic(operation, TRAIN_FRACTION, spec.settings.seed)
     };
-    let config = MlpConfig::token_embedding(tokens, 2, &[EMBEDDING_WIDTH, 50, 50, tokens]);
-    let mlp = Mlp::new(&config)?;
     train_supervised(
         spec,
-        mlp,
+        network,
         &data,
         Loss::CrossEntropy,
         GraphSize::Small,
@@ -78,7 +91,7 @@ fn structure(operation: Operation, model: &ModelFile, data: &Dataset) -> Value {
             let embedding: Vec<String> = m
                 .neurons
                 .iter()
-                .filter(|(l, _)| *l == 0)
+                .filter(|(l, _)| *l == input_layer(model))
                 .map(|&(_, n)| name(n))
                 .collect();
             let mut report = json!({
@@ -106,6 +119,16 @@ fn structure(operation: Operation, model: &ModelFile, data: &Dataset) -> Value {
     value
 }
 
+/// The index of the input layer, which the token embedding feeds (the first layer of the
+/// presets' MLP; wherever an architecture file declares it).
+fn input_layer(model: &ModelFile) -> usize {
+    model
+        .layers_with(LayerRole::Input)
+        .first()
+        .copied()
+        .unwrap_or(0)
+}
+
 /// The name of the embedding dimension at input neuron `q` (`e7`).
 fn dimension_name(model: &ModelFile, data: &Dataset, q: usize) -> String {
     let feature = model.input_features.get(q).copied().unwrap_or(q);
@@ -120,7 +143,7 @@ fn dimension_name(model: &ModelFile, data: &Dataset, q: usize) -> String {
 fn embedding_modules(model: &ModelFile) -> Vec<Module> {
     modules(model, ACTIVE_THRESHOLD)
         .into_iter()
-        .filter(|m| m.count_in(0) > 0)
+        .filter(|m| m.count_in(input_layer(model)) > 0)
         .collect()
 }
 
@@ -132,7 +155,7 @@ fn plane(model: &ModelFile, module: &Module) -> Option<(usize, usize)> {
     let mut inputs: Vec<usize> = module
         .neurons
         .iter()
-        .filter(|(l, _)| *l == 0)
+        .filter(|(l, _)| *l == input_layer(model))
         .map(|&(_, q)| q)
         .collect();
     inputs.sort_by(|&a, &b| norm(b).total_cmp(&norm(a)));
@@ -196,7 +219,7 @@ fn embedding_picture(model: &ModelFile) -> image::RgbImage {
     let Some(embedding) = &model.token_embedding else {
         return image::RgbImage::new(1, 1);
     };
-    let active = &bimt_analysis::active_neurons(model, ACTIVE_THRESHOLD)[0];
+    let active = &bimt_analysis::active_neurons(model, ACTIVE_THRESHOLD)[input_layer(model)];
     let rows: Vec<Vec<f32>> = (0..active.len())
         .filter(|&n| active[n])
         .map(|n| embedding.iter().map(|token| token[n]).collect())
@@ -214,7 +237,7 @@ fn sign_neuron(model: &ModelFile, name: &dyn Fn(usize) -> String) -> Value {
         .iter()
         .map(|p| if is_even_permutation(p) { 1.0 } else { -1.0 })
         .collect();
-    let active = &bimt_analysis::active_neurons(model, ACTIVE_THRESHOLD)[0];
+    let active = &bimt_analysis::active_neurons(model, ACTIVE_THRESHOLD)[input_layer(model)];
     let best = (0..active.len())
         .filter(|&n| active[n])
         .map(|n| {

@@ -4,7 +4,7 @@
 use crate::error::Error;
 use crate::preset::{Experiment, Preset};
 use crate::runner::{GraphSize, RunSpec, plain_structure, train_supervised};
-use crate::settings::Settings;
+use crate::settings::{GraphTask, Settings};
 use bimt_data::{CsvOptions, Dataset, Formulas, Standardisation};
 use bimt_format::{MetricsFile, write_json};
 use bimt_graph::{Architecture, EdgeSpec, Graph, LayerSpec, Role};
@@ -25,6 +25,11 @@ pub struct StandardisationFile {
 /// Loads the data, builds the network, trains and writes the run directory.
 pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let custom = &spec.settings;
+    if let (Some(task), Some(path)) = (custom.task, &custom.arch) {
+        let graph = Graph::from_file(path).map_err(|e| Error::Architecture(e.0))?;
+        check_task_shapes(&graph, task, path)?;
+        return crate::algorithmic::train(spec, task.operation(), graph);
+    }
     let (mut data, loss) = load(custom)?;
     if custom.standardise == Some(true) {
         let Standardisation { mean, std } = bimt_data::standardise(&mut data);
@@ -125,13 +130,84 @@ pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
     }
 }
 
-/// The input (output) layers must take exactly the data's input columns (targets).
+/// `--task`'s rows must fit the architecture: one token layer of the task's vocabulary and
+/// two positions, and output layers with one neuron per class. The error names the file, the
+/// layer and both shapes.
+fn check_task_shapes(graph: &Graph, task: GraphTask, path: &Path) -> Result<(), Error> {
+    let tokens = task.operation().size();
+    let arch = graph.architecture();
+    let wrong = |what: String| {
+        Error::Architecture(format!(
+            "{}: --task {task} gives each row 2 token ids from a vocabulary of {tokens} and \
+             {tokens} classes; {what}",
+            path.display()
+        ))
+    };
+    match arch.layers.iter().find(|l| l.role.is_input()) {
+        Some(l) => match l.role {
+            Role::Tokens { vocabulary } if vocabulary != tokens => {
+                return Err(wrong(format!(
+                    "the token layer '{}' has \"tokens\": {vocabulary}",
+                    l.name
+                )));
+            }
+            Role::Tokens { .. } if l.size != 2 => {
+                return Err(wrong(format!(
+                    "the token layer '{}' has \"positions\": {}",
+                    l.name, l.size
+                )));
+            }
+            Role::Tokens { .. } => {}
+            _ => {
+                return Err(wrong(format!(
+                    "the input layer '{}' holds {} numbers, not token ids (expected \
+                     \"role\": \"input\", \"tokens\": {tokens}, \"positions\": 2)",
+                    l.name, l.size
+                )));
+            }
+        },
+        None => return Err(wrong("the architecture has no input layer".into())),
+    }
+    let outputs: Vec<String> = arch
+        .layers
+        .iter()
+        .filter(|l| l.role == Role::Output)
+        .map(|l| format!("'{}' ({})", l.name, l.size))
+        .collect();
+    let total: usize = arch
+        .layers
+        .iter()
+        .filter(|l| l.role == Role::Output)
+        .map(|l| l.size)
+        .sum();
+    if total != tokens {
+        return Err(wrong(format!(
+            "the output layers {} give {total} outputs",
+            outputs.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The input (output) layers must take exactly the data's input columns (targets); a token
+/// layer takes token ids, which only `--task` gives.
 fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), Error> {
     let arch = graph.architecture();
     let source = custom
         .arch
         .as_deref()
         .map_or_else(|| "the MLP".to_string(), |p: &Path| p.display().to_string());
+    if let Some(l) = arch
+        .layers
+        .iter()
+        .find(|l| matches!(l.role, Role::Tokens { .. }))
+    {
+        return Err(Error::Architecture(format!(
+            "{source}: the token layer '{}' reads token ids, which --data and --formula do not \
+             give; train it with --task modular-addition or --task permutation-s4",
+            l.name
+        )));
+    }
     let data_name = custom
         .data
         .as_deref()

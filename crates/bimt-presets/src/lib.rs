@@ -60,6 +60,6 @@ pub use registry::{PRESETS, find};
 pub use resolve::{CHANGEABLE_ON_RESUME, resolve};
 pub use runner::{RunSpec, default_out, ended_worse};
 pub use seeds::{parse_seeds, run_seeds};
-pub use settings::{Norm, Overrides, Phases, Profile, Record, Settings};
+pub use settings::{GraphTask, Norm, Overrides, Phases, Profile, Record, Settings};
 pub use table1::{Table1Options, table1};
 pub use threads::{default_threads, on_threads};

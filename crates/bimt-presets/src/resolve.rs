@@ -136,7 +136,15 @@ fn merge(preset: &str, sources: &[Source]) -> Result<Settings, Error> {
         .rev()
         .find_map(|(_, o)| o.profile)
         .unwrap_or(Profile::Paper);
-    let mut settings = registry::find(preset)?.defaults(profile);
+    // `bimt run graph --task P` starts from the preset P's settings, under its own name.
+    let task = sources.iter().rev().find_map(|(_, o)| o.task.flatten());
+    let mut settings = match task {
+        Some(task) if registry::find(preset)?.experiment == Experiment::Custom => Settings {
+            preset: preset.to_string(),
+            ..registry::find(task.preset())?.defaults(profile)
+        },
+        _ => registry::find(preset)?.defaults(profile),
+    };
     for (_, overrides) in sources {
         overrides.apply(&mut settings);
     }
@@ -160,6 +168,7 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
     let preset = preset.as_str();
     if registry::find(preset)?.experiment != Experiment::Custom {
         let given = custom.arch.is_some()
+            || custom.task.is_some()
             || custom.hidden.is_some()
             || custom.data.is_some()
             || custom.targets.is_some()
@@ -171,9 +180,9 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
             || custom.standardise.is_some();
         if given {
             return Err(Error::Settings(format!(
-                "--arch, --hidden, --data, --targets, --formula, --loss, --test-fraction, \
-                 --samples, --range and --standardise are for `bimt run graph` and `bimt run \
-                 mlp`, not the preset '{preset}'"
+                "--arch, --task, --hidden, --data, --targets, --formula, --loss, \
+                 --test-fraction, --samples, --range and --standardise are for `bimt run graph` \
+                 and `bimt run mlp`, not the preset '{preset}'"
             )));
         }
         return Ok(());
@@ -182,6 +191,9 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
         input_file(sources, "--arch", |o| (&o.arch, &o.arch_sha256))?;
     (custom.data, custom.data_sha256) =
         input_file(sources, "--data", |o| (&o.data, &o.data_sha256))?;
+    if let Some(task) = custom.task {
+        return complete_task(custom, task);
+    }
     let default_fraction = if custom.data.is_some() { 0.2 } else { 0.5 };
     let loss = custom.loss.get_or_insert_with(|| "mse".into()).clone();
     let test_fraction = *custom.test_fraction.get_or_insert(default_fraction);
@@ -250,6 +262,44 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
     if !(lo.is_finite() && hi.is_finite() && lo < hi) {
         return Err(Error::Settings(format!(
             "range = {lo},{hi}: expected finite LO,HI with LO below HI, e.g. -1,1"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the settings of `bimt run graph --task`: an architecture file, and none of the data
+/// settings, which the task's preset brings.
+fn complete_task(custom: &Settings, task: crate::settings::GraphTask) -> Result<(), Error> {
+    let task = task.preset();
+    if custom.preset != "graph" {
+        return Err(Error::Settings(format!(
+            "--task is for bimt run graph (an architecture file of token ids); bimt run {} \
+             builds an MLP of numbers from --hidden",
+            custom.preset
+        )));
+    }
+    if custom.arch.is_none() {
+        return Err(Error::Settings(format!(
+            "bimt run graph --task {task} needs --arch FILE (e.g. \
+             examples/architectures/{}.json)",
+            task.replace('-', "_")
+        )));
+    }
+    let given = [
+        ("--hidden", custom.hidden.is_some()),
+        ("--data", custom.data.is_some()),
+        ("--targets", custom.targets.is_some()),
+        ("--formula", custom.formula.is_some()),
+        ("--loss", custom.loss.is_some()),
+        ("--test-fraction", custom.test_fraction.is_some()),
+        ("--samples", custom.samples.is_some()),
+        ("--range", custom.range.is_some()),
+        ("--standardise", custom.standardise.is_some()),
+    ];
+    if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+        return Err(Error::Settings(format!(
+            "{flag} is not for --task {task}: the task brings the preset's own data, loss and \
+             split; drop {flag}, or drop --task to train on your own data"
         )));
     }
     Ok(())

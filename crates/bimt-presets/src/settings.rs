@@ -39,7 +39,36 @@ pub enum Norm {
     L2,
 }
 
-bimt_format::named_by_serde!(Profile, Norm);
+/// A preset whose data, loss and test figure `bimt run graph --task` trains an architecture
+/// file on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GraphTask {
+    /// `(a + b) mod 59` from two token ids (the preset `modular-addition`).
+    ModularAddition,
+    /// Composition in S4 from two token ids (the preset `permutation-s4`).
+    PermutationS4,
+}
+
+impl GraphTask {
+    /// The preset whose data, loss, test figure, structure report and settings it uses.
+    pub fn preset(self) -> &'static str {
+        match self {
+            GraphTask::ModularAddition => "modular-addition",
+            GraphTask::PermutationS4 => "permutation-s4",
+        }
+    }
+
+    /// The group operation its token pairs are labelled by.
+    pub fn operation(self) -> bimt_data::Operation {
+        match self {
+            GraphTask::ModularAddition => bimt_data::Operation::ModularAddition { p: 59 },
+            GraphTask::PermutationS4 => bimt_data::Operation::PermutationS4,
+        }
+    }
+}
+
+bimt_format::named_by_serde!(Profile, Norm, GraphTask);
 
 /// Declares [`Settings`] and its partial form [`Overrides`] from one list of fields. Each
 /// field carries its doc line, its serde attributes (both types) and its `#[arg]` (the flag).
@@ -170,6 +199,11 @@ settings! {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub arch: Option<PathBuf>,
+    /// `graph`: train on a preset's data, loss and test figure instead of --data or
+    /// --formula (modular-addition or permutation-s4; that preset's settings are the defaults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
+    pub task: Option<GraphTask>,
     /// The SHA-256 of the architecture file's contents when the run started.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(skip)]
@@ -266,6 +300,7 @@ impl Settings {
             finetune_threshold: crate::report::ACTIVE_THRESHOLD,
             checkpoint_every: None,
             arch: None,
+            task: None,
             arch_sha256: None,
             hidden: None,
             data: None,

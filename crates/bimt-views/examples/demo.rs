@@ -106,6 +106,7 @@ fn mlp(locality: f64, seed: u64) -> ModelFile {
         output_names: vec!["y1".into(), "y2".into()],
         cost: cost(),
         token_embedding: None,
+        token_positions: None,
         format: 1,
     }
 }
@@ -133,6 +134,7 @@ fn mnist(seed: u64) -> ModelFile {
         output_names: (0..10).map(|d| d.to_string()).collect(),
         cost: cost(),
         token_embedding: None,
+        token_positions: None,
         format: 1,
     }
 }
@@ -164,6 +166,7 @@ fn attention(seed: u64) -> ModelFile {
         output_names: vec![],
         cost: cost(),
         token_embedding: None,
+        token_positions: None,
         format: 1,
     }
 }

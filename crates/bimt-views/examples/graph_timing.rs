@@ -65,6 +65,7 @@ fn model(layers: Vec<NeuronLayerFile>, locality: f64, seed: u64) -> ModelFile {
             last_layer_distance: true,
         },
         token_embedding: None,
+        token_positions: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn model() -> ModelFile {
             last_layer_distance: true,
         },
         token_embedding: None,
+        token_positions: None,
     }
 }
 

@@ -8,6 +8,13 @@
 //! derived: an identity edge makes its two ends share one permutation; a file may declare
 //! more (`groups`, with optional blocks), and `fixed` layers never move.
 //!
+//! An input layer may hold token ids instead of numbers (`"tokens": V`, a vocabulary of `V`;
+//! `"positions": P` ids per row, default 1). An `embedding` edge maps it to a neuron layer
+//! through a learned table `[V, size]`, one column per neuron of that layer: its columns move
+//! with the neurons. With `P` positions the positions share the table and the layer's neurons,
+//! which hold `P` values each (every position's row, concatenated), so the edges leaving it
+//! are linear, with `P` rows per neuron: the token-embedding MLP of modular addition and S4.
+//!
 //! ```
 //! use bimt_graph::{Architecture, Graph};
 //! let arch: Architecture = serde_json::from_str(r#"{
@@ -21,13 +28,32 @@
 //! let graph = Graph::new(&arch).unwrap();
 //! # use bimt_engine::Network;
 //! assert_eq!(graph.layout().params().len(), 4);
+//!
+//! // Two token ids per row from a vocabulary of 11, embedded in 6 dimensions.
+//! let tokens: Architecture = serde_json::from_str(r#"{
+//!   "layers": [
+//!     {"name": "ids", "role": "input", "tokens": 11, "positions": 2},
+//!     {"name": "e", "size": 6},
+//!     {"name": "h", "size": 20},
+//!     {"name": "y", "size": 11, "role": "output"}
+//!   ],
+//!   "edges": [{"from": "ids", "to": "e", "kind": "embedding"},
+//!             {"from": "e", "to": "h"}, {"from": "h", "to": "y"}]
+//! }"#).unwrap();
+//! let graph = Graph::new(&tokens).unwrap();
+//! let table = graph.token_embedding().unwrap();
+//! assert_eq!(graph.layout().params()[table].shape, [11, 6]);
+//! // e -> h reads both positions: 2 x 6 rows.
+//! assert_eq!(graph.layout().params()[0].shape, [12, 20]);
 //! ```
 
 #![warn(missing_docs)]
 
-use bimt_engine::{Network, Tensor};
-use bimt_layout::{Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, Placement};
-use burn::tensor::activation;
+use bimt_engine::{Device, Network, Tensor, TensorData};
+use bimt_layout::{
+    Axis, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, ParamSpec, Placement,
+};
+use burn::tensor::{Distribution, activation};
 use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 use serde::{Deserialize, Serialize};
@@ -47,16 +73,38 @@ pub struct Architecture {
 }
 
 /// What a layer is for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Role {
-    /// Holds data columns.
+    /// Holds data columns, one per neuron.
     Input,
     /// Computed from its incoming edges.
     #[default]
     Hidden,
     /// Computed, and compared with targets.
     Output,
+    /// An input of token ids (`"role": "input", "tokens": V` in the file): it holds one id in
+    /// `0..vocabulary` per position (its `size` counts the positions, the data columns it
+    /// takes) and has no neurons; an `embedding` edge reads it.
+    Tokens {
+        /// How many tokens there are.
+        vocabulary: usize,
+    },
+}
+
+impl Role {
+    /// Whether the layer holds data: numbers or token ids.
+    pub fn is_input(self) -> bool {
+        matches!(self, Role::Input | Role::Tokens { .. })
+    }
+
+    /// The role's name in the file (`input` for token layers too).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Input | Role::Tokens { .. } => "input",
+            Role::Hidden => "hidden",
+            Role::Output => "output",
+        }
+    }
 }
 
 /// A layer's nonlinearity, applied to the sum of its incoming edges.
@@ -112,32 +160,166 @@ pub enum PlacementSpec {
     Ring,
 }
 
-/// One neuron layer.
+/// One layer: neurons, or (a [`Role::Tokens`] layer) token ids.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "LayerFile", into = "LayerFile")]
 pub struct LayerSpec {
     /// Unique name.
     pub name: String,
-    /// Number of neurons.
+    /// Number of neurons; for a token layer, the number of token positions (`positions` in
+    /// the file), the data columns of ids it takes.
     pub size: usize,
-    /// `input`, `hidden` (default) or `output`.
-    #[serde(default)]
+    /// `input`, `hidden` (default) or `output`; an input with `tokens` is a token layer.
     pub role: Role,
-    /// Default: `silu` for hidden layers, `identity` for output layers (input layers hold
-    /// data and take none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Default: `silu` for hidden layers, `identity` for output layers and for a layer an
+    /// embedding feeds (input layers hold data and take none).
     pub activation: Option<Activation>,
     /// `line` (default), `grid` or `ring`. Line layers at one depth share the line, side by
     /// side.
-    #[serde(default)]
     pub placement: PlacementSpec,
     /// Position along the stacking axis, in layer gaps; default: the longest path from an
-    /// input layer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// input layer (a layer an embedding feeds is where the data enters: depth 0).
     pub depth: Option<f64>,
     /// Its neurons never move (image pixels).
-    #[serde(default)]
     pub fixed: bool,
+}
+
+/// A layer as the file spells it: `size` for neurons, `tokens` and `positions` for ids.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LayerFile {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<usize>,
+    #[serde(default)]
+    role: FileRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tokens: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    positions: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    activation: Option<Activation>,
+    #[serde(default)]
+    placement: PlacementSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    depth: Option<f64>,
+    #[serde(default)]
+    fixed: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum FileRole {
+    Input,
+    #[default]
+    Hidden,
+    Output,
+}
+
+impl TryFrom<LayerFile> for LayerSpec {
+    type Error = String;
+
+    fn try_from(f: LayerFile) -> Result<Self, String> {
+        let what = format!("layer '{}'", f.name);
+        let role = match (f.tokens, f.role) {
+            (None, FileRole::Input) => Role::Input,
+            (None, FileRole::Hidden) => Role::Hidden,
+            (None, FileRole::Output) => Role::Output,
+            (Some(0), _) => {
+                return Err(format!(
+                    "{what}: \"tokens\": 0; expected a vocabulary of at least 1 token"
+                ));
+            }
+            (Some(vocabulary), FileRole::Input) => Role::Tokens { vocabulary },
+            (Some(_), role) => {
+                return Err(format!(
+                    "{what}: \"tokens\" makes a layer of token ids, which is an input; expected \
+                     \"role\": \"input\", found \"{}\"",
+                    serde_name(role)
+                ));
+            }
+        };
+        let size = match (role, f.size, f.positions) {
+            (Role::Tokens { .. }, Some(size), _) => {
+                return Err(format!(
+                    "{what}: a token layer has no neurons, so no \"size\" (found {size}); \
+                     \"positions\" counts its ids per row, and the layer its embedding feeds \
+                     has the neurons"
+                ));
+            }
+            (Role::Tokens { .. }, None, Some(0)) => {
+                return Err(format!(
+                    "{what}: \"positions\": 0; expected 1 or more token positions"
+                ));
+            }
+            (Role::Tokens { .. }, None, positions) => positions.unwrap_or(1),
+            (_, _, Some(_)) => {
+                return Err(format!(
+                    "{what}: \"positions\" counts the ids of a token layer; expected \
+                     \"tokens\": V beside it (a layer of numbers has a \"size\")"
+                ));
+            }
+            (_, Some(size), None) => size,
+            (_, None, None) => {
+                return Err(format!(
+                    "{what} has no \"size\"; expected its number of neurons"
+                ));
+            }
+        };
+        if matches!(role, Role::Tokens { .. }) {
+            let neuron_fields = [
+                ("activation", f.activation.is_some()),
+                ("placement", f.placement != PlacementSpec::Line),
+                ("depth", f.depth.is_some()),
+                ("fixed", f.fixed),
+            ];
+            if let Some((field, _)) = neuron_fields.iter().find(|(_, given)| *given) {
+                return Err(format!(
+                    "{what}: a token layer holds ids, not neurons, and takes no \"{field}\"; \
+                     give it to the layer its embedding feeds"
+                ));
+            }
+        }
+        Ok(LayerSpec {
+            name: f.name,
+            size,
+            role,
+            activation: f.activation,
+            placement: f.placement,
+            depth: f.depth,
+            fixed: f.fixed,
+        })
+    }
+}
+
+impl From<LayerSpec> for LayerFile {
+    fn from(l: LayerSpec) -> Self {
+        let (role, size, tokens, positions) = match l.role {
+            Role::Input => (FileRole::Input, Some(l.size), None, None),
+            Role::Hidden => (FileRole::Hidden, Some(l.size), None, None),
+            Role::Output => (FileRole::Output, Some(l.size), None, None),
+            Role::Tokens { vocabulary } => (FileRole::Input, None, Some(vocabulary), Some(l.size)),
+        };
+        LayerFile {
+            name: l.name,
+            size,
+            role,
+            tokens,
+            positions,
+            activation: l.activation,
+            placement: l.placement,
+            depth: l.depth,
+            fixed: l.fixed,
+        }
+    }
+}
+
+/// The name serde gives a unit variant.
+fn serde_name<T: Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
 }
 
 /// What an edge does.
@@ -149,6 +331,20 @@ pub enum EdgeKind {
     Linear,
     /// The source's values, unchanged (a residual skip).
     Identity,
+    /// From a token layer: each id's row of a learned table `[vocabulary, size(to)]`, one
+    /// column per neuron of the target (which moves with it); no bias.
+    Embedding,
+}
+
+impl EdgeKind {
+    /// The kind's name in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            EdgeKind::Linear => "linear",
+            EdgeKind::Identity => "identity",
+            EdgeKind::Embedding => "embedding",
+        }
+    }
 }
 
 /// One edge.
@@ -159,7 +355,7 @@ pub struct EdgeSpec {
     pub from: String,
     /// Target layer.
     pub to: String,
-    /// `linear` (default) or `identity`.
+    /// `linear` (default), `identity` or `embedding`.
     #[serde(default)]
     pub kind: EdgeKind,
     /// Whether a linear edge has a bias (default true).
@@ -192,6 +388,25 @@ enum Edge {
     Identity {
         from: usize,
     },
+    /// The token table's rows of the ids in layer `from`.
+    Embedding {
+        from: usize,
+    },
+}
+
+/// The token input of an architecture: its layer, the layer its embedding feeds, the table.
+#[derive(Clone, Copy, Debug)]
+struct TokenInput {
+    /// The token layer (architecture index).
+    layer: usize,
+    /// The table `[vocabulary, size(embedded)]`.
+    table: ParamId,
+    vocabulary: usize,
+    positions: usize,
+    /// Whether an edge other than a linear one reads the embedded layer, so that its values
+    /// are needed as such (otherwise each linear edge takes the ids through the table and its
+    /// weight in one product, [`bimt_kernels::token_product`]).
+    values_needed: bool,
 }
 
 /// A network built from an [`Architecture`].
@@ -207,6 +422,9 @@ pub struct Graph {
     /// Input layers: `(layer, first data column)`.
     inputs: Vec<(usize, usize)>,
     outputs: Vec<usize>,
+    /// The architecture index of each layout layer (token layers have none).
+    arch_of: Vec<usize>,
+    tokens: Option<TokenInput>,
 }
 
 /// The layout error of `file`, or of the architecture itself.
@@ -251,6 +469,7 @@ impl Graph {
                 l + 1
             )));
         }
+        let is_tokens = |l: usize| matches!(arch.layers[l].role, Role::Tokens { .. });
         let mut dag = DiGraph::<usize, ()>::new();
         let nodes: Vec<_> = (0..arch.layers.len()).map(|i| dag.add_node(i)).collect();
         let mut ends: Vec<(usize, usize)> = Vec::with_capacity(arch.edges.len());
@@ -263,27 +482,51 @@ impl Graph {
                 let why = match edge.kind {
                     EdgeKind::Linear => "two parallel weight matrices add up to one",
                     EdgeKind::Identity => "they would add the source twice",
+                    EdgeKind::Embedding => "two tables of one token layer add up to one",
                 };
                 return Err(invalid(format!(
                     "edges {} and {} are both {} edges {} -> {}: {why}; declare the edge once",
                     first + 1,
                     e + 1,
-                    match edge.kind {
-                        EdgeKind::Linear => "linear",
-                        EdgeKind::Identity => "identity",
-                    },
+                    edge.kind.name(),
                     edge.from,
                     edge.to
                 )));
             }
-            if arch.layers[to].role == Role::Input {
+            if arch.layers[to].role.is_input() {
                 return Err(invalid(format!(
                     "{what}: '{}' is an input layer, which holds data and takes no edges",
                     edge.to
                 )));
             }
-            if edge.kind == EdgeKind::Identity && edge.bias == Some(true) {
-                return Err(invalid(format!("{what}: an identity edge has no bias")));
+            if edge.kind == EdgeKind::Embedding && !is_tokens(from) {
+                return Err(invalid(format!(
+                    "{what}: an embedding edge reads token ids; expected a token layer \
+                     (\"role\": \"input\", \"tokens\": V), found '{}', {} {} layer of {} \
+                     neurons",
+                    edge.from,
+                    if arch.layers[from].role == Role::Input {
+                        "an"
+                    } else {
+                        "a"
+                    },
+                    arch.layers[from].role.name(),
+                    arch.layers[from].size
+                )));
+            }
+            if is_tokens(from) && edge.kind != EdgeKind::Embedding {
+                return Err(invalid(format!(
+                    "{what}: '{}' holds token ids, which only an embedding edge (\"kind\": \
+                     \"embedding\") reads; found a {} edge",
+                    edge.from,
+                    edge.kind.name()
+                )));
+            }
+            if edge.kind != EdgeKind::Linear && edge.bias == Some(true) {
+                return Err(invalid(format!(
+                    "{what}: an {} edge has no bias",
+                    edge.kind.name()
+                )));
             }
             dag.add_edge(nodes[from], nodes[to], ());
             ends.push((from, to));
@@ -299,25 +542,30 @@ impl Graph {
             .map(|n| dag[n])
             .collect();
         for role in [Role::Input, Role::Output] {
-            if !arch.layers.iter().any(|l| l.role == role) {
-                return Err(invalid(format!(
-                    "no layer has role \"{}\"",
-                    if role == Role::Input {
-                        "input"
-                    } else {
-                        "output"
-                    }
-                )));
+            if !arch
+                .layers
+                .iter()
+                .any(|l| l.role == role || (role == Role::Input && l.role.is_input()))
+            {
+                return Err(invalid(format!("no layer has role \"{}\"", role.name())));
             }
         }
-        // Depth: the longest path from an input layer, unless given. A given depth is 0 or
-        // more for an input layer, above 0 for the others, and every layer sits above the
-        // layers that feed it (which the default depths do by construction).
+        let token_input = token_input(arch, &ends)?;
+        let embedded = token_input.map(|(_, e)| e);
+        // Depth: the longest path from an input layer, unless given (a token layer has no
+        // depth; the layer its embedding feeds is where the data enters, at depth 0 unless
+        // given). A given depth is 0 or more for an input layer or an embedded one, above 0
+        // for the others, and every layer sits above the layers that feed it (which the
+        // default depths do by construction).
         let mut depth = vec![0.0f64; arch.layers.len()];
         for &l in &order {
             let spec = &arch.layers[l];
+            if is_tokens(l) {
+                depth[l] = -1.0;
+                continue;
+            }
             if let Some(d) = spec.depth {
-                let (fits, expected) = if spec.role == Role::Input {
+                let (fits, expected) = if spec.role == Role::Input || Some(l) == embedded {
                     (d >= 0.0, "0 or more")
                 } else {
                     (d > 0.0, "a number above 0, where the input layers sit")
@@ -338,7 +586,7 @@ impl Graph {
                 .fold(0.0, f64::max);
         }
         for (e, &(from, to)) in ends.iter().enumerate() {
-            if depth[to] <= depth[from] {
+            if !is_tokens(from) && depth[to] <= depth[from] {
                 return Err(invalid(format!(
                     "edge {} ({} -> {}): layer '{}' is at depth {}, not above layer '{}' at \
                      depth {}; a layer sits above every layer that feeds it",
@@ -353,13 +601,20 @@ impl Graph {
             }
         }
         let mut b = LayoutBuilder::new();
-        let mut ids = Vec::with_capacity(arch.layers.len());
+        let mut ids: Vec<Option<LayerId>> = Vec::with_capacity(arch.layers.len());
+        let mut arch_of = Vec::new();
         for (l, spec) in arch.layers.iter().enumerate() {
+            if is_tokens(l) {
+                ids.push(None);
+                continue;
+            }
             // Line layers that share a depth share the line, side by side in declaration
             // order, each on a part as wide as its share of the neurons.
             let beside: Vec<usize> = (0..arch.layers.len())
                 .filter(|&m| {
-                    depth[m] == depth[l] && arch.layers[m].placement == PlacementSpec::Line
+                    !is_tokens(m)
+                        && depth[m] == depth[l]
+                        && arch.layers[m].placement == PlacementSpec::Line
                 })
                 .collect();
             let placement = if spec.placement == PlacementSpec::Line && beside.len() > 1 {
@@ -376,59 +631,115 @@ impl Graph {
             } else {
                 placement(spec)
             };
-            ids.push(b.layer(&spec.name, spec.size, placement, depth[l]));
+            ids.push(Some(b.layer(&spec.name, spec.size, placement, depth[l])));
+            arch_of.push(l);
         }
+        let positions = token_input.map_or(1, |(t, _)| arch.layers[t].size);
         let mut incoming: Vec<Vec<(usize, EdgeKind, Option<bimt_layout::ConnectionId>)>> =
             vec![Vec::new(); arch.layers.len()];
         for (edge, &(from, to)) in arch.edges.iter().zip(&ends) {
-            let connection = match edge.kind {
-                EdgeKind::Linear => Some(b.linear(ids[from], ids[to], edge.bias.unwrap_or(true))),
-                EdgeKind::Identity => {
-                    b.identity(ids[from], ids[to]);
+            let connection = match (edge.kind, ids[from], ids[to]) {
+                (EdgeKind::Linear, Some(a), Some(z)) => {
+                    // The positions of a token input share the embedded layer's neurons: a
+                    // linear edge leaving it has a row per position and neuron.
+                    let fold = if Some(from) == embedded { positions } else { 1 };
+                    Some(b.folded_linear(a, z, fold, 1, edge.bias.unwrap_or(true)))
+                }
+                (EdgeKind::Identity, Some(a), Some(z)) => {
+                    b.identity(a, z);
                     None
                 }
+                _ => None,
             };
             incoming[to].push((from, edge.kind, connection));
         }
+        // After every connection's parameters, as the built-in token MLP orders them.
+        let table = token_input.map(|(t, e)| {
+            let Role::Tokens { vocabulary } = arch.layers[t].role else {
+                unreachable!("token_input returns a token layer")
+            };
+            b.param(ParamSpec {
+                name: format!(
+                    "{} -> {} embedding",
+                    arch.layers[t].name, arch.layers[e].name
+                ),
+                shape: [vocabulary, arch.layers[e].size],
+                init_bound: 0.0,
+                init_normal: Some(1.0),
+                penalised_like_bias: true,
+            })
+        });
+        let table_axis = |l: usize| -> Vec<Axis> {
+            match table {
+                Some(param) if Some(l) == embedded => vec![Axis {
+                    param,
+                    axis: 1,
+                    fold: 1,
+                }],
+                _ => Vec::new(),
+            }
+        };
+        let grouped = |l: usize| {
+            arch.groups
+                .iter()
+                .any(|g| g.layers.iter().any(|n| *n == arch.layers[l].name))
+        };
         for (l, spec) in arch.layers.iter().enumerate() {
-            if spec.fixed {
+            let Some(id) = ids[l] else { continue };
+            // The embedded layer's domain moves the table's columns; in a declared group,
+            // that group's does.
+            if spec.fixed || (Some(l) == embedded && !grouped(l)) {
                 b.domain(Domain {
                     name: spec.name.clone(),
-                    layers: vec![ids[l]],
+                    layers: vec![id],
                     block: None,
-                    fixed: true,
-                    extra_axes: Vec::new(),
+                    fixed: spec.fixed,
+                    extra_axes: table_axis(l),
                 });
             }
         }
         for group in &arch.groups {
             let what = format!("group '{}'", group.name);
-            let layers = group
+            let members = group
                 .layers
                 .iter()
-                .map(|name| index(name, &what).map(|l| ids[l]))
-                .collect::<Result<Vec<LayerId>, _>>()?;
+                .map(|name| index(name, &what))
+                .collect::<Result<Vec<usize>, _>>()?;
+            if let Some(&t) = members.iter().find(|&&l| is_tokens(l)) {
+                return Err(invalid(format!(
+                    "{what}: '{}' is a token layer, which has no neurons to couple; expected \
+                     layers of neurons",
+                    arch.layers[t].name
+                )));
+            }
             b.domain(Domain {
                 name: group.name.clone(),
-                layers,
+                layers: members.iter().filter_map(|&l| ids[l]).collect(),
                 block: group.block,
                 fixed: false,
-                extra_axes: Vec::new(),
+                extra_axes: members.iter().flat_map(|&l| table_axis(l)).collect(),
             });
         }
         let mut inputs = Vec::new();
         let mut column = 0;
         for (l, spec) in arch.layers.iter().enumerate() {
-            match spec.role {
-                Role::Input => {
-                    b.input(ids[l]);
+            match (spec.role, ids[l]) {
+                (Role::Input, Some(id)) => {
+                    b.input(id);
                     inputs.push((l, column));
                     column += spec.size;
                 }
-                Role::Output => {
-                    b.output(ids[l]);
+                (Role::Tokens { .. }, _) => {
+                    if let Some(e) = embedded.and_then(|e| ids[e]) {
+                        b.input(e);
+                    }
+                    inputs.push((l, column));
+                    column += spec.size;
                 }
-                Role::Hidden => {}
+                (Role::Output, Some(id)) => {
+                    b.output(id);
+                }
+                _ => {}
             }
         }
         let layout = b.build()?;
@@ -446,6 +757,7 @@ impl Graph {
                                 bias: c.bias,
                             }
                         }
+                        (EdgeKind::Embedding, _) => Edge::Embedding { from },
                         _ => Edge::Identity { from },
                     })
                     .collect()
@@ -454,15 +766,31 @@ impl Graph {
         let activations = arch
             .layers
             .iter()
-            .map(|spec| match (spec.activation, spec.role) {
+            .enumerate()
+            .map(|(l, spec)| match (spec.activation, spec.role) {
                 (Some(a), Role::Hidden | Role::Output) => a,
-                (_, Role::Hidden) => Activation::Silu,
+                (None, Role::Hidden) if Some(l) != embedded => Activation::Silu,
                 _ => Activation::Identity,
             })
             .collect();
         let outputs = (0..arch.layers.len())
             .filter(|&l| arch.layers[l].role == Role::Output)
             .collect();
+        let tokens =
+            token_input.zip(table).map(|((layer, embedded), table)| {
+                let Role::Tokens { vocabulary } = arch.layers[layer].role else {
+                    unreachable!("token_input returns a token layer")
+                };
+                TokenInput {
+                    layer,
+                    table,
+                    vocabulary,
+                    positions,
+                    values_needed: arch.edges.iter().zip(&ends).any(|(edge, &(from, _))| {
+                        from == embedded && edge.kind != EdgeKind::Linear
+                    }),
+                }
+            });
         Ok(Self {
             layout,
             architecture: arch.clone(),
@@ -471,6 +799,8 @@ impl Graph {
             activations,
             inputs,
             outputs,
+            arch_of,
+            tokens,
         })
     }
 
@@ -479,8 +809,23 @@ impl Graph {
         &self.architecture
     }
 
-    /// Every layer's values (after its activation), by layer index; `x` in storage order.
+    /// The token table `[vocabulary, size]` of a token input, whose columns are the neurons
+    /// of the layer its embedding feeds (in storage order); `None` for an input of numbers.
+    pub fn token_embedding(&self) -> Option<ParamId> {
+        self.tokens.map(|t| t.table)
+    }
+
+    /// Every layer's values (after its activation), by layer index; `x` in storage order (for
+    /// a token input, `[rows, positions]` token ids). A token layer's values are its ids; the
+    /// layer its embedding feeds holds every position's table row, concatenated.
     pub fn forward_layers(&self, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Option<Tensor<2>>> {
+        self.evaluate(params, x, true)
+    }
+
+    /// [`forward_layers`](Self::forward_layers); with `all` false the layer a token
+    /// embedding feeds is left out where only linear edges read it (they take the ids
+    /// straight through the table and their weight).
+    fn evaluate(&self, params: &[Tensor<2>], x: Tensor<2>, all: bool) -> Vec<Option<Tensor<2>>> {
         let mut values: Vec<Option<Tensor<2>>> = vec![None; self.incoming.len()];
         let single_input = self.inputs.len() == 1;
         for &(l, column) in &self.inputs {
@@ -492,34 +837,165 @@ impl Graph {
             });
         }
         for &l in &self.order {
-            if values[l].is_some() {
+            if self.architecture.layers[l].role.is_input() {
                 continue;
             }
             let mut sum: Option<Tensor<2>> = None;
             for edge in &self.incoming[l] {
                 let term = match *edge {
                     Edge::Linear { from, weight, bias } => {
-                        let h = values[from].clone().expect("sources come first");
-                        let y = bimt_kernels::matmul(h, params[weight].clone());
+                        let y = match (&values[from], self.tokens) {
+                            (Some(h), _) => bimt_kernels::matmul(h.clone(), params[weight].clone()),
+                            (None, Some(t)) => bimt_kernels::token_product(
+                                params[t.table].clone(),
+                                params[weight].clone(),
+                                values[t.layer].clone().expect("the ids are an input"),
+                            ),
+                            (None, None) => unreachable!("sources come first"),
+                        };
                         match bias {
                             Some(b) => bimt_kernels::add_bias(y, params[b].clone()),
                             None => y,
                         }
                     }
                     Edge::Identity { from } => values[from].clone().expect("sources come first"),
+                    Edge::Embedding { from } => {
+                        let t = self.tokens.expect("an embedding edge has a token input");
+                        if !(all || t.values_needed) {
+                            break;
+                        }
+                        let ids = values[from].clone().expect("the ids are an input");
+                        bimt_kernels::token_rows(params[t.table].clone(), ids)
+                    }
                 };
                 sum = Some(match sum {
                     Some(s) => s + term,
                     None => term,
                 });
             }
-            let sum = sum.expect("every non-input layer has an incoming edge");
-            values[l] = Some(self.activations[l].apply(sum));
+            values[l] = sum.map(|sum| self.activations[l].apply(sum));
         }
         values
     }
 }
 
+/// The token layer and the layer its embedding feeds, checked: one token layer, no input of
+/// numbers beside it, one embedding edge from it, into a hidden layer that no other edge
+/// feeds and that passes its positions on through linear edges only.
+fn token_input(
+    arch: &Architecture,
+    ends: &[(usize, usize)],
+) -> Result<Option<(usize, usize)>, LayoutError> {
+    let layers = &arch.layers;
+    let token_layers: Vec<usize> = (0..layers.len())
+        .filter(|&l| matches!(layers[l].role, Role::Tokens { .. }))
+        .collect();
+    let Some(&t) = token_layers.first() else {
+        if let Some(e) = arch
+            .edges
+            .iter()
+            .position(|e| e.kind == EdgeKind::Embedding)
+        {
+            // Caught per edge already; kept for an architecture built in Rust.
+            return Err(invalid(format!(
+                "edge {} ({} -> {}): an embedding edge reads token ids, and no layer holds them",
+                e + 1,
+                arch.edges[e].from,
+                arch.edges[e].to
+            )));
+        }
+        return Ok(None);
+    };
+    let name = |l: usize| layers[l].name.as_str();
+    if let Some(&u) = token_layers.get(1) {
+        return Err(invalid(format!(
+            "layers '{}' and '{}' both hold token ids; an architecture takes one token layer \
+             for now (positions of one token layer share its table: \"positions\": 2)",
+            name(t),
+            name(u)
+        )));
+    }
+    if let Some(x) = (0..layers.len()).find(|&l| layers[l].role == Role::Input) {
+        return Err(invalid(format!(
+            "layer '{}' is an input of numbers beside the token layer '{}'; an architecture of \
+             token ids takes no other input for now",
+            name(x),
+            name(t)
+        )));
+    }
+    let embeddings: Vec<usize> = (0..ends.len()).filter(|&e| ends[e].0 == t).collect();
+    let e = match embeddings[..] {
+        [] => {
+            return Err(invalid(format!(
+                "token layer '{}' feeds no edge; expected one embedding edge (\"kind\": \
+                 \"embedding\") to the layer that holds its vectors",
+                name(t)
+            )));
+        }
+        [e] => e,
+        [first, second, ..] => {
+            return Err(invalid(format!(
+                "token layer '{}' feeds {} embedding edges (edges {} and {}); expected one: a \
+                 token layer has one table",
+                name(t),
+                embeddings.len(),
+                first + 1,
+                second + 1
+            )));
+        }
+    };
+    let target = ends[e].1;
+    let what = format!("edge {} ({} -> {})", e + 1, name(t), name(target));
+    if layers[target].role != Role::Hidden {
+        return Err(invalid(format!(
+            "{what}: an embedding feeds a hidden layer; found '{}', an {} layer",
+            name(target),
+            layers[target].role.name()
+        )));
+    }
+    if let Some(a) = layers[target]
+        .activation
+        .filter(|&a| a != Activation::Identity)
+    {
+        return Err(invalid(format!(
+            "layer '{}' holds the rows of the embedding table, which take no activation; \
+             expected none or \"identity\", found \"{}\"",
+            name(target),
+            a.name()
+        )));
+    }
+    if let Some(other) = (0..ends.len()).find(|&f| f != e && ends[f].1 == target) {
+        return Err(invalid(format!(
+            "layer '{}' is fed by the embedding {what} and by edge {} ({} -> {}); a layer an \
+             embedding feeds takes no other edge",
+            name(target),
+            other + 1,
+            name(ends[other].0),
+            name(target)
+        )));
+    }
+    let positions = layers[t].size;
+    if positions > 1
+        && let Some(f) =
+            (0..ends.len()).find(|&f| ends[f].0 == target && arch.edges[f].kind != EdgeKind::Linear)
+    {
+        let to = ends[f].1;
+        return Err(invalid(format!(
+            "edge {} ({} -> {}): '{}' holds {positions} token positions of {} values each, \
+             which an {} edge cannot pass to the {} neurons of '{}'; expected a linear edge \
+             (its weight has a row per position and neuron)",
+            f + 1,
+            name(target),
+            name(to),
+            name(target),
+            layers[target].size,
+            arch.edges[f].kind.name(),
+            layers[to].size,
+            name(to)
+        )));
+    }
+    Ok(Some((t, target)))
+}
 fn placement(spec: &LayerSpec) -> Placement {
     match spec.placement {
         PlacementSpec::Line => Placement::Line,
@@ -547,7 +1023,7 @@ impl Network for Graph {
     }
 
     fn forward(&self, params: &[Tensor<2>], x: Tensor<2>) -> Tensor<2> {
-        let mut values = self.forward_layers(params, x);
+        let mut values = self.evaluate(params, x, false);
         let mut outputs: Vec<Tensor<2>> = self
             .outputs
             .iter()
@@ -565,6 +1041,27 @@ impl Network for Graph {
     }
 
     fn layer_activation(&self, layer: LayerId) -> String {
-        self.activations[layer.index()].name().into()
+        self.activations[self.arch_of[layer.index()]].name().into()
+    }
+
+    fn token_embedding(&self) -> Option<ParamId> {
+        Graph::token_embedding(self)
+    }
+
+    fn example_input(&self, device: &Device) -> Tensor<2> {
+        match self.tokens {
+            // Token ids: a spread of the vocabulary at every position, in a few rows.
+            Some(t) => {
+                let ids: Vec<f32> = (0..8 * t.positions)
+                    .map(|i| ((i * 7 + 3) % t.vocabulary) as f32)
+                    .collect();
+                Tensor::from_data(TensorData::new(ids, [8, t.positions]), device)
+            }
+            None => {
+                let layout = &self.layout;
+                let width = layout.inputs().iter().map(|&l| layout.layer(l).size).sum();
+                Tensor::random([8, width], Distribution::Uniform(-1.0, 1.0), device)
+            }
+        }
     }
 }

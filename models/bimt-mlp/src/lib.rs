@@ -243,8 +243,8 @@ impl Mlp {
         let mut h = x;
         for (i, &(w, b)) in self.weights.iter().enumerate() {
             let product = match self.embedding {
-                Some((embedding, tokens)) if i == 0 => {
-                    embed_and_multiply(&params[embedding], &params[w], h, tokens)
+                Some((embedding, _)) if i == 0 => {
+                    bimt_kernels::token_product(params[embedding].clone(), params[w].clone(), h)
                 }
                 _ => bimt_kernels::matmul(h, params[w].clone()),
             };
@@ -256,38 +256,6 @@ impl Mlp {
             outs.push(h.clone());
         }
         outs
-    }
-}
-
-/// `[rows, tokens]` token ids through the embedding `[vocabulary, d]` and the first weight
-/// layer `[tokens·d, width]`: the ids' embeddings, concatenated, times the weight.
-///
-/// With fewer tokens in the vocabulary than rows, the weight's block of each token position is
-/// multiplied into the embedding first and the ids pick rows of that `[vocabulary, width]`
-/// table: the same function with `vocabulary` instead of `rows` in the products (modular
-/// addition: 59 against 2,785), up to the order of float sums.
-fn embed_and_multiply(
-    embedding: &Tensor<2>,
-    weight: &Tensor<2>,
-    ids: Tensor<2>,
-    tokens: usize,
-) -> Tensor<2> {
-    let [rows, _] = ids.dims();
-    let [vocabulary, d] = embedding.dims();
-    if vocabulary < rows {
-        let tables = (0..tokens)
-            .map(|t| bimt_kernels::matmul(embedding.clone(), weight.clone().narrow(0, t * d, d)))
-            .collect();
-        bimt_kernels::token_sum(Tensor::cat(tables, 0), ids)
-    } else {
-        let ids = ids.int();
-        let parts = (0..tokens)
-            .map(|t| {
-                let column = ids.clone().narrow(1, t, 1).reshape([rows]);
-                embedding.clone().select(0, column)
-            })
-            .collect();
-        bimt_kernels::matmul(Tensor::cat(parts, 1), weight.clone())
     }
 }
 
@@ -330,50 +298,5 @@ impl Network for Mlp {
         self.layout
             .is_last(connection)
             .then(|| "identity".to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Both orders of [`embed_and_multiply`] compute the same product.
-    #[test]
-    fn table_lookup_equals_embedding_then_product() {
-        let device = Device::flex();
-        let (vocabulary, d, width) = (7, 3, 5);
-        let embedding = Tensor::random([vocabulary, d], Distribution::Uniform(-1.0, 1.0), &device);
-        let weight = Tensor::random([2 * d, width], Distribution::Uniform(-1.0, 1.0), &device);
-        let values = |rows: usize| -> Vec<f32> {
-            (0..2 * rows)
-                .map(|i| ((i * 5 + 1) % vocabulary) as f32)
-                .collect()
-        };
-        for rows in [3, 20] {
-            let ids = Tensor::<2>::from_data(TensorData::new(values(rows), [rows, 2]), &device);
-            let got = embed_and_multiply(&embedding, &weight, ids.clone(), 2)
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
-            let e = embedding.clone().into_data().try_to_vec::<f32>().unwrap();
-            let w = weight.clone().into_data().try_to_vec::<f32>().unwrap();
-            let ids = values(rows);
-            for r in 0..rows {
-                for j in 0..width {
-                    let want: f32 = (0..2)
-                        .flat_map(|t| {
-                            let token = ids[2 * r + t] as usize;
-                            (0..d).map(move |k| (token, t * d + k, k))
-                        })
-                        .map(|(token, row, k)| e[token * d + k] * w[row * width + j])
-                        .sum();
-                    let g = got[r * width + j];
-                    assert!(
-                        (g - want).abs() < 1e-5,
-                        "rows {rows}, ({r}, {j}): {g} vs {want}"
-                    );
-                }
-            }
-        }
     }
 }
