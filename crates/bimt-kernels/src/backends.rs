@@ -385,37 +385,17 @@ fn add_bias_typed<B: Host, T: HostReal>(x: FloatTensor<B>, bias: FloatTensor<B>)
 }
 
 /// SiLU of `x + bias`, tracked: `(z·σ(z), z, σ(z))` for `z = x + bias`, with `z` written into
-/// `x`'s own values where nothing else holds them, in one pass; else `z` in new values and the
-/// SiLU of it.
+/// `x`'s own values where nothing else holds them (see [`add_bias_typed`]).
 fn bias_silu_forward_keep_typed<B: Host, T: HostReal>(
     x: FloatTensor<B>,
     bias: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let shape = x.shape();
-    let (rows, cols) = matrix(&shape, "a bias sum");
-    let bias_shape = bias.shape();
-    assert!(
-        matrix(&bias_shape, "a bias") == (1, cols),
-        "bimt-kernels: a bias of shape {bias_shape:?} added to rows of {cols} columns"
-    );
-    let bias = B::contiguous(cast::<B>(bias, x.dtype()));
-    let mut x = B::contiguous(x);
-    if cols > 0
-        && let Some(values) = T::slice_mut::<B>(&mut x)
-    {
-        debug_assert_eq!(values.len(), rows * cols);
-        let (y, sigma) = host::bias_silu_forward_keep(values, T::slice::<B>(&bias));
-        return (
-            T::tensor::<B>(y, shape.clone()),
-            x,
-            T::tensor::<B>(sigma, shape),
-        );
-    }
-    let z = host::add_bias(T::slice::<B>(&x), T::slice::<B>(&bias));
-    let (y, sigma) = host::silu_forward_keep(&z);
+    let z = add_bias_typed::<B, T>(x, bias);
+    let (y, sigma) = host::silu_forward_keep(T::slice::<B>(&z));
     (
         T::tensor::<B>(y, shape.clone()),
-        T::tensor::<B>(z, shape.clone()),
+        z,
         T::tensor::<B>(sigma, shape),
     )
 }

@@ -410,28 +410,6 @@ multiversion! {
 }
 
 multiversion! {
-    /// SiLU of a biased product, tracked: `z = x + bias` row by row, written back into `x`
-    /// (what the backward pass reads), and `z·σ(z)` and `σ(z)`. The same values as
-    /// [`add_bias_in_place`] then [`silu_forward_keep`], in one call.
-    fn bias_silu_forward_keep<T>(x: &mut [T], bias: &[T]) -> (Vec<T>, Vec<T>) {
-        // The bias row by row, then the SiLU over the whole buffer at once: a SiLU row by row
-        // leaves each row's last `cols mod lanes` values to scalar code, which on 50-wide
-        // rows took more time than a second pass over them.
-        if !bias.is_empty() {
-            for row in x.chunks_exact_mut(bias.len()) {
-                for (v, &b) in row.iter_mut().zip(bias) {
-                    *v = *v + b;
-                }
-            }
-        }
-        map2(x, |z| {
-            let (sigma, _) = sigmoid_parts::<T, FMA>(z);
-            (if sigma == T::ZERO { T::ZERO } else { z * sigma }, sigma)
-        })
-    }
-}
-
-multiversion! {
     /// `g·(σ + x·σ(1−σ))`, the derivative of `x·σ(x)` times the incoming gradient, from the
     /// `σ(x)` the forward pass kept (no exp). At `x = ±∞` the second term is taken as its limit
     /// 0 (not `∞·0`).
