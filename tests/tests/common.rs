@@ -61,3 +61,41 @@ pub fn scramble_with<N: bimt_engine::Network>(
     let perms: Vec<(usize, &[usize])> = perms.iter().map(|(d, p)| (*d, &p[..])).collect();
     model.permute_round(&perms, moments).unwrap();
 }
+
+/// For ten random pairs per domain of `model`, the swapper's fast pair delta and its general
+/// delta both equal the difference of two full cost evaluations (under `reduction`, metric
+/// l1 with A = 2, y* = 0.3).
+pub fn assert_swap_deltas_are_exact<N: bimt_engine::Network>(
+    model: &Model<N>,
+    reduction: bimt_layout::Reduction,
+    rng: &mut ChaCha8Rng,
+) {
+    let layout = model.network.layout();
+    let cfg = bimt_layout::CostConfig {
+        reduction,
+        ..bimt_layout::CostConfig::default()
+    };
+    let metric = bimt_manifold::PaperMetric::l1(2.0, 0.3);
+    let distances = bimt_layout::Distances::new(layout, &metric, &cfg);
+    let swapper = bimt_swap::Swapper::new(layout, &distances);
+    let host = model.params.to_host();
+    for d in 0..layout.domains().len() {
+        let n = layout.domain_size(d);
+        for _ in 0..10 {
+            let (j, k) = (rng.random_range(0..n), rng.random_range(0..n));
+            let fast = swapper.swap_delta(d, &host, j, k);
+            let mut perm: Vec<usize> = (0..n).collect();
+            perm.swap(j, k);
+            let general = swapper.delta(d, &host, &|q| perm[q]);
+            let mut moved = host.clone();
+            bimt_swap::apply_host(layout, &layout.domain_axes(d), &mut moved, &perm);
+            let full = distances.cost(layout, &moved) - distances.cost(layout, &host);
+            let tol = 1e-4 * (1.0 + full.abs());
+            assert!(
+                (fast - full).abs() < tol && (general - full).abs() < tol,
+                "domain {}: fast {fast}, general {general}, full {full}",
+                layout.domains()[d].name
+            );
+        }
+    }
+}

@@ -4,11 +4,11 @@
 mod common;
 use bimt_engine::{Model, Network, PermuteError, Tensor, export_model};
 use bimt_graph::{Architecture, Graph};
-use bimt_layout::{CostConfig, Distances, LayoutBuilder, Placement};
+use bimt_layout::{CostConfig, Distances, LayoutBuilder, Placement, Reduction};
 use bimt_manifold::PaperMetric;
-use bimt_swap::{Swapper, apply_host};
+
 use common::*;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// The two-tower network: xa (4) and xb (3) each through a tower, summed into s, a
@@ -73,28 +73,7 @@ fn random_swaps_of_every_domain_keep_the_outputs() {
 #[test]
 fn the_fast_swap_delta_equals_two_full_costs() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let model = two_towers(1);
-    let layout = model.network.layout();
-    let distances = Distances::new(layout, &PaperMetric::l1(2.0, 0.3), &CostConfig::default());
-    let swapper = Swapper::new(layout, &distances);
-    let host = model.params.to_host();
-    for d in 0..layout.domains().len() {
-        let n = layout.domain_size(d);
-        for _ in 0..10 {
-            let (j, k) = (rng.random_range(0..n), rng.random_range(0..n));
-            let fast = swapper.swap_delta(d, &host, j, k);
-            let mut moved = host.clone();
-            let mut perm: Vec<usize> = (0..n).collect();
-            perm.swap(j, k);
-            apply_host(layout, &layout.domain_axes(d), &mut moved, &perm);
-            let full = distances.cost(layout, &moved) - distances.cost(layout, &host);
-            assert!(
-                (fast - full).abs() < 1e-4 * (1.0 + full.abs()),
-                "domain {}: {fast} vs {full}",
-                layout.domains()[d].name
-            );
-        }
-    }
+    assert_swap_deltas_are_exact(&two_towers(1), Reduction::Sum, &mut rng);
 }
 
 #[test]

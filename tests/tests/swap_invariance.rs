@@ -59,38 +59,7 @@ fn swap_delta_equals_difference_of_full_costs() {
         (vec![5, 5, 5, 5], 1, Reduction::Sum),
     ] {
         let model = Model::new(mlp(&widths, fold), rng.random(), &device).unwrap();
-        let layout = model.network.layout();
-        let cfg = CostConfig {
-            reduction,
-            ..CostConfig::default()
-        };
-        let distances = Distances::new(layout, &PaperMetric::l1(2.0, 0.3), &cfg);
-        let swapper = Swapper::new(layout, &distances);
-        let host = model.params.to_host();
-        for d in 0..layout.domains().len() {
-            let n = layout.domain_size(d);
-            for _ in 0..10 {
-                let (j, k) = (rng.random_range(0..n), rng.random_range(0..n));
-                let map = |q: usize| {
-                    if q == j {
-                        k
-                    } else if q == k {
-                        j
-                    } else {
-                        q
-                    }
-                };
-                let delta = swapper.delta(d, &host, &map);
-                let mut moved = host.clone();
-                let perm: Vec<usize> = (0..n).map(map).collect();
-                apply_host(layout, &layout.domain_axes(d), &mut moved, &perm);
-                let full = distances.cost(layout, &moved) - distances.cost(layout, &host);
-                assert!(
-                    (delta - full).abs() < 1e-4 * (1.0 + full.abs()),
-                    "domain {d}: {delta} vs {full}"
-                );
-            }
-        }
+        assert_swap_deltas_are_exact(&model, reduction, &mut rng);
     }
 }
 
