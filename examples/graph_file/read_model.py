@@ -13,6 +13,15 @@ storage order) reads token ids instead: DATA.csv has a header row and then one c
 position ("token_positions" of them), each an id. The input layer's value is the ids' table
 rows, concatenated (input index j*size + q holds token j's value at neuron q), and every
 connection leaving it has in_fold = token_positions.
+
+A sequence model ("sequence": T) reads its rows T at a time, each row one position of a
+sequence (a token model's row holds one id). Connections act on each position alone, except
+the one into an attention layer (a layer with "attention": {"heads", "causal"}): it is the
+packed Q, K, V projection (out_fold 3: output index o is part o // size, Q, K or V, at neuron
+o % size), and the layer's value at position t is, for each head h (neurons h*d .. (h+1)*d,
+d = size / heads), sum over s of softmax_s(q_t . k_s / sqrt(d)) v_s, with s <= t when causal.
+A layer's "learned_positions" row t is added to its sum (an input layer's: to its value) at
+position t, before its activation.
 """
 import csv
 import json
@@ -36,7 +45,33 @@ def input_values(model, layer, row):
     return [v for token in row for v in table[token]]
 
 
-def evaluate(model, row):
+def linear(c, source, size):
+    """weight . source + bias, per output index."""
+    bias = c["bias"] or [0.0] * len(c["weight"])
+    return [sum(w * v for w, v in zip(weights, source)) + b for weights, b in zip(c["weight"], bias)]
+
+
+def attend(qkv, size, heads, causal):
+    """Multi-head self-attention over positions, from each position's packed q, k, v."""
+    d = size // heads
+    out = [[0.0] * size for _ in qkv]
+    for h in range(heads):
+        part = lambda p, kind: qkv[p][kind * size + h * d: kind * size + (h + 1) * d]
+        for t in range(len(qkv)):
+            seen = range(t + 1) if causal else range(len(qkv))
+            q = part(t, 0)
+            scores = [sum(a * b for a, b in zip(q, part(s, 1))) / math.sqrt(d) for s in seen]
+            top = max(scores)
+            weights = [math.exp(x - top) for x in scores]
+            total = sum(weights)
+            for s, w in zip(seen, weights):
+                for i, v in enumerate(part(s, 2)):
+                    out[t][h * d + i] += w / total * v
+    return out
+
+
+def evaluate(model, rows):
+    """The outputs at every position of one sequence (one row for a model of single rows)."""
     layers = model["neuron_layers"]
     values = [None] * len(layers)
     incoming = [[c for c in model["connections"] if c["to"] == l] for l in range(len(layers))]
@@ -44,31 +79,47 @@ def evaluate(model, row):
     while pending:
         for l in pending:
             layer = layers[l]
+            size = layer["size"]
             if layer["role"] == "input":
-                values[l] = input_values(model, layer, row)
+                values[l] = [input_values(model, layer, row) for row in rows]
+                for t, table in enumerate(layer.get("learned_positions") or []):
+                    values[l][t] = [v + p for v, p in zip(values[l][t], table)]
             elif all(values[c["from"]] is not None for c in incoming[l]):
-                total = [0.0] * layer["size"]
-                for c in incoming[l]:
-                    source = values[c["from"]]
-                    if c.get("kind", "linear") == "identity":
-                        total = [t + s for t, s in zip(total, source)]
-                    else:
-                        bias = c["bias"] or [0.0] * layer["size"]
-                        total = [
-                            t + sum(w * s for w, s in zip(weights, source)) + b
-                            for t, weights, b in zip(total, c["weight"], bias)
-                        ]
-                values[l] = [ACTIVATIONS[layer["activation"]](t) for t in total]
+                if layer.get("attention"):
+                    (c,) = incoming[l]
+                    qkv = [linear(c, source, size) for source in values[c["from"]]]
+                    attention = layer["attention"]
+                    values[l] = attend(qkv, size, attention["heads"], attention["causal"])
+                    pending.remove(l)
+                    break
+                totals = []
+                for t in range(len(rows)):
+                    total = [0.0] * size
+                    for c in incoming[l]:
+                        source = values[c["from"]][t]
+                        if c.get("kind", "linear") == "identity":
+                            term = source
+                        else:
+                            term = linear(c, source, size)
+                        total = [a + b for a, b in zip(total, term)]
+                    if layer.get("learned_positions"):
+                        total = [a + b for a, b in zip(total, layer["learned_positions"][t])]
+                    totals.append(total)
+                activation = ACTIVATIONS[layer["activation"]]
+                values[l] = [[activation(v) for v in total] for total in totals]
             else:
                 continue
             pending.remove(l)
             break
-    out = [0.0] * len(model["output_features"])
-    for l, layer in enumerate(layers):
-        if layer["role"] == "output":
-            for q, f in enumerate(layer["features"]):
-                out[f] = values[l][q]
-    return out
+    outs = []
+    for t in range(len(rows)):
+        out = [0.0] * len(model["output_features"])
+        for l, layer in enumerate(layers):
+            if layer["role"] == "output":
+                for q, f in enumerate(layer["features"]):
+                    out[f] = values[l][t][q]
+        outs.append(out)
+    return outs
 
 
 def token_positions(model):
@@ -104,8 +155,13 @@ def main():
     names = model["output_names"] or [f"y{o + 1}" for o in range(outputs)]
     writer = csv.writer(sys.stdout)
     writer.writerow(names)
-    for row in rows(model, sys.argv[2]):
-        writer.writerow([repr(v) for v in evaluate(model, row)])
+    length = model.get("sequence") or 1
+    data = list(rows(model, sys.argv[2]))
+    if len(data) % length:
+        sys.exit(f"{sys.argv[2]}: {len(data)} rows, expected whole sequences of {length}")
+    for start in range(0, len(data), length):
+        for out in evaluate(model, data[start:start + length]):
+            writer.writerow([repr(v) for v in out])
 
 
 if __name__ == "__main__":

@@ -99,3 +99,50 @@ pub fn assert_swap_deltas_are_exact<N: bimt_engine::Network>(
         }
     }
 }
+
+/// The predictions of the independent reader `examples/graph_file/read_model.py` for `file`
+/// and the CSV text `csv` (one row per output row); `None`, with a note, where there is no
+/// `python3` (`.ci/run` installs one).
+pub fn read_with_python(file: &bimt_format::ModelFile, csv: &str) -> Option<Vec<Vec<f64>>> {
+    let dir = std::env::temp_dir().join(format!(
+        "bimt-read-model-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    bimt_format::write_json(&dir.join("model.json"), file).unwrap();
+    std::fs::write(dir.join("data.csv"), csv).unwrap();
+    let reader = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/graph_file/read_model.py");
+    let run = std::process::Command::new("python3")
+        .arg(reader)
+        .arg(dir.join("model.json"))
+        .arg(dir.join("data.csv"))
+        .output();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let run = match run {
+        Ok(run) => run,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("python3 not found: read_model.py was not checked");
+            return None;
+        }
+        Err(e) => panic!("python3 could not run read_model.py: {e}"),
+    };
+    assert!(
+        run.status.success(),
+        "read_model.py failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = String::from_utf8(run.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().map(str::to_string),
+        Some(file.output_names.join(",")),
+        "read_model.py's header"
+    );
+    Some(
+        lines
+            .map(|line| line.split(',').map(|c| c.parse().unwrap()).collect())
+            .collect(),
+    )
+}

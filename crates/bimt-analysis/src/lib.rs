@@ -326,10 +326,15 @@ pub fn connection_cost(model: &ModelFile) -> Option<f64> {
             };
         }
     }
-    if spec.bias_penalty
-        && let Some(embedding) = &model.token_embedding
-    {
-        let values = embedding.iter().flatten();
+    // The token table and the learned positional tables are charged like biases.
+    let tables = model.token_embedding.iter().chain(
+        model
+            .neuron_layers
+            .iter()
+            .filter_map(|l| l.learned_positions.as_ref()),
+    );
+    for table in tables.filter(|_| spec.bias_penalty) {
+        let values = table.iter().flatten();
         let s: f64 = values.clone().map(|e| e.abs() as f64 * spec.y_star).sum();
         total += if mean {
             s / values.count().max(1) as f64

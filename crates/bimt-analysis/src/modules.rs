@@ -152,6 +152,7 @@ mod tests {
             },
             token_embedding: None,
             token_positions: None,
+            sequence: None,
             format: 1,
         }
     }

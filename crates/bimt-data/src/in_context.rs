@@ -41,8 +41,10 @@ impl InContext {
     }
 }
 
-const SEQ_LEN: usize = 3;
-const TOKEN_DIM: usize = 2;
+/// Tokens per in-context sequence: two examples and the query.
+pub const SEQ_LEN: usize = 3;
+/// Numbers per in-context token.
+pub const TOKEN_DIM: usize = 2;
 
 /// Generates `n_sequences` in-context regression sequences (d = 1, n = 1).
 ///

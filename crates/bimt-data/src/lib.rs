@@ -35,7 +35,9 @@ pub use algorithmic::{Operation, algorithmic, is_even_permutation, permutations_
 pub use dataset::{Dataset, Split, Targets};
 pub use error::DataError;
 pub use formula::Formulas;
-pub use in_context::{InContext, in_context};
+pub use in_context::{
+    InContext, SEQ_LEN as IN_CONTEXT_SEQ_LEN, TOKEN_DIM as IN_CONTEXT_TOKEN_DIM, in_context,
+};
 pub use mnist::{
     IdxImages, MNIST_FILES, default_mnist_dir, load_mnist, read_idx_images, read_idx_labels,
 };

@@ -57,6 +57,11 @@ pub fn export_model<N: Network>(
                 role: Some(role),
                 activation: Some(model.network.layer_activation(l)),
                 features,
+                attention: model.network.attention(l),
+                learned_positions: model.network.learned_positions(l).map(|p| {
+                    let [_, cols] = layout.params()[p].shape;
+                    host[p].chunks(cols).map(<[f32]>::to_vec).collect()
+                }),
             }
         })
         .collect();
@@ -112,5 +117,6 @@ pub fn export_model<N: Network>(
                 .max()
                 .unwrap_or(1)
         }),
+        sequence: model.network.sequence(),
     }
 }

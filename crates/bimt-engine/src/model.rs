@@ -2,6 +2,7 @@
 //! network's parameters and its input and output order and permutes them.
 
 use crate::params::{ParamStore, SwapMoments};
+use bimt_format::AttentionFile;
 use bimt_layout::{ConnectionId, Direction, DomainId, LayerId, Layout, LayoutError, ParamId};
 use burn::tensor::{Device, Distribution, Tensor};
 use rand::SeedableRng;
@@ -26,6 +27,24 @@ pub trait Network {
     /// The token embedding `[vocabulary, input width]`, where the input is token ids: row `t`
     /// is token `t`'s vector, its columns stored like the input layer's neurons.
     fn token_embedding(&self) -> Option<ParamId> {
+        None
+    }
+
+    /// Tokens per sequence, for a model whose data rows come in sequences (row
+    /// `b·sequence + t` is position `t` of sequence `b`).
+    fn sequence(&self) -> Option<usize> {
+        None
+    }
+
+    /// How `layer` attends, where it is a layer of self-attention fed by a packed Q, K, V
+    /// projection (`model.json` records it).
+    fn attention(&self, _layer: LayerId) -> Option<AttentionFile> {
+        None
+    }
+
+    /// The learned positional table `[sequence, size]` added to `layer`'s pre-activation,
+    /// where it has one.
+    fn learned_positions(&self, _layer: LayerId) -> Option<ParamId> {
         None
     }
 

@@ -62,6 +62,12 @@ pub struct ModelFile {
     /// bimt recorded it: the `in_fold` of the connections leaving the input layer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_positions: Option<usize>,
+    /// For a sequence model (attention, learned positions): tokens per sequence. The data's
+    /// rows then come `sequence` at a time (row `b·sequence + t` is position `t` of sequence
+    /// `b`), and every connection but a layer's [`attention`](NeuronLayerFile::attention)
+    /// acts on each row alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<usize>,
 }
 
 /// One neuron layer.
@@ -86,6 +92,28 @@ pub struct NeuronLayerFile {
     /// (input) or target (output) it holds, counted over all input (output) layers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<usize>>,
+    /// A layer of self-attention: its one incoming connection (`out_fold` 3) is the packed
+    /// Q, K, V projection, output index `o` in block `o / size` (Q, K, V) at neuron
+    /// `o % size`; head `h` is neurons `h·d .. (h+1)·d`, `d = size / heads`. The layer's value
+    /// at position `t` is, per head, `Σ_s softmax_s(q_t·k_s / √d) v_s` (over `s ≤ t` when
+    /// causal), the heads side by side. No activation follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionFile>,
+    /// A learned positional table, `[sequence][size]` (neurons in storage order): row `t` is
+    /// added to the layer's pre-activation at position `t`, before its activation (to an
+    /// input layer's value, where a token embedding feeds it). The cost
+    /// charges `y*·|P|` like a bias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_positions: Option<Vec<Vec<f32>>>,
+}
+
+/// How a layer attends (see [`NeuronLayerFile::attention`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttentionFile {
+    /// Number of heads.
+    pub heads: usize,
+    /// Whether position `t` attends only to positions `s ≤ t`.
+    pub causal: bool,
 }
 
 /// What a neuron layer is for.
@@ -341,6 +369,8 @@ impl NeuronLayerFile {
             role: None,
             activation: None,
             features: None,
+            attention: None,
+            learned_positions: None,
         }
     }
 
@@ -459,8 +489,14 @@ impl ModelFile {
             if positions == 0 {
                 return Err("token_positions is 0; expected 1 or more ids per row".into());
             }
+            // With one position the input layer's value is one table row, which an identity
+            // connection may pass on (a residual stream that starts at the embedding).
             if let Some((c, conn)) = self.connections.iter().enumerate().find(|(_, c)| {
-                c.from == inputs[0] && (c.kind != ConnectionKind::Linear || c.in_fold != positions)
+                c.from == inputs[0]
+                    && match c.kind {
+                        ConnectionKind::Linear => c.in_fold != positions,
+                        ConnectionKind::Identity => positions != 1,
+                    }
             }) {
                 return Err(format!(
                     "connection {c}: it reads the token input of {positions} positions, so it \

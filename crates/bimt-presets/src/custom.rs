@@ -27,8 +27,16 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let custom = &spec.settings;
     if let (Some(task), Some(path)) = (custom.task, &custom.arch) {
         let graph = Graph::from_file(path).map_err(|e| Error::Architecture(e.0))?;
-        check_task_shapes(&graph, task, path)?;
-        return crate::algorithmic::train(spec, task.operation(), graph);
+        return match task.operation() {
+            Some(operation) => {
+                check_task_shapes(&graph, task, operation.size(), path)?;
+                crate::algorithmic::train(spec, operation, graph)
+            }
+            None => {
+                check_sequence_shapes(&graph, task, path)?;
+                crate::in_context::train(spec, false, graph)
+            }
+        };
     }
     let (mut data, loss) = load(custom)?;
     if custom.standardise == Some(true) {
@@ -108,6 +116,8 @@ pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
         placement: Default::default(),
         depth: None,
         fixed: false,
+        attention: None,
+        learned_positions: false,
     };
     let mut layers = vec![layer("input".into(), inputs, Role::Input)];
     for (i, &size) in hidden.iter().enumerate() {
@@ -127,14 +137,19 @@ pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
         layers,
         edges,
         groups: Vec::new(),
+        sequence: None,
     }
 }
 
 /// `--task`'s rows must fit the architecture: one token layer of the task's vocabulary and
 /// two positions, and output layers with one neuron per class. The error names the file, the
 /// layer and both shapes.
-fn check_task_shapes(graph: &Graph, task: GraphTask, path: &Path) -> Result<(), Error> {
-    let tokens = task.operation().size();
+fn check_task_shapes(
+    graph: &Graph,
+    task: GraphTask,
+    tokens: usize,
+    path: &Path,
+) -> Result<(), Error> {
     let arch = graph.architecture();
     let wrong = |what: String| {
         Error::Architecture(format!(
@@ -185,6 +200,60 @@ fn check_task_shapes(graph: &Graph, task: GraphTask, path: &Path) -> Result<(), 
             "the output layers {} give {total} outputs",
             outputs.join(", ")
         )));
+    }
+    Ok(())
+}
+
+/// `--task in-context`'s sequences must fit the architecture: `"sequence": 3`, inputs of 2
+/// numbers per token and 2 outputs. The error names the file and both shapes.
+fn check_sequence_shapes(graph: &Graph, task: GraphTask, path: &Path) -> Result<(), Error> {
+    let (seq_len, token_dim) = (
+        bimt_data::IN_CONTEXT_SEQ_LEN,
+        bimt_data::IN_CONTEXT_TOKEN_DIM,
+    );
+    let arch = graph.architecture();
+    let wrong = |what: String| {
+        Error::Architecture(format!(
+            "{}: --task {task} gives sequences of {seq_len} tokens of {token_dim} numbers each \
+             (\"sequence\": {seq_len}, input layers of {token_dim} neurons in all) and \
+             {token_dim} outputs per token; {what}",
+            path.display()
+        ))
+    };
+    if arch.sequence != Some(seq_len) {
+        return Err(wrong(match arch.sequence {
+            Some(t) => format!("the architecture has \"sequence\": {t}"),
+            None => "the architecture has no \"sequence\"".into(),
+        }));
+    }
+    let sizes = |role: Role| -> (usize, Vec<String>) {
+        let layers: Vec<_> = arch.layers.iter().filter(|l| l.role == role).collect();
+        (
+            layers.iter().map(|l| l.size).sum(),
+            layers
+                .iter()
+                .map(|l| format!("'{}' ({})", l.name, l.size))
+                .collect(),
+        )
+    };
+    if let Some(t) = arch
+        .layers
+        .iter()
+        .find(|l| matches!(l.role, Role::Tokens { .. }))
+    {
+        return Err(wrong(format!(
+            "the layer '{}' holds token ids, not numbers",
+            t.name
+        )));
+    }
+    for (role, what) in [(Role::Input, "input"), (Role::Output, "output")] {
+        let (total, layers) = sizes(role);
+        if total != token_dim {
+            return Err(wrong(format!(
+                "the {what} layers {} hold {total}",
+                layers.join(", ")
+            )));
+        }
     }
     Ok(())
 }

@@ -48,6 +48,9 @@ pub enum GraphTask {
     ModularAddition,
     /// Composition in S4 from two token ids (the preset `permutation-s4`).
     PermutationS4,
+    /// In-context linear regression from sequences of three 2-D tokens (the preset
+    /// `in-context`).
+    InContext,
 }
 
 impl GraphTask {
@@ -56,14 +59,16 @@ impl GraphTask {
         match self {
             GraphTask::ModularAddition => "modular-addition",
             GraphTask::PermutationS4 => "permutation-s4",
+            GraphTask::InContext => "in-context",
         }
     }
 
-    /// The group operation its token pairs are labelled by.
-    pub fn operation(self) -> bimt_data::Operation {
+    /// The group operation its token pairs are labelled by, for the token tasks.
+    pub fn operation(self) -> Option<bimt_data::Operation> {
         match self {
-            GraphTask::ModularAddition => bimt_data::Operation::ModularAddition { p: 59 },
-            GraphTask::PermutationS4 => bimt_data::Operation::PermutationS4,
+            GraphTask::ModularAddition => Some(bimt_data::Operation::ModularAddition { p: 59 }),
+            GraphTask::PermutationS4 => Some(bimt_data::Operation::PermutationS4),
+            GraphTask::InContext => None,
         }
     }
 }
@@ -200,7 +205,8 @@ settings! {
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub arch: Option<PathBuf>,
     /// `graph`: train on a preset's data, loss and test figure instead of --data or
-    /// --formula (modular-addition or permutation-s4; that preset's settings are the defaults).
+    /// --formula (modular-addition, permutation-s4 or in-context; that preset's settings are
+    /// the defaults).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub task: Option<GraphTask>,

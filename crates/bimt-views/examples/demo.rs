@@ -107,6 +107,7 @@ fn mlp(locality: f64, seed: u64) -> ModelFile {
         cost: cost(),
         token_embedding: None,
         token_positions: None,
+        sequence: None,
         format: 1,
     }
 }
@@ -135,6 +136,7 @@ fn mnist(seed: u64) -> ModelFile {
         cost: cost(),
         token_embedding: None,
         token_positions: None,
+        sequence: None,
         format: 1,
     }
 }
@@ -167,6 +169,7 @@ fn attention(seed: u64) -> ModelFile {
         cost: cost(),
         token_embedding: None,
         token_positions: None,
+        sequence: None,
         format: 1,
     }
 }

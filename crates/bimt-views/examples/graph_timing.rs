@@ -66,6 +66,7 @@ fn model(layers: Vec<NeuronLayerFile>, locality: f64, seed: u64) -> ModelFile {
         },
         token_embedding: None,
         token_positions: None,
+        sequence: None,
     }
 }
 

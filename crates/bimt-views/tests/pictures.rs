@@ -48,6 +48,7 @@ fn model() -> ModelFile {
         },
         token_embedding: None,
         token_positions: None,
+        sequence: None,
     }
 }
 

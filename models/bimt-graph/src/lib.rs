@@ -49,9 +49,10 @@
 
 #![warn(missing_docs)]
 
-use bimt_engine::{Device, Network, Tensor, TensorData};
+use bimt_engine::{AttentionFile, Device, Network, Tensor, TensorData};
 use bimt_layout::{
-    Axis, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, ParamSpec, Placement,
+    Axis, ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, ParamSpec,
+    Placement,
 };
 use burn::tensor::{Distribution, activation};
 use petgraph::algo::toposort;
@@ -70,6 +71,30 @@ pub struct Architecture {
     /// Coupling groups beyond those the identity edges imply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupSpec>,
+    /// Tokens per sequence, for a sequence model (attention, learned positions): the data's
+    /// rows come `sequence` at a time, row `b·sequence + t` being position `t` of sequence
+    /// `b`; every edge but attention acts on each row (position) alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<usize>,
+}
+
+/// A layer of multi-head self-attention over the positions of a sequence (no LayerNorm).
+///
+/// Its one incoming edge, a linear one, is the packed Q, K, V projection: a weight
+/// `[size(from), 3·size]` whose column blocks are Q, K and V (and a bias `[1, 3·size]` unless
+/// `"bias": false`). Head `h` is the slice `h·d .. (h+1)·d` of each, `d = size / heads`; the
+/// layer's value is `softmax(q·kᵀ/√d [+ causal mask])·v` per head, the heads side by side, and
+/// the edges leaving it (an output projection, usually) read that. Its neurons are the
+/// columns of Q, K and V together (so `q·kᵀ` keeps its value when they move) and the rows of
+/// the edges leaving it; a neuron moves only within its head, and whole heads trade places.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttentionSpec {
+    /// Number of heads; it divides the layer's size.
+    pub heads: usize,
+    /// Whether position `t` attends only to positions `s ≤ t` (default false).
+    #[serde(default)]
+    pub causal: bool,
 }
 
 /// What a layer is for.
@@ -182,6 +207,12 @@ pub struct LayerSpec {
     pub depth: Option<f64>,
     /// Its neurons never move (image pixels).
     pub fixed: bool,
+    /// Makes it a layer of self-attention (see [`AttentionSpec`]).
+    pub attention: Option<AttentionSpec>,
+    /// A learned table `[sequence, size]` whose row `t` is added to the layer's
+    /// pre-activation at position `t` (learned positional embeddings); its columns move with
+    /// the neurons.
+    pub learned_positions: bool,
 }
 
 /// A layer as the file spells it: `size` for neurons, `tokens` and `positions` for ids.
@@ -205,6 +236,10 @@ struct LayerFile {
     depth: Option<f64>,
     #[serde(default)]
     fixed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attention: Option<AttentionSpec>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    learned_positions: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +307,8 @@ impl TryFrom<LayerFile> for LayerSpec {
                 ("placement", f.placement != PlacementSpec::Line),
                 ("depth", f.depth.is_some()),
                 ("fixed", f.fixed),
+                ("attention", f.attention.is_some()),
+                ("learned_positions", f.learned_positions),
             ];
             if let Some((field, _)) = neuron_fields.iter().find(|(_, given)| *given) {
                 return Err(format!(
@@ -288,6 +325,8 @@ impl TryFrom<LayerFile> for LayerSpec {
             placement: f.placement,
             depth: f.depth,
             fixed: f.fixed,
+            attention: f.attention,
+            learned_positions: f.learned_positions,
         })
     }
 }
@@ -310,6 +349,8 @@ impl From<LayerSpec> for LayerFile {
             placement: l.placement,
             depth: l.depth,
             fixed: l.fixed,
+            attention: l.attention,
+            learned_positions: l.learned_positions,
         }
     }
 }
@@ -392,6 +433,13 @@ enum Edge {
     Embedding {
         from: usize,
     },
+    /// The packed Q, K, V projection of `from` into an attention layer, and the attention.
+    Attention {
+        from: usize,
+        weight: ParamId,
+        bias: Option<ParamId>,
+        attention: AttentionSpec,
+    },
 }
 
 /// The token input of an architecture: its layer, the layer its embedding feeds, the table.
@@ -425,7 +473,13 @@ pub struct Graph {
     /// The architecture index of each layout layer (token layers have none).
     arch_of: Vec<usize>,
     tokens: Option<TokenInput>,
+    /// Per layer: its learned positional table `[sequence, size]`, if it has one.
+    position_tables: Vec<Option<ParamId>>,
 }
+
+/// The standard deviation of a learned positional table's initial values (GPT-2's 0.01 is
+/// for widths of hundreds; the paper's widths are tens).
+const POSITIONS_INIT_STD: f64 = 0.02;
 
 /// The layout error of `file`, or of the architecture itself.
 fn invalid(message: String) -> LayoutError {
@@ -550,6 +604,7 @@ impl Graph {
                 return Err(invalid(format!("no layer has role \"{}\"", role.name())));
             }
         }
+        check_sequence_layers(arch, &ends)?;
         let token_input = token_input(arch, &ends)?;
         let embedded = token_input.map(|(_, e)| e);
         // Depth: the longest path from an input layer, unless given (a token layer has no
@@ -635,15 +690,21 @@ impl Graph {
             arch_of.push(l);
         }
         let positions = token_input.map_or(1, |(t, _)| arch.layers[t].size);
-        let mut incoming: Vec<Vec<(usize, EdgeKind, Option<bimt_layout::ConnectionId>)>> =
-            vec![Vec::new(); arch.layers.len()];
+        type Incoming = (usize, usize, EdgeKind, Option<bimt_layout::ConnectionId>);
+        let mut incoming: Vec<Vec<Incoming>> = vec![Vec::new(); arch.layers.len()];
         for (edge, &(from, to)) in arch.edges.iter().zip(&ends) {
             let connection = match (edge.kind, ids[from], ids[to]) {
                 (EdgeKind::Linear, Some(a), Some(z)) => {
                     // The positions of a token input share the embedded layer's neurons: a
                     // linear edge leaving it has a row per position and neuron.
                     let fold = if Some(from) == embedded { positions } else { 1 };
-                    Some(b.folded_linear(a, z, fold, 1, edge.bias.unwrap_or(true)))
+                    // Into an attention layer: the packed Q, K, V projection.
+                    let out_fold = if arch.layers[to].attention.is_some() {
+                        3
+                    } else {
+                        1
+                    };
+                    Some(b.folded_linear(a, z, fold, out_fold, edge.bias.unwrap_or(true)))
                 }
                 (EdgeKind::Identity, Some(a), Some(z)) => {
                     b.identity(a, z);
@@ -651,7 +712,7 @@ impl Graph {
                 }
                 _ => None,
             };
-            incoming[to].push((from, edge.kind, connection));
+            incoming[to].push((from, to, edge.kind, connection));
         }
         // After every connection's parameters, as the built-in token MLP orders them.
         let table = token_input.map(|(t, e)| {
@@ -669,35 +730,39 @@ impl Graph {
                 penalised_like_bias: true,
             })
         });
-        let table_axis = |l: usize| -> Vec<Axis> {
-            match table {
-                Some(param) if Some(l) == embedded => vec![Axis {
+        // After the token table, one learned positional table per layer that asks for one.
+        let sequence = arch.sequence.unwrap_or(1);
+        let position_tables: Vec<Option<ParamId>> = arch
+            .layers
+            .iter()
+            .map(|spec| {
+                spec.learned_positions.then(|| {
+                    b.param(ParamSpec {
+                        name: format!("{} positions", spec.name),
+                        shape: [sequence, spec.size],
+                        init_bound: 0.0,
+                        init_normal: Some(POSITIONS_INIT_STD),
+                        penalised_like_bias: true,
+                    })
+                })
+            })
+            .collect();
+        // The parameter axes that move with a layer's neurons beyond its connections': the
+        // token table's columns (the embedded layer), the positional table's columns.
+        let layer_axes = |l: usize| -> Vec<Axis> {
+            let table = table.filter(|_| Some(l) == embedded);
+            table
+                .into_iter()
+                .chain(position_tables[l])
+                .map(|param| Axis {
                     param,
                     axis: 1,
                     fold: 1,
-                }],
-                _ => Vec::new(),
-            }
+                })
+                .collect()
         };
-        let grouped = |l: usize| {
-            arch.groups
-                .iter()
-                .any(|g| g.layers.iter().any(|n| *n == arch.layers[l].name))
-        };
-        for (l, spec) in arch.layers.iter().enumerate() {
-            let Some(id) = ids[l] else { continue };
-            // The embedded layer's domain moves the table's columns; in a declared group,
-            // that group's does.
-            if spec.fixed || (Some(l) == embedded && !grouped(l)) {
-                b.domain(Domain {
-                    name: spec.name.clone(),
-                    layers: vec![id],
-                    block: None,
-                    fixed: spec.fixed,
-                    extra_axes: table_axis(l),
-                });
-            }
-        }
+        let classes = identity_classes(arch, &ends);
+        let mut group_members = Vec::with_capacity(arch.groups.len());
         for group in &arch.groups {
             let what = format!("group '{}'", group.name);
             let members = group
@@ -712,12 +777,65 @@ impl Graph {
                     arch.layers[t].name
                 )));
             }
+            if let Some(&f) = members.iter().find(|&&l| arch.layers[l].fixed) {
+                return Err(invalid(format!(
+                    "{what}: layer '{}' is fixed, so its neurons never move; a group's layers \
+                     move together (remove it from the group, or \"fixed\")",
+                    arch.layers[f].name
+                )));
+            }
+            group_members.push(members);
+        }
+        // A class of layers joined by identity edges shares one permutation. Where it holds a
+        // declared group's layer, that group's domain is the class's (the engine adds the
+        // other layers); otherwise a class that is fixed, moves more than its connections
+        // (tables) or holds attention heads gets a domain of its own, named like the classes
+        // the engine derives (`a+b`). The rest the engine derives.
+        let mut class_axes: Vec<Vec<Axis>> = vec![Vec::new(); arch.layers.len()];
+        for l in 0..arch.layers.len() {
+            class_axes[classes[l]].extend(layer_axes(l));
+        }
+        let in_group = |l: usize| {
+            group_members
+                .iter()
+                .any(|m| m.iter().any(|&g| classes[g] == classes[l]))
+        };
+        // Declared groups first, in the file's order; then the classes, by first layer.
+        for (group, members) in arch.groups.iter().zip(&group_members) {
+            let mut extra_axes = Vec::new();
+            for &m in members {
+                extra_axes.append(&mut class_axes[classes[m]]);
+            }
             b.domain(Domain {
                 name: group.name.clone(),
                 layers: members.iter().filter_map(|&l| ids[l]).collect(),
                 block: group.block,
                 fixed: false,
-                extra_axes: members.iter().flat_map(|&l| table_axis(l)).collect(),
+                extra_axes,
+            });
+        }
+        for class in 0..arch.layers.len() {
+            let members: Vec<usize> = (0..arch.layers.len())
+                .filter(|&l| classes[l] == class && ids[l].is_some())
+                .collect();
+            if members.is_empty() || members.iter().any(|&l| in_group(l)) {
+                continue;
+            }
+            let block = attention_block(arch, &members)?;
+            let fixed = members.iter().any(|&l| arch.layers[l].fixed);
+            if !(fixed || block.is_some() || !class_axes[class].is_empty()) {
+                continue;
+            }
+            b.domain(Domain {
+                name: members
+                    .iter()
+                    .map(|&l| arch.layers[l].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                layers: members.iter().filter_map(|&l| ids[l]).collect(),
+                block,
+                fixed,
+                extra_axes: std::mem::take(&mut class_axes[class]),
             });
         }
         let mut inputs = Vec::new();
@@ -748,13 +866,21 @@ impl Graph {
             .map(|edges| {
                 edges
                     .into_iter()
-                    .map(|(from, kind, connection)| match (kind, connection) {
+                    .map(|(from, to, kind, connection)| match (kind, connection) {
                         (EdgeKind::Linear, Some(c)) => {
                             let c = &layout.graph()[c];
-                            Edge::Linear {
-                                from,
-                                weight: c.weight,
-                                bias: c.bias,
+                            match arch.layers[to].attention {
+                                Some(attention) => Edge::Attention {
+                                    from,
+                                    weight: c.weight,
+                                    bias: c.bias,
+                                    attention,
+                                },
+                                None => Edge::Linear {
+                                    from,
+                                    weight: c.weight,
+                                    bias: c.bias,
+                                },
                             }
                         }
                         (EdgeKind::Embedding, _) => Edge::Embedding { from },
@@ -769,28 +895,31 @@ impl Graph {
             .enumerate()
             .map(|(l, spec)| match (spec.activation, spec.role) {
                 (Some(a), Role::Hidden | Role::Output) => a,
-                (None, Role::Hidden) if Some(l) != embedded => Activation::Silu,
+                (None, Role::Hidden) if Some(l) != embedded && spec.attention.is_none() => {
+                    Activation::Silu
+                }
                 _ => Activation::Identity,
             })
             .collect();
         let outputs = (0..arch.layers.len())
             .filter(|&l| arch.layers[l].role == Role::Output)
             .collect();
-        let tokens =
-            token_input.zip(table).map(|((layer, embedded), table)| {
-                let Role::Tokens { vocabulary } = arch.layers[layer].role else {
-                    unreachable!("token_input returns a token layer")
-                };
-                TokenInput {
-                    layer,
-                    table,
-                    vocabulary,
-                    positions,
-                    values_needed: arch.edges.iter().zip(&ends).any(|(edge, &(from, _))| {
+        let tokens = token_input.zip(table).map(|((layer, embedded), table)| {
+            let Role::Tokens { vocabulary } = arch.layers[layer].role else {
+                unreachable!("token_input returns a token layer")
+            };
+            TokenInput {
+                layer,
+                table,
+                vocabulary,
+                positions,
+                // Learned positions are added to the layer's values, so they are needed.
+                values_needed: arch.layers[embedded].learned_positions
+                    || arch.edges.iter().zip(&ends).any(|(edge, &(from, _))| {
                         from == embedded && edge.kind != EdgeKind::Linear
                     }),
-                }
-            });
+            }
+        });
         Ok(Self {
             layout,
             architecture: arch.clone(),
@@ -801,6 +930,7 @@ impl Graph {
             outputs,
             arch_of,
             tokens,
+            position_tables,
         })
     }
 
@@ -858,6 +988,15 @@ impl Graph {
                             None => y,
                         }
                     }
+                    Edge::Attention {
+                        from,
+                        weight,
+                        bias,
+                        attention,
+                    } => {
+                        let h = values[from].clone().expect("sources come first");
+                        self.attend(params, h, weight, bias, attention)
+                    }
                     Edge::Identity { from } => values[from].clone().expect("sources come first"),
                     Edge::Embedding { from } => {
                         let t = self.tokens.expect("an embedding edge has a token input");
@@ -873,9 +1012,80 @@ impl Graph {
                     None => term,
                 });
             }
+            let sum = match (sum, self.position_tables[l]) {
+                (Some(sum), Some(table)) => Some(self.add_positions(sum, params[table].clone())),
+                (sum, _) => sum,
+            };
             values[l] = sum.map(|sum| self.activations[l].apply(sum));
         }
         values
+    }
+
+    /// Tokens per sequence (1 for a model of single rows).
+    fn sequence(&self) -> usize {
+        self.architecture.sequence.unwrap_or(1)
+    }
+
+    /// The number of sequences in `rows` rows.
+    ///
+    /// # Panics
+    ///
+    /// If `rows` is not a multiple of the sequence length.
+    fn sequences(&self, rows: usize) -> usize {
+        let t = self.sequence();
+        assert!(
+            rows.is_multiple_of(t),
+            "the architecture reads sequences of {t} rows, but got {rows} rows (not a multiple \
+             of {t})"
+        );
+        rows / t
+    }
+
+    /// `x + table[t]` at every position `t` of every sequence.
+    fn add_positions(&self, x: Tensor<2>, table: Tensor<2>) -> Tensor<2> {
+        let [rows, size] = x.dims();
+        let (batch, t) = (self.sequences(rows), self.sequence());
+        (x.reshape([batch, t, size]) + table.reshape([1, t, size])).reshape([rows, size])
+    }
+
+    /// Multi-head self-attention of `h` (`[rows, in]`) through the packed projection `weight`
+    /// `[in, 3·size]`: Q, K and V each through its own column block (cheaper on the CPU than
+    /// slicing the packed product), scaled dot products per head, an optional causal mask.
+    fn attend(
+        &self,
+        params: &[Tensor<2>],
+        h: Tensor<2>,
+        weight: ParamId,
+        bias: Option<ParamId>,
+        attention: AttentionSpec,
+    ) -> Tensor<2> {
+        let [rows, _] = h.dims();
+        let width = params[weight].dims()[1] / 3;
+        let heads = attention.heads;
+        let head_dim = width / heads;
+        let (batch, t) = (self.sequences(rows), self.sequence());
+        let project = |part: usize| {
+            let w = params[weight].clone().narrow(1, part * width, width);
+            let y = bimt_kernels::matmul(h.clone(), w);
+            let y = match bias {
+                Some(b) => {
+                    bimt_kernels::add_bias(y, params[b].clone().narrow(1, part * width, width))
+                }
+                None => y,
+            };
+            y.reshape([batch, t, heads, head_dim]).swap_dims(1, 2)
+        };
+        let (q, k, v) = (project(0), project(1), project(2));
+        let mut scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (head_dim as f64).sqrt());
+        if attention.causal {
+            scores = scores + causal_mask(t, &h.device());
+        }
+        activation::softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([rows, width])
     }
 }
 
@@ -996,6 +1206,168 @@ fn token_input(
     }
     Ok(Some((t, target)))
 }
+/// The additive causal mask `[1, 1, t, t]`: 0 where position `i` may attend to `j ≤ i`, −∞
+/// above the diagonal.
+fn causal_mask(t: usize, device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = (0..t * t)
+        .map(|i| {
+            if i % t > i / t {
+                f32::NEG_INFINITY
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [1, 1, t, t]), device)
+}
+
+/// For every layer, the smallest index of the layers joined to it by identity edges (its
+/// class, which shares one permutation).
+fn identity_classes(arch: &Architecture, ends: &[(usize, usize)]) -> Vec<usize> {
+    let mut class: Vec<usize> = (0..arch.layers.len()).collect();
+    fn root(class: &mut [usize], mut x: usize) -> usize {
+        while class[x] != x {
+            class[x] = class[class[x]];
+            x = class[x];
+        }
+        x
+    }
+    for (edge, &(from, to)) in arch.edges.iter().zip(ends) {
+        if edge.kind == EdgeKind::Identity {
+            let (a, b) = (root(&mut class, from), root(&mut class, to));
+            class[a.max(b)] = a.min(b);
+        }
+    }
+    (0..class.len()).map(|l| root(&mut class, l)).collect()
+}
+
+/// The block of a class of layers that holds attention layers: their head size, which must
+/// be one.
+fn attention_block(arch: &Architecture, members: &[usize]) -> Result<Option<usize>, LayoutError> {
+    let mut block: Option<(usize, usize)> = None;
+    for &l in members {
+        let spec = &arch.layers[l];
+        let Some(attention) = spec.attention else {
+            continue;
+        };
+        let head_dim = spec.size / attention.heads;
+        match block {
+            Some((first, d)) if d != head_dim => {
+                return Err(invalid(format!(
+                    "attention layers '{}' and '{}' are joined by identity edges, so they share \
+                     one permutation, but their heads hold {d} and {head_dim} neurons; expected \
+                     equal head sizes",
+                    arch.layers[first].name, spec.name
+                )));
+            }
+            Some(_) => {}
+            None => block = Some((l, head_dim)),
+        }
+    }
+    Ok(block.map(|(_, d)| d))
+}
+
+/// The rules of sequence models: a positive `sequence` where attention or learned positions
+/// need it; an attention layer is hidden, its heads divide it, and one linear edge feeds it
+/// (the Q, K, V projection); learned positions sit on computed layers other than attention;
+/// a token layer of a sequence model holds one id per row.
+fn check_sequence_layers(arch: &Architecture, ends: &[(usize, usize)]) -> Result<(), LayoutError> {
+    if arch.sequence == Some(0) {
+        return Err(invalid(
+            "\"sequence\": 0; expected the number of tokens per sequence, 1 or more".into(),
+        ));
+    }
+    for (l, spec) in arch.layers.iter().enumerate() {
+        let what = format!("layer '{}'", spec.name);
+        let needs_sequence = |feature: &str| {
+            invalid(format!(
+                "{what} has {feature}, which works over the positions of a sequence; expected a \
+                 top-level \"sequence\": T (tokens per sequence; the data's rows come T at a \
+                 time)"
+            ))
+        };
+        if spec.learned_positions {
+            if arch.sequence.is_none() {
+                return Err(needs_sequence("\"learned_positions\""));
+            }
+            if spec.role == Role::Input {
+                return Err(invalid(format!(
+                    "{what} holds data, to which nothing is added; give \"learned_positions\" \
+                     to the layer the data feeds"
+                )));
+            }
+            if spec.attention.is_some() {
+                return Err(invalid(format!(
+                    "{what}: an attention layer takes no \"learned_positions\"; give them to \
+                     the layer that feeds its Q, K, V projection"
+                )));
+            }
+        }
+        if let (Role::Tokens { .. }, Some(_)) = (spec.role, arch.sequence)
+            && spec.size != 1
+        {
+            return Err(invalid(format!(
+                "{what}: in a sequence model a token layer holds one id per row (a row is a \
+                 position); found \"positions\": {}",
+                spec.size
+            )));
+        }
+        let Some(attention) = spec.attention else {
+            continue;
+        };
+        if arch.sequence.is_none() {
+            return Err(needs_sequence("\"attention\""));
+        }
+        if spec.role != Role::Hidden {
+            return Err(invalid(format!(
+                "{what}: an attention layer is hidden; found role \"{}\"",
+                spec.role.name()
+            )));
+        }
+        if attention.heads == 0 || !spec.size.is_multiple_of(attention.heads) {
+            return Err(invalid(format!(
+                "{what}: {} heads do not divide its {} neurons; expected a number of heads that \
+                 does",
+                attention.heads, spec.size
+            )));
+        }
+        if let Some(a) = spec.activation {
+            return Err(invalid(format!(
+                "{what}: an attention layer's value is the attention itself; expected no \
+                 \"activation\", found \"{}\"",
+                a.name()
+            )));
+        }
+        if spec.fixed {
+            return Err(invalid(format!(
+                "{what}: attention heads are not fixed; remove \"fixed\""
+            )));
+        }
+        let feeding: Vec<usize> = (0..ends.len()).filter(|&e| ends[e].1 == l).collect();
+        match feeding[..] {
+            [e] if arch.edges[e].kind == EdgeKind::Linear => {}
+            [e] => {
+                return Err(invalid(format!(
+                    "edge {} ({} -> {}): an attention layer is fed by one linear edge, its Q, K, \
+                     V projection; found an {} edge",
+                    e + 1,
+                    arch.edges[e].from,
+                    spec.name,
+                    arch.edges[e].kind.name()
+                )));
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "{what}: an attention layer is fed by one linear edge (its Q, K, V \
+                     projection); found {} edges into it",
+                    feeding.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn placement(spec: &LayerSpec) -> Placement {
     match spec.placement {
         PlacementSpec::Line => Placement::Line,
@@ -1041,7 +1413,35 @@ impl Network for Graph {
     }
 
     fn layer_activation(&self, layer: LayerId) -> String {
-        self.activations[self.arch_of[layer.index()]].name().into()
+        let l = self.arch_of[layer.index()];
+        match self.architecture.layers[l].attention {
+            Some(_) => "attention".into(),
+            None => self.activations[l].name().into(),
+        }
+    }
+
+    fn connection_activation(&self, connection: ConnectionId) -> Option<String> {
+        let to = self.layout.graph().edge_endpoints(connection)?.1;
+        self.architecture.layers[self.arch_of[to.index()]]
+            .attention
+            .map(|_| "attention".into())
+    }
+
+    fn sequence(&self) -> Option<usize> {
+        self.architecture.sequence
+    }
+
+    fn attention(&self, layer: LayerId) -> Option<AttentionFile> {
+        self.architecture.layers[self.arch_of[layer.index()]]
+            .attention
+            .map(|a| AttentionFile {
+                heads: a.heads,
+                causal: a.causal,
+            })
+    }
+
+    fn learned_positions(&self, layer: LayerId) -> Option<ParamId> {
+        self.position_tables[self.arch_of[layer.index()]]
     }
 
     fn token_embedding(&self) -> Option<ParamId> {
@@ -1051,16 +1451,20 @@ impl Network for Graph {
     fn example_input(&self, device: &Device) -> Tensor<2> {
         match self.tokens {
             // Token ids: a spread of the vocabulary at every position, in a few rows.
+            // Token ids: a spread of the vocabulary at every position, in a few rows (two
+            // sequences of a sequence model).
             Some(t) => {
-                let ids: Vec<f32> = (0..8 * t.positions)
+                let rows = 8 * self.sequence();
+                let ids: Vec<f32> = (0..rows * t.positions)
                     .map(|i| ((i * 7 + 3) % t.vocabulary) as f32)
                     .collect();
-                Tensor::from_data(TensorData::new(ids, [8, t.positions]), device)
+                Tensor::from_data(TensorData::new(ids, [rows, t.positions]), device)
             }
             None => {
                 let layout = &self.layout;
                 let width = layout.inputs().iter().map(|&l| layout.layer(l).size).sum();
-                Tensor::random([8, width], Distribution::Uniform(-1.0, 1.0), device)
+                let rows = 8 * self.sequence();
+                Tensor::random([rows, width], Distribution::Uniform(-1.0, 1.0), device)
             }
         }
     }

@@ -42,7 +42,7 @@
 
 #![warn(missing_docs)]
 
-use bimt_engine::{Network, Tensor, TensorData};
+use bimt_engine::{AttentionFile, Network, Tensor, TensorData};
 use bimt_layout::{
     ConnectionId, Direction, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId,
     Placement,
@@ -366,6 +366,20 @@ impl Network for Transformer {
             .next()
             .and_then(|(id, _)| self.connection_activation(id))
             .unwrap_or_else(|| "identity".into())
+    }
+
+    fn sequence(&self) -> Option<usize> {
+        Some(self.config.seq_len)
+    }
+
+    fn attention(&self, layer: LayerId) -> Option<AttentionFile> {
+        self.attention
+            .iter()
+            .any(|&c| self.layout.graph().edge_endpoints(c).map(|(_, to)| to) == Some(layer))
+            .then_some(AttentionFile {
+                heads: self.config.heads,
+                causal: true,
+            })
     }
 
     fn connection_activation(&self, connection: ConnectionId) -> Option<String> {

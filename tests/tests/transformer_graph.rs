@@ -1,0 +1,374 @@
+//! Transformers declared as architecture files: attention layers, learned positions, token
+//! inputs over sequences. The file version of the in-context transformer computes what the
+//! built-in one computes, with the same coupling domains; a 2-block, 4-head causal transformer
+//! with learned positions keeps its function under random permutations of every domain (within
+//! heads and of whole heads); the fast swap delta is exact; a coupling left out is refused.
+mod common;
+use bimt_engine::{Model, Network, ParamStore, Tensor, TensorData, export_model};
+use bimt_graph::{Architecture, Graph};
+use bimt_layout::{Layout, Reduction};
+use bimt_transformer::{Transformer, TransformerConfig};
+
+use common::*;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn in_context_file() -> Graph {
+    Graph::from_file(&repository().join("examples/architectures/in_context.json")).unwrap()
+}
+
+/// Every domain as text: name, layer names, size, block, fixed, and the axes it moves
+/// (parameter index, axis, fold), sorted; the domains sorted by name.
+fn domains(layout: &Layout) -> Vec<String> {
+    let mut all: Vec<String> = (0..layout.domains().len())
+        .map(|d| {
+            let domain = &layout.domains()[d];
+            let layers: Vec<&str> = domain
+                .layers
+                .iter()
+                .map(|&l| layout.layer(l).name.as_str())
+                .collect();
+            let mut axes: Vec<(usize, usize, usize)> = layout
+                .domain_axes(d)
+                .iter()
+                .map(|a| (a.param, a.axis, a.fold))
+                .collect();
+            axes.sort();
+            format!(
+                "{} {layers:?} size {} block {:?} fixed {}: {axes:?}",
+                domain.name,
+                layout.domain_size(d),
+                domain.block,
+                domain.fixed
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn the_file_in_context_transformer_equals_its_builtin_twin() {
+    let builtin = |seed| {
+        let t = Transformer::new(TransformerConfig::in_context()).unwrap();
+        Model::new(t, seed, &device()).unwrap()
+    };
+    let twin = builtin(3);
+    let mut file = Model::new(in_context_file(), 4, &device()).unwrap();
+    let (b, f) = (twin.network.layout(), file.network.layout());
+    assert_eq!(b.graph().node_count(), f.graph().node_count());
+    for l in b.graph().node_indices() {
+        let layer = b.layer(l);
+        let m = f.layer_named(&layer.name).unwrap();
+        assert_eq!(
+            (layer.size, layer.depth, &layer.positions),
+            (f.layer(m).size, f.layer(m).depth, &f.layer(m).positions),
+            "{}",
+            layer.name
+        );
+        assert_eq!(
+            twin.network.layer_activation(l),
+            file.network.layer_activation(m),
+            "{}",
+            layer.name
+        );
+        assert_eq!(
+            twin.network.attention(l),
+            file.network.attention(m),
+            "{}",
+            layer.name
+        );
+    }
+    // The same parameters in the same order (so one seed starts both alike), the same
+    // domains moving the same axes.
+    assert_eq!(b.params(), f.params());
+    assert_eq!(domains(b), domains(f));
+    assert_eq!(builtin(4).params.to_host(), file.params.to_host());
+
+    // Given the built-in's parameters (another seed), the same outputs.
+    file.params = ParamStore::from_host(f, &twin.params.to_host(), &device());
+    let x = random_input(3 * 40, 2, 9, &device());
+    let want = values(twin.predict(x.clone(), false));
+    let got = values(file.predict(x, false));
+    let diff = max_abs_diff(&want, &got);
+    assert!(diff < 1e-5, "outputs differ by {diff}");
+    assert_eq!(twin.network.sequence(), file.network.sequence());
+}
+
+/// Two blocks of causal attention with 4 heads of 4, learned positions on the token
+/// embedding's layer (which starts the residual stream), Q, K, V without bias in block 1.
+const TWO_BLOCKS: &str = r#"{
+  "sequence": 5,
+  "layers": [
+    {"name": "ids", "role": "input", "tokens": 11},
+    {"name": "res0", "size": 16, "learned_positions": true},
+    {"name": "atn1", "size": 16, "attention": {"heads": 4, "causal": true}},
+    {"name": "res1", "size": 16, "activation": "identity"},
+    {"name": "mlp1", "size": 24, "activation": "gelu"},
+    {"name": "res2", "size": 16, "activation": "identity"},
+    {"name": "atn2", "size": 16, "attention": {"heads": 4, "causal": true}},
+    {"name": "res3", "size": 16, "activation": "identity"},
+    {"name": "mlp2", "size": 24, "activation": "gelu"},
+    {"name": "res4", "size": 16, "activation": "identity"},
+    {"name": "logits", "size": 11, "role": "output"}
+  ],
+  "edges": [
+    {"from": "ids", "to": "res0", "kind": "embedding"},
+    {"from": "res0", "to": "atn1", "bias": false},
+    {"from": "atn1", "to": "res1"},
+    {"from": "res0", "to": "res1", "kind": "identity"},
+    {"from": "res1", "to": "mlp1"},
+    {"from": "mlp1", "to": "res2"},
+    {"from": "res1", "to": "res2", "kind": "identity"},
+    {"from": "res2", "to": "atn2"},
+    {"from": "atn2", "to": "res3"},
+    {"from": "res2", "to": "res3", "kind": "identity"},
+    {"from": "res3", "to": "mlp2"},
+    {"from": "mlp2", "to": "res4"},
+    {"from": "res3", "to": "res4", "kind": "identity"},
+    {"from": "res4", "to": "logits"}
+  ]
+}"#;
+
+fn two_blocks(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Graph, String> {
+    let mut value: serde_json::Value = serde_json::from_str(TWO_BLOCKS).unwrap();
+    edit(&mut value);
+    let arch: Architecture = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    Graph::new(&arch).map_err(|e| e.0)
+}
+
+/// `sequences` sequences of 5 token ids.
+fn token_sequences(sequences: usize, rng: &mut ChaCha8Rng) -> Tensor<2> {
+    let ids: Vec<f32> = (0..5 * sequences)
+        .map(|_| rng.random_range(0..11) as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(ids, [5 * sequences, 1]), &device())
+}
+
+/// A random permutation of `n` neurons within blocks of `block` (the blocks shuffled too).
+fn block_permutation(n: usize, block: Option<usize>, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let size = block.unwrap_or(n);
+    let mut blocks: Vec<usize> = (0..n / size).collect();
+    blocks.shuffle(rng);
+    blocks
+        .into_iter()
+        .flat_map(|b| {
+            let mut inner: Vec<usize> = (b * size..(b + 1) * size).collect();
+            inner.shuffle(rng);
+            inner
+        })
+        .collect()
+}
+
+#[test]
+fn a_two_block_transformer_keeps_its_function_under_every_domains_permutations() {
+    let graph = two_blocks(|_| {}).unwrap();
+    let layout = graph.layout();
+    let names: Vec<&str> = layout.domains().iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "res0+res1+res2+res3+res4",
+            "atn1",
+            "atn2",
+            "mlp1",
+            "mlp2",
+            "logits"
+        ],
+        "the residual stream, the heads, the MLP layers and the output"
+    );
+    assert_eq!(layout.domains()[1].block, Some(4), "4 heads of 4");
+    let positions = graph.learned_positions(layout.layer_named("res0").unwrap());
+    let table = graph.token_embedding().unwrap();
+    let mut model = Model::new(graph, 1, &device()).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let x = token_sequences(7, &mut rng);
+    let before = values(model.predict(x.clone(), false));
+    let host_before = model.params.to_host();
+    for round in 0..4 {
+        scramble_in_blocks(&mut model, &mut rng);
+        let after = values(model.predict(x.clone(), false));
+        let diff = max_abs_diff(&before, &after);
+        assert!(diff < 1e-5, "round {round}: outputs moved by {diff}");
+    }
+    let host = model.params.to_host();
+    let positions = positions.expect("res0 has learned positions");
+    assert_ne!(
+        host[positions], host_before[positions],
+        "the positions moved"
+    );
+    assert_ne!(host[table], host_before[table], "the token table moved");
+}
+
+#[test]
+fn the_fast_swap_delta_is_exact_in_a_file_transformer() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for (graph, reduction) in [
+        (two_blocks(|_| {}).unwrap(), Reduction::Sum),
+        (in_context_file(), Reduction::Mean),
+    ] {
+        let model = Model::new(graph, 2, &device()).unwrap();
+        assert_swap_deltas_are_exact(&model, reduction, &mut rng);
+    }
+}
+
+#[test]
+fn a_coupling_left_out_is_refused_by_the_coupling_check_naming_the_domain() {
+    // A declared group that lets atn1's neurons cross heads.
+    let graph = two_blocks(|v| {
+        v["groups"] = serde_json::json!([{"name": "loose-heads", "layers": ["atn1"]}]);
+    })
+    .unwrap();
+    let error = Model::new(graph, 0, &device()).err().expect("refused").0;
+    assert!(
+        error.contains("loose-heads") && error.contains("changes the network's outputs"),
+        "{error}"
+    );
+    // Heads of 2 in a layer whose heads hold 4: a neuron leaves its head.
+    let graph = two_blocks(|v| {
+        v["groups"] = serde_json::json!([{"name": "half-heads", "layers": ["atn2"], "block": 2}]);
+    })
+    .unwrap();
+    let error = Model::new(graph, 0, &device()).err().expect("refused").0;
+    assert!(error.contains("half-heads"), "{error}");
+}
+
+#[test]
+fn bad_sequence_architectures_are_refused_with_the_reason() {
+    let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+        (
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("sequence");
+            }),
+            "layer 'res0' has \"learned_positions\", which works over the positions of a sequence",
+        ),
+        (Box::new(|v| v["sequence"] = 0.into()), "\"sequence\": 0"),
+        (
+            Box::new(|v| v["layers"][2]["attention"]["heads"] = 3.into()),
+            "layer 'atn1': 3 heads do not divide its 16 neurons",
+        ),
+        (
+            Box::new(|v| v["layers"][2]["activation"] = "gelu".into()),
+            "an attention layer's value is the attention itself",
+        ),
+        (
+            Box::new(|v| {
+                v["edges"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"from": "res1", "to": "atn2", "kind": "identity"}))
+            }),
+            "layer 'atn2': an attention layer is fed by one linear edge (its Q, K, V \
+             projection); found 2 edges into it",
+        ),
+        (
+            Box::new(|v| v["layers"][0]["positions"] = 2.into()),
+            "in a sequence model a token layer holds one id per row",
+        ),
+        (
+            Box::new(|v| v["layers"][10]["attention"] = serde_json::json!({"heads": 1})),
+            "an attention layer is hidden; found role \"output\"",
+        ),
+        (
+            Box::new(|v| v["layers"][2]["learned_positions"] = true.into()),
+            "an attention layer takes no \"learned_positions\"",
+        ),
+    ];
+    for (edit, expected) in cases {
+        let error = two_blocks(edit).map(|_| ()).unwrap_err();
+        assert!(
+            error.contains(expected),
+            "expected {expected:?} in: {error}"
+        );
+    }
+}
+
+/// `model.json` of a file transformer records its sequence length, its attention layers and
+/// its positional table, and the connection cost it gives is the engine's.
+#[test]
+fn model_json_records_attention_and_positions() {
+    let mut model = Model::new(two_blocks(|_| {}).unwrap(), 6, &device()).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    scramble_in_blocks(&mut model, &mut rng);
+    let spec = bimt_format::CostSpec {
+        metric: "l1".into(),
+        a: 2.0,
+        y_star: 0.1,
+        reduction: "sum".into(),
+        bias_penalty: true,
+        last_layer_distance: true,
+    };
+    let inputs = vec!["id".to_string()];
+    let outputs: Vec<String> = (0..11).map(|i| format!("y{i}")).collect();
+    let file = export_model(&model, &inputs, &outputs, spec);
+    file.check().unwrap();
+    assert_eq!(file.sequence, Some(5));
+    let layer = |name: &str| {
+        file.neuron_layers
+            .iter()
+            .find(|l| l.name == name)
+            .unwrap()
+            .clone()
+    };
+    let atn = layer("atn2").attention.expect("atn2 attends");
+    assert_eq!((atn.heads, atn.causal), (4, true));
+    assert!(layer("res1").attention.is_none());
+    let table = layer("res0").learned_positions.expect("res0's positions");
+    let host = model.params.to_host();
+    let param = model
+        .network
+        .learned_positions(model.network.layout().layer_named("res0").unwrap())
+        .unwrap();
+    assert_eq!(table.concat(), host[param]);
+    let metric = bimt_manifold::PaperMetric::l1(2.0, 0.1);
+    let layout = model.network.layout();
+    let engine =
+        bimt_layout::Distances::new(layout, &metric, &Default::default()).cost(layout, &host);
+    let from_file = bimt_analysis::connection_cost(&file).unwrap();
+    assert!(
+        (engine - from_file).abs() < 1e-4 * engine,
+        "{engine} vs {from_file}"
+    );
+
+    // The independent reader rebuilds the outputs at every position from the file alone.
+    let x = token_sequences(4, &mut rng);
+    let ids = values(x.clone());
+    let want = values(model.predict(x, false));
+    let csv: String = std::iter::once("id".to_string())
+        .chain(ids.iter().map(|id| id.to_string()))
+        .map(|line| line + "\n")
+        .collect();
+    let Some(read) = read_with_python(&file, &csv) else {
+        return;
+    };
+    assert_eq!(read.len(), ids.len());
+    for (r, line) in read.iter().enumerate() {
+        for (o, &v) in line.iter().enumerate() {
+            let e = want[r * 11 + o] as f64;
+            assert!(
+                (v - e).abs() < 1e-5 * (1.0 + e.abs()),
+                "row {r}, output {o}: {v} vs {e}"
+            );
+        }
+    }
+}
+
+/// Applies a random permutation within blocks to every movable domain.
+fn scramble_in_blocks<N: Network>(model: &mut Model<N>, rng: &mut ChaCha8Rng) {
+    let layout = model.network.layout();
+    let perms: Vec<(usize, Vec<usize>)> = (0..layout.domains().len())
+        .filter(|&d| !layout.domains()[d].fixed)
+        .map(|d| {
+            let n = layout.domain_size(d);
+            (d, block_permutation(n, layout.domains()[d].block, rng))
+        })
+        .collect();
+    let perms: Vec<(usize, &[usize])> = perms.iter().map(|(d, p)| (*d, &p[..])).collect();
+    model.permute_all(&perms).unwrap();
+}
