@@ -102,7 +102,8 @@ fn the_file_in_context_transformer_equals_its_builtin_twin() {
 }
 
 /// Two blocks of causal attention with 4 heads of 4, learned positions on the token
-/// embedding's layer (which starts the residual stream), Q, K, V without bias in block 1.
+/// embedding's layer (which starts the residual stream), Q, K, V without bias in block 1, and
+/// the token table tied as the output projection.
 const TWO_BLOCKS: &str = r#"{
   "sequence": 5,
   "layers": [
@@ -116,7 +117,7 @@ const TWO_BLOCKS: &str = r#"{
     {"name": "res3", "size": 16, "activation": "identity"},
     {"name": "mlp2", "size": 24, "activation": "gelu"},
     {"name": "res4", "size": 16, "activation": "identity"},
-    {"name": "logits", "size": 11, "role": "output"}
+    {"name": "logits", "size": 11, "role": "output", "fixed": true}
   ],
   "edges": [
     {"from": "ids", "to": "res0", "kind": "embedding"},
@@ -132,7 +133,7 @@ const TWO_BLOCKS: &str = r#"{
     {"from": "res3", "to": "mlp2"},
     {"from": "mlp2", "to": "res4"},
     {"from": "res3", "to": "res4", "kind": "identity"},
-    {"from": "res4", "to": "logits"}
+    {"from": "res4", "to": "logits", "kind": "unembedding"}
   ]
 }"#;
 
@@ -177,12 +178,13 @@ fn a_two_block_transformer_keeps_its_function_under_every_domains_permutations()
             "res0+res1+res2+res3+res4",
             "atn1",
             "atn2",
+            "logits",
             "mlp1",
-            "mlp2",
-            "logits"
+            "mlp2"
         ],
-        "the residual stream, the heads, the MLP layers and the output"
+        "the residual stream, the heads, the fixed output of the tied table, the MLP layers"
     );
+    assert!(layout.domains()[3].fixed);
     assert_eq!(layout.domains()[1].block, Some(4), "4 heads of 4");
     let positions = graph.learned_positions(layout.layer_named("res0").unwrap());
     let table = graph.token_embedding().unwrap();
@@ -279,6 +281,18 @@ fn bad_sequence_architectures_are_refused_with_the_reason() {
             Box::new(|v| v["layers"][2]["learned_positions"] = true.into()),
             "an attention layer takes no \"learned_positions\"",
         ),
+        (
+            Box::new(|v| v["layers"][10]["fixed"] = false.into()),
+            "the neurons of 'logits' are the tied table's rows",
+        ),
+        (
+            Box::new(|v| v["edges"][13]["from"] = "mlp2".into()),
+            "edge 14 (mlp2 -> logits): the tied table's columns are the neurons of 'res0'",
+        ),
+        (
+            Box::new(|v| v["layers"][10]["size"] = 12.into()),
+            "expected an output layer of 11 neurons, found 'logits', an output layer of 12",
+        ),
     ];
     for (edit, expected) in cases {
         let error = two_blocks(edit).map(|_| ()).unwrap_err();
@@ -319,6 +333,9 @@ fn model_json_records_attention_and_positions() {
     let atn = layer("atn2").attention.expect("atn2 attends");
     assert_eq!((atn.heads, atn.causal), (4, true));
     assert!(layer("res1").attention.is_none());
+    let tied: Vec<_> = file.connections.iter().filter(|c| c.tied).collect();
+    assert_eq!(tied.len(), 1, "the tied output projection");
+    assert_eq!(Some(&tied[0].weight), file.token_embedding.as_ref());
     let table = layer("res0").learned_positions.expect("res0's positions");
     let host = model.params.to_host();
     let param = model

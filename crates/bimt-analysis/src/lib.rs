@@ -398,7 +398,7 @@ pub fn connection_cost(model: &ModelFile) -> Option<f64> {
     for c in model
         .connections
         .iter()
-        .filter(|c| c.kind == ConnectionKind::Linear)
+        .filter(|c| c.kind == ConnectionKind::Linear && !c.tied)
     {
         let (from, to) = (&model.neuron_layers[c.from], &model.neuron_layers[c.to]);
         let local = spec.last_layer_distance || roles[c.to] != LayerRole::Output;

@@ -81,6 +81,7 @@ pub fn export_model<N: Network>(
                 in_fold: c.in_fold,
                 out_fold: c.out_fold,
                 activation: model.network.connection_activation(id),
+                tied: false,
             }
         })
         .collect();
@@ -93,6 +94,18 @@ pub fn export_model<N: Network>(
                 ..ConnectionFile::plain(from.index(), to.index(), Vec::new())
             }),
     );
+    // Tied edges: weight[o][i] = tied[o][i], the parameter's rows (a token table's tokens).
+    connections.extend(layout.tied().iter().map(|t| {
+        let [_, cols] = layout.params()[t.weight].shape;
+        ConnectionFile {
+            tied: true,
+            ..ConnectionFile::plain(
+                t.from.index(),
+                t.to.index(),
+                host[t.weight].chunks(cols).map(<[f32]>::to_vec).collect(),
+            )
+        }
+    }));
     ModelFile {
         format: MODEL_FORMAT,
         activation: model.network.activation(),

@@ -163,6 +163,11 @@ pub struct ConnectionFile {
     /// Activation applied to this connection's output, where it differs from the model's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<String>,
+    /// The weight is the token table itself (`weight[o]` = `token_embedding[o]`), tied as
+    /// the output projection: it computes as any linear connection, and the cost charges the
+    /// table once, like a bias, not this connection by length.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tied: bool,
 }
 
 fn one() -> usize {
@@ -402,6 +407,7 @@ impl ConnectionFile {
             in_fold: 1,
             out_fold: 1,
             activation: None,
+            tied: false,
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::domains::derive_identity_domains;
 use crate::layout::{
     Connection, ConnectionId, Domain, DomainId, LayerId, Layout, LayoutError, NeuronLayer, ParamId,
-    ParamSpec,
+    ParamSpec, Tied,
 };
 use bimt_manifold::Placement;
 use petgraph::Direction;
@@ -16,6 +16,7 @@ use petgraph::visit::EdgeRef;
 pub struct LayoutBuilder {
     graph: DiGraph<NeuronLayer, Connection>,
     identities: Vec<(LayerId, LayerId)>,
+    tied: Vec<Tied>,
     params: Vec<ParamSpec>,
     domains: Vec<Domain>,
     inputs: Vec<LayerId>,
@@ -105,6 +106,16 @@ impl LayoutBuilder {
         self
     }
 
+    /// Adds a tied edge `from → to` whose weight is the parameter `weight`, `[size(to),
+    /// size(from)]`, used transposed (a token table as the output projection): `to`'s
+    /// pre-activation includes `value(from) · weightᵀ`. It has no parameter of its own and no
+    /// wiring cost; the domains that move `weight`'s axes must be those of `to` (rows) and
+    /// `from` (columns), which the coupling check of a model verifies.
+    pub fn tied(&mut self, from: LayerId, to: LayerId, weight: ParamId) -> &mut Self {
+        self.tied.push(Tied { from, to, weight });
+        self
+    }
+
     /// Declares a coupling group. Layers in no declared group get one free domain each
     /// (layers joined by identity edges share one).
     pub fn domain(&mut self, domain: Domain) -> DomainId {
@@ -142,6 +153,7 @@ impl LayoutBuilder {
         let LayoutBuilder {
             mut graph,
             identities,
+            tied,
             params,
             mut domains,
             inputs,
@@ -286,10 +298,30 @@ impl LayoutBuilder {
                 ));
             }
         }
-        check_roles(&graph, &identities, &inputs, &outputs)?;
+        for t in &tied {
+            let (from, to) = (graph.node_weight(t.from), graph.node_weight(t.to));
+            let (Some(from), Some(to)) = (from, to) else {
+                return err("a tied edge names a layer that does not exist".into());
+            };
+            let expected = [to.size, from.size];
+            let w = param(t.weight, "a tied edge")?;
+            if w.shape != expected {
+                return err(format!(
+                    "tied edge {} -> {}: '{}' is {:?}, expected {expected:?}",
+                    from.name, to.name, w.name, w.shape
+                ));
+            }
+        }
+        let flow: Vec<(LayerId, LayerId)> = identities
+            .iter()
+            .copied()
+            .chain(tied.iter().map(|t| (t.from, t.to)))
+            .collect();
+        check_roles(&graph, &flow, &inputs, &outputs)?;
         Ok(Layout {
             graph,
             identities,
+            tied,
             params,
             domains,
             domain_of,
@@ -301,10 +333,10 @@ impl LayoutBuilder {
 
 /// Checks the declared inputs and outputs, and that every other layer is fed and read: a
 /// layer that is not an input needs an incoming edge, one that is not an output an outgoing
-/// edge (identity edges count).
+/// edge (`links`, the identity and tied edges, count).
 fn check_roles(
     graph: &DiGraph<NeuronLayer, Connection>,
-    identities: &[(LayerId, LayerId)],
+    links: &[(LayerId, LayerId)],
     inputs: &[LayerId],
     outputs: &[LayerId],
 ) -> Result<(), LayoutError> {
@@ -333,12 +365,12 @@ fn check_roles(
             .edges_directed(l, Direction::Incoming)
             .next()
             .is_some()
-            || identities.iter().any(|&(_, to)| to == l);
+            || links.iter().any(|&(_, to)| to == l);
         let read = graph
             .edges_directed(l, Direction::Outgoing)
             .next()
             .is_some()
-            || identities.iter().any(|&(from, _)| from == l);
+            || links.iter().any(|&(from, _)| from == l);
         if !inputs.is_empty() && !inputs.contains(&l) && !fed {
             return err(format!(
                 "layer '{}' is not an input, and no edge enters it: connect a layer to it, or \

@@ -101,11 +101,23 @@ pub type Permutation = Vec<usize>;
 #[error("invalid layout: {0}")]
 pub struct LayoutError(pub String);
 
+/// An edge whose weight is another parameter, used transposed (a tied output projection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tied {
+    /// Source layer.
+    pub from: LayerId,
+    /// Target layer.
+    pub to: LayerId,
+    /// The parameter, `[size(to), size(from)]`.
+    pub weight: ParamId,
+}
+
 /// A validated layout graph.
 #[derive(Clone, Debug)]
 pub struct Layout {
     pub(crate) graph: DiGraph<NeuronLayer, Connection>,
     pub(crate) identities: Vec<(LayerId, LayerId)>,
+    pub(crate) tied: Vec<Tied>,
     pub(crate) params: Vec<ParamSpec>,
     pub(crate) domains: Vec<Domain>,
     pub(crate) domain_of: Vec<DomainId>,
@@ -165,6 +177,11 @@ impl Layout {
     /// The identity edges `(from, to)`: `to` adds `from`'s values unchanged.
     pub fn identities(&self) -> &[(LayerId, LayerId)] {
         &self.identities
+    }
+
+    /// The tied edges (see [`LayoutBuilder::tied`](crate::LayoutBuilder::tied)).
+    pub fn tied(&self) -> &[Tied] {
+        &self.tied
     }
 
     /// Connections in insertion order: `(id, from, to, connection)`.

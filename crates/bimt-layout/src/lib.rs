@@ -30,6 +30,6 @@ pub use builder::LayoutBuilder;
 pub use distance::{CostConfig, Distances, Reduction};
 pub use layout::{
     Axis, Connection, ConnectionId, Domain, DomainId, LayerId, Layout, LayoutError, NeuronLayer,
-    ParamId, ParamSpec, Permutation,
+    ParamId, ParamSpec, Permutation, Tied,
 };
 pub use petgraph::Direction;

@@ -375,6 +375,11 @@ pub enum EdgeKind {
     /// From a token layer: each id's row of a learned table `[vocabulary, size(to)]`, one
     /// column per neuron of the target (which moves with it); no bias.
     Embedding,
+    /// Into an output layer of one neuron per token, from a layer that shares the embedded
+    /// layer's permutation (the residual stream): `value · tableᵀ`, the token table tied as
+    /// the output projection (no weight of its own, no bias; the output layer is fixed,
+    /// since its neurons are the table's rows).
+    Unembedding,
 }
 
 impl EdgeKind {
@@ -384,6 +389,7 @@ impl EdgeKind {
             EdgeKind::Linear => "linear",
             EdgeKind::Identity => "identity",
             EdgeKind::Embedding => "embedding",
+            EdgeKind::Unembedding => "unembedding",
         }
     }
 }
@@ -431,6 +437,10 @@ enum Edge {
     },
     /// The token table's rows of the ids in layer `from`.
     Embedding {
+        from: usize,
+    },
+    /// `value(from) · tableᵀ`: the token table as the output projection.
+    Unembedding {
         from: usize,
     },
     /// The packed Q, K, V projection of `from` into an attention layer, and the attention.
@@ -537,6 +547,7 @@ impl Graph {
                     EdgeKind::Linear => "two parallel weight matrices add up to one",
                     EdgeKind::Identity => "they would add the source twice",
                     EdgeKind::Embedding => "two tables of one token layer add up to one",
+                    EdgeKind::Unembedding => "they would add the tied projection twice",
                 };
                 return Err(invalid(format!(
                     "edges {} and {} are both {} edges {} -> {}: {why}; declare the edge once",
@@ -606,6 +617,7 @@ impl Graph {
         }
         check_sequence_layers(arch, &ends)?;
         let token_input = token_input(arch, &ends)?;
+        check_unembeddings(arch, &ends, token_input)?;
         let embedded = token_input.map(|(_, e)| e);
         // Depth: the longest path from an input layer, unless given (a token layer has no
         // depth; the layer its embedding feeds is where the data enters, at depth 0 unless
@@ -730,6 +742,14 @@ impl Graph {
                 penalised_like_bias: true,
             })
         });
+        // The tied output projections read the token table.
+        for (edge, &(from, to)) in arch.edges.iter().zip(&ends) {
+            if let (EdgeKind::Unembedding, Some(table), Some(a), Some(z)) =
+                (edge.kind, table, ids[from], ids[to])
+            {
+                b.tied(a, z, table);
+            }
+        }
         // After the token table, one learned positional table per layer that asks for one.
         let sequence = arch.sequence.unwrap_or(1);
         let position_tables: Vec<Option<ParamId>> = arch
@@ -884,6 +904,7 @@ impl Graph {
                             }
                         }
                         (EdgeKind::Embedding, _) => Edge::Embedding { from },
+                        (EdgeKind::Unembedding, _) => Edge::Unembedding { from },
                         _ => Edge::Identity { from },
                     })
                     .collect()
@@ -998,6 +1019,11 @@ impl Graph {
                         self.attend(params, h, weight, bias, attention)
                     }
                     Edge::Identity { from } => values[from].clone().expect("sources come first"),
+                    Edge::Unembedding { from } => {
+                        let t = self.tokens.expect("an unembedding edge has a token input");
+                        let h = values[from].clone().expect("sources come first");
+                        bimt_kernels::matmul(h, params[t.table].clone().transpose())
+                    }
                     Edge::Embedding { from } => {
                         let t = self.tokens.expect("an embedding edge has a token input");
                         if !(all || t.values_needed) {
@@ -1363,6 +1389,66 @@ fn check_sequence_layers(arch: &Architecture, ends: &[(usize, usize)]) -> Result
                     feeding.len()
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+/// An unembedding edge ties the token table: there is a token input, the edge leaves a layer
+/// that shares the embedded layer's permutation (so the table's columns are its neurons) and
+/// feeds a fixed output layer of one neuron per token.
+fn check_unembeddings(
+    arch: &Architecture,
+    ends: &[(usize, usize)],
+    token_input: Option<(usize, usize)>,
+) -> Result<(), LayoutError> {
+    let classes = identity_classes(arch, ends);
+    for (e, (edge, &(from, to))) in arch.edges.iter().zip(ends).enumerate() {
+        if edge.kind != EdgeKind::Unembedding {
+            continue;
+        }
+        let what = format!("edge {} ({} -> {})", e + 1, edge.from, edge.to);
+        let Some((tokens, embedded)) = token_input else {
+            return Err(invalid(format!(
+                "{what}: an unembedding edge projects through the token table, and no layer \
+                 holds token ids; expected a token layer (\"tokens\": V) and its embedding"
+            )));
+        };
+        let Role::Tokens { vocabulary } = arch.layers[tokens].role else {
+            unreachable!("token_input returns a token layer")
+        };
+        let target = &arch.layers[to];
+        if classes[from] != classes[embedded] {
+            return Err(invalid(format!(
+                "{what}: the tied table's columns are the neurons of '{}', the layer the \
+                 embedding feeds, so the edge must leave a layer joined to it by identity \
+                 edges (the residual stream); '{}' is not",
+                arch.layers[embedded].name, edge.from
+            )));
+        }
+        if target.role != Role::Output || target.size != vocabulary {
+            return Err(invalid(format!(
+                "{what}: an unembedding edge gives one value per token; expected an output \
+                 layer of {vocabulary} neurons, found '{}', {} layer of {}",
+                target.name,
+                match target.role {
+                    Role::Hidden => "a hidden",
+                    role =>
+                        if role == Role::Output {
+                            "an output"
+                        } else {
+                            "an input"
+                        },
+                },
+                target.size
+            )));
+        }
+        if !target.fixed {
+            return Err(invalid(format!(
+                "{what}: the neurons of '{}' are the tied table's rows, one per token id, so \
+                 they cannot move; expected \"fixed\": true on it",
+                target.name
+            )));
         }
     }
     Ok(())
