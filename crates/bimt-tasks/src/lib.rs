@@ -29,9 +29,10 @@ pub enum Loss {
 pub enum Batching {
     /// The whole training split every step.
     Full,
-    /// `size` rows per step, reshuffled every epoch.
+    /// `size` samples per step (whole sequences, for a dataset of sequences), reshuffled
+    /// every epoch.
     Mini {
-        /// Rows per step.
+        /// Samples per step.
         size: usize,
         /// Seed of the shuffles.
         seed: u64,
@@ -73,12 +74,16 @@ impl DeviceSplit {
 }
 
 /// A dataset, a loss and a batching rule: a [`Task`] for the trainer.
+///
+/// A dataset of sequences ([`Dataset::rows_per_sample`] `T` > 1) is batched whole sequences
+/// at a time; the losses average over every row, so over every position.
 pub struct Supervised {
     train: DeviceSplit,
     test: DeviceSplit,
     loss: Loss,
     sampler: Option<StepSampler>,
     full_batch: Batch,
+    rows_per_sample: usize,
 }
 
 impl Supervised {
@@ -86,11 +91,15 @@ impl Supervised {
     pub fn new(data: &Dataset, loss: Loss, batching: Batching, device: &Device) -> Self {
         let train = DeviceSplit::new(&data.train, device);
         let test = DeviceSplit::new(&data.test, device);
+        let rows_per_sample = data.rows_per_sample.max(1);
         let sampler = match batching {
             Batching::Full => None,
-            Batching::Mini { size, seed } => {
-                Some(StepSampler::new(train.n, size, Sampling::Epochs, seed))
-            }
+            Batching::Mini { size, seed } => Some(StepSampler::new(
+                train.n / rows_per_sample,
+                size,
+                Sampling::Epochs,
+                seed,
+            )),
         };
         let full_batch = Batch {
             x: train.x.clone(),
@@ -102,6 +111,7 @@ impl Supervised {
             loss,
             sampler,
             full_batch,
+            rows_per_sample,
         }
     }
 
@@ -141,7 +151,12 @@ impl Task for Supervised {
         let Some(sampler) = &mut self.sampler else {
             return self.full_batch.clone();
         };
-        let rows = sampler.batch(step).iter().map(|&i| i as i64).collect();
+        let r = self.rows_per_sample;
+        let rows = sampler
+            .batch(step)
+            .iter()
+            .flat_map(|&s| (s * r..(s + 1) * r).map(|row| row as i64))
+            .collect();
         gather(&self.train.x, &self.train.y, rows, device)
     }
 
@@ -157,10 +172,16 @@ impl Task for Supervised {
                 "squared error against one-hot class targets, averaged over every sample and class"
             }
         };
-        [
-            format!("{what} of the training split ({} samples)", self.train.n),
-            format!("{what} of the test split ({} samples)", self.test.n),
-        ]
+        let r = self.rows_per_sample;
+        let split = |name: &str, rows: usize| match r {
+            1 => format!("{what} of the {name} split ({rows} samples)"),
+            _ => format!(
+                "{what} of the {name} split ({} sequences of {r} positions; every position \
+                 counts as a sample)",
+                rows / r
+            ),
+        };
+        [split("training", self.train.n), split("test", self.test.n)]
     }
 
     fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, _device: &Device) -> Evaluation {
