@@ -539,37 +539,33 @@ pub enum DataError {
     },
     /// A NaN or an infinity (or a float64 too large for float32).
     #[error(
-        "{array}: sample {sample} (index {index:?}) holds {value}: expected finite numbers (within float32's range)"
+        "{array}: sample {} (index {index:?}) holds {value}: expected finite numbers (within float32's range)",
+        index.first().unwrap_or(&0)
     )]
     NumpyNonFinite {
         /// The file (and the array in an archive).
         array: String,
-        /// The sample (index along the first axis).
-        sample: usize,
-        /// The element's full index.
+        /// The element's index; its first entry is the sample.
         index: Vec<usize>,
         /// The value.
         value: f64,
     },
     /// A token id or class label below 0, or at least the number there are.
     #[error(
-        "{array}: sample {sample} (index {index:?}) holds {what} {value}, outside 0..{limit} ({limit_name})"
+        "{array}: sample {} (index {index:?}) holds {what} {value}, outside {range}",
+        index.first().unwrap_or(&0)
     )]
     NumpyOutOfRange {
         /// The file (and the array in an archive).
         array: String,
-        /// The sample (index along the first axis).
-        sample: usize,
-        /// The element's full index.
+        /// The element's index; its first entry is the sample.
         index: Vec<usize>,
-        /// `token id` or `class label`.
+        /// `token id`, `class label` or `integer`.
         what: &'static str,
-        /// The value.
-        value: i128,
-        /// The number of ids or classes.
-        limit: u64,
-        /// Where the limit comes from.
-        limit_name: String,
+        /// The value, as written.
+        value: String,
+        /// The values allowed and where that comes from: `0..59 (the token layer …)`.
+        range: String,
     },
     /// The inputs and the targets hold different numbers of samples.
     #[error(

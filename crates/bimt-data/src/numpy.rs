@@ -97,7 +97,7 @@ impl NumpyArray {
             return Ok(());
         };
         match values.iter().position(|&v| v as usize >= limit) {
-            Some(i) => Err(self.out_of_range(i, i128::from(values[i]), what, limit, limit_name)),
+            Some(i) => Err(self.out_of_range(i, values[i], what, limit, limit_name)),
             None => Ok(()),
         }
     }
@@ -105,20 +105,17 @@ impl NumpyArray {
     fn out_of_range(
         &self,
         flat: usize,
-        value: i128,
+        value: u32,
         what: &'static str,
         limit: usize,
         limit_name: &str,
     ) -> DataError {
-        let index = unflatten(flat, &self.shape);
         DataError::NumpyOutOfRange {
             array: self.name.clone(),
-            sample: index[0],
-            index,
+            index: unflatten(flat, &self.shape),
             what,
-            value,
-            limit: limit as u64,
-            limit_name: limit_name.to_string(),
+            value: value.to_string(),
+            range: format!("0..{limit} ({limit_name})"),
         }
     }
 
@@ -546,11 +543,9 @@ fn floats<T: Copy>(
         let value = wide(v);
         let narrow = value as f32;
         if !narrow.is_finite() {
-            let index = unflatten(i, shape);
             return Err(DataError::NumpyNonFinite {
                 array: name.to_string(),
-                sample: index[0],
-                index,
+                index: unflatten(i, shape),
                 value,
             });
         }
@@ -569,15 +564,12 @@ fn integers<T: Copy + Into<i128>>(
     for (i, &v) in values.iter().enumerate() {
         let value: i128 = v.into();
         let Ok(id) = u32::try_from(value) else {
-            let index = unflatten(i, shape);
             return Err(DataError::NumpyOutOfRange {
                 array: name.to_string(),
-                sample: index[0],
-                index,
+                index: unflatten(i, shape),
                 what: "integer",
-                value,
-                limit: 1 << 32,
-                limit_name: "token ids and class labels are 0 or more and below 2^32".into(),
+                value: value.to_string(),
+                range: "0..2^32 (token ids and class labels)".into(),
             });
         };
         out.push(id);

@@ -194,3 +194,60 @@ impl Task for Supervised {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mini-batches of a dataset of sequences hold whole sequences, positions in order.
+    #[test]
+    fn batches_of_sequences_hold_whole_sequences() {
+        let (t, sequences) = (3, 5);
+        let rows = t * sequences;
+        // Row r holds r as its input and 10 r as its target.
+        let split = Split {
+            inputs: (0..rows).map(|r| r as f32).collect(),
+            n: rows,
+            in_dim: 1,
+            targets: Targets::Regression {
+                values: (0..rows).map(|r| 10.0 * r as f32).collect(),
+                dim: 1,
+            },
+        };
+        let data = Dataset {
+            train: split.clone(),
+            test: split,
+            input_names: vec!["x".into()],
+            output_names: vec!["y".into()],
+            rows_per_sample: t,
+        };
+        let device = bimt_engine::default_device();
+        let batching = Batching::Mini { size: 2, seed: 1 };
+        let mut task = Supervised::new(&data, Loss::Mse, batching, &device);
+        let mut seen = Vec::new();
+        for step in 0..6 {
+            let batch = task.batch(step, &device);
+            let (x, y) = (batch.x.into_data(), batch.target.into_data());
+            let (x, y) = (x.as_slice::<f32>().unwrap(), y.as_slice::<f32>().unwrap());
+            // Two sequences, or the one an epoch of five leaves over.
+            assert!([t, 2 * t].contains(&x.len()), "{x:?}");
+            for (sequence, ys) in x.chunks(t).zip(y.chunks(t)) {
+                let first = sequence[0] as usize;
+                assert_eq!(first % t, 0, "{x:?} starts a sequence at position 0");
+                for (p, (&v, &w)) in sequence.iter().zip(ys).enumerate() {
+                    assert_eq!((v as usize, w), (first + p, 10.0 * v));
+                }
+                seen.push(first / t);
+            }
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(
+            seen,
+            (0..sequences).collect::<Vec<_>>(),
+            "every sequence drawn"
+        );
+        let [train, _] = task.loss_definitions();
+        assert!(train.contains("5 sequences of 3 positions"), "{train}");
+    }
+}
