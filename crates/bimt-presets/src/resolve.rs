@@ -8,6 +8,7 @@ use crate::limits;
 use crate::preset::Experiment;
 use crate::registry;
 use crate::settings::{Overrides, Profile, Settings};
+use bimt_data::DataFormat;
 use bimt_engine::{Checkpoint, SwapMoments};
 use bimt_format::read_json;
 use std::path::{Path, PathBuf};
@@ -223,20 +224,25 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
         }
         (None, None, _) => {
             return Err(Error::Settings(format!(
-                "bimt run {preset} needs --data FILE.csv --targets COLUMNS, or --formula TEXT"
+                "bimt run {preset} needs --data FILE.csv --targets COLUMNS, --data X.npy \
+                 --targets Y.npy, --data D.npz, or --formula TEXT"
             )));
         }
-        (Some(_), None, None) => {
-            return Err(Error::Settings(
-                "--data needs --targets: the names of the target columns".into(),
-            ));
-        }
+        (Some(data), None, targets) => complete_targets(data, targets.as_deref())?,
         (None, Some(_), Some(_)) => {
             return Err(Error::Settings(
                 "--targets is for --data; a formula names its outputs".into(),
             ));
         }
         _ => {}
+    }
+    if let (Some(data), Some([targets])) = (&custom.data, custom.targets.as_deref())
+        && DataFormat::of(data)? == DataFormat::Npy
+    {
+        // Recorded as an absolute path, as --data is, so that a resume finds it.
+        let path = Path::new(targets);
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        custom.targets = Some(vec![path.display().to_string()]);
     }
     if !matches!(loss.as_str(), "mse" | "cross-entropy") {
         return Err(Error::Settings(format!(
@@ -265,6 +271,31 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
         )));
     }
     Ok(())
+}
+
+/// `--targets` by the kind of `--data`: column names for a CSV file, one `.npy` file for a
+/// `.npy` file, none for a `.npz` archive (its array `y` holds the targets). An unknown
+/// extension is refused, naming the three.
+fn complete_targets(data: &Path, targets: Option<&[String]>) -> Result<(), Error> {
+    let data_name = data.display();
+    match (DataFormat::of(data)?, targets) {
+        (DataFormat::Csv, None) => Err(Error::Settings(
+            "--data needs --targets: the names of the target columns".into(),
+        )),
+        (DataFormat::Npy, None) => Err(Error::Settings(format!(
+            "--data {data_name} needs --targets Y.npy: the .npy file of the targets"
+        ))),
+        (DataFormat::Npy, Some(list)) if list.len() != 1 => Err(Error::Settings(format!(
+            "--targets {}: for .npy data, --targets is one .npy file of targets (a path \
+             without commas)",
+            list.join(",")
+        ))),
+        (DataFormat::Npz, Some(_)) => Err(Error::Settings(format!(
+            "--targets is not for .npz data: {data_name} holds the inputs as its array 'x' \
+             and the targets as 'y'"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the settings of `bimt run graph --task`: an architecture file, and none of the data
