@@ -883,3 +883,86 @@ fn numpy_files_that_do_not_fit_are_refused_by_name() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A causal token transformer over sequences of 4 ids from a vocabulary of 8, with learned
+/// positions, one class per id at every position.
+const PREVIOUS_TOKEN_ARCH: &str = r#"{
+  "sequence": 4,
+  "layers": [
+    {"name": "tokens", "role": "input", "tokens": 8},
+    {"name": "res0", "size": 16, "learned_positions": true},
+    {"name": "atn", "size": 16, "attention": {"heads": 2, "causal": true}},
+    {"name": "res1", "size": 16, "activation": "identity"},
+    {"name": "mlp", "size": 32, "activation": "gelu"},
+    {"name": "res2", "size": 16, "activation": "identity"},
+    {"name": "output", "size": 8, "role": "output"}
+  ],
+  "edges": [
+    {"from": "tokens", "to": "res0", "kind": "embedding"},
+    {"from": "res0", "to": "atn"},
+    {"from": "atn", "to": "res1"},
+    {"from": "res0", "to": "res1", "kind": "identity"},
+    {"from": "res1", "to": "mlp"},
+    {"from": "mlp", "to": "res2"},
+    {"from": "res1", "to": "res2", "kind": "identity"},
+    {"from": "res2", "to": "output"}
+  ],
+  "groups": [{"name": "residual", "layers": ["res0", "res1", "res2"]}]
+}"#;
+
+/// Token ids `[n, 4]` and, at each position, the previous id as a class label `[n, 4]` (the
+/// first position's own): a token transformer learns to look one position back, per-position
+/// cross-entropy and accuracy.
+#[test]
+fn a_token_transformer_learns_the_previous_token_from_npy_files() {
+    let dir = temp_dir("graph-npy-tokens");
+    std::fs::create_dir_all(&dir).unwrap();
+    let arch = dir.join("previous_token.json");
+    std::fs::write(&arch, PREVIOUS_TOKEN_ARCH).unwrap();
+    let n = 512;
+    let mut state = 12_345u64;
+    let ids: Vec<i64> = (0..n * 4)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            ((state >> 33) % 8) as i64
+        })
+        .collect();
+    let labels: Vec<i64> = (0..n * 4)
+        .map(|i| if i % 4 == 0 { ids[i] } else { ids[i - 1] })
+        .collect();
+    let (x, y) = (dir.join("ids.npy"), dir.join("previous.npy"));
+    write_npy(&x, &[n as u64, 4], NpyValues::I(ids));
+    write_npy(&y, &[n as u64, 4], NpyValues::I(labels));
+    let out = dir.join("run");
+    succeeded(&bimt(&[
+        "run",
+        "graph",
+        "--quiet",
+        "--arch",
+        arch.to_str().unwrap(),
+        "--data",
+        x.to_str().unwrap(),
+        "--targets",
+        y.to_str().unwrap(),
+        "--loss",
+        "cross-entropy",
+        "--lr",
+        "0.01",
+        "--steps",
+        "300",
+        "--log-every",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let metrics = read_json(&out.join("metrics.json"));
+    let accuracy = metrics["test_accuracy"].as_f64().unwrap();
+    let (initial, last) = (
+        metrics["initial_test_loss"].as_f64().unwrap(),
+        metrics["test_loss"].as_f64().unwrap(),
+    );
+    assert!(accuracy > 0.9 && last < 0.3 * initial, "{metrics}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
