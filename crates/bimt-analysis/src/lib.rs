@@ -152,17 +152,35 @@ fn erf(x: f64) -> f64 {
     y.copysign(x)
 }
 
-/// Whether [`forward_layers`] and [`predict`] can evaluate the model: every layer's
-/// activation must be one they know (`silu`, `gelu`, `relu`, `tanh`, `identity`); attention
-/// layers, for one, are not a sum of connections. The error names the layer.
+/// Whether [`forward_layers`] and [`predict`] (or, for a sequence model, their `_sequence`
+/// twins) can evaluate the model: every layer's activation must be one they know (`silu`,
+/// `gelu`, `relu`, `tanh`, `identity`), or `attention` on a layer that records how it attends
+/// and is fed by one packed Q, K, V projection. The error names the layer.
 pub fn check_evaluable(model: &ModelFile) -> Result<(), String> {
     for l in 0..model.neuron_layers.len() {
+        let layer = &model.neuron_layers[l];
         let activation = model.layer_activation(l);
+        if let Some(attention) = layer.attention {
+            let feeding: Vec<_> = model.connections.iter().filter(|c| c.to == l).collect();
+            let fits = matches!(feeding[..], [c] if c.kind == ConnectionKind::Linear && c.out_fold == 3)
+                && attention.heads > 0
+                && layer.size % attention.heads == 0
+                && model.sequence.is_some();
+            if !fits {
+                return Err(format!(
+                    "layer '{}' attends with {} heads, which needs a \"sequence\", heads that \
+                     divide its {} neurons and one linear connection into it with out_fold 3 \
+                     (the packed Q, K, V projection)",
+                    layer.name, attention.heads, layer.size
+                ));
+            }
+            continue;
+        }
         if !KNOWN_ACTIVATIONS.contains(&activation.as_str()) {
             return Err(format!(
                 "layer '{}' has activation '{activation}', which model.json cannot evaluate \
-                 (known: {})",
-                model.neuron_layers[l].name,
+                 (known: {}, and attention on a layer that records it)",
+                layer.name,
                 KNOWN_ACTIVATIONS.join(", ")
             ));
         }
@@ -200,10 +218,25 @@ fn topological_order(model: &ModelFile) -> Result<Vec<usize>, String> {
 ///
 /// Panics where [`check_evaluable`] fails, or where a token id is not a row of the embedding.
 pub fn forward_layers(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
+    forward_sequence(model, &[x])
+        .into_iter()
+        .map(|mut positions| positions.swap_remove(0))
+        .collect()
+}
+
+/// Every layer's values at every position of one sequence `xs` (one sample per position, as
+/// [`forward_layers`] takes it), by layer index and then position: connections act on each
+/// position alone; an attention layer mixes the positions; a layer's learned positional row
+/// `t` is added to its sum at position `t`. A model of single rows reads a sequence of one.
+///
+/// Panics where [`check_evaluable`] fails, where a token id is not a row of the embedding, or
+/// where a positional table is shorter than the sequence.
+pub fn forward_sequence(model: &ModelFile, xs: &[&[f64]]) -> Vec<Vec<Vec<f64>>> {
     let order = topological_order(model).expect("check_evaluable: no cycle");
     let roles = model.roles();
-    let mut values: Vec<Vec<f64>> = vec![Vec::new(); model.neuron_layers.len()];
+    let mut values: Vec<Vec<Vec<f64>>> = vec![Vec::new(); model.neuron_layers.len()];
     for l in order {
+        let layer = &model.neuron_layers[l];
         if roles[l] == LayerRole::Input {
             let features = model.features(l);
             let n = features.len();
@@ -214,45 +247,111 @@ pub fn forward_layers(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
                 .map(|c| c.in_fold)
                 .max()
                 .unwrap_or(1);
-            values[l] = match &model.token_embedding {
-                Some(embedding) => (0..n * model.token_positions())
-                    .map(|i| embedding[x[i / n] as usize][i % n] as f64)
-                    .collect(),
-                None => (0..n * fold)
-                    .map(|i| x[i - i % n + features[i % n]])
-                    .collect(),
-            };
+            values[l] = xs
+                .iter()
+                .map(|x| match &model.token_embedding {
+                    Some(embedding) => (0..n * model.token_positions())
+                        .map(|i| embedding[x[i / n] as usize][i % n] as f64)
+                        .collect(),
+                    None => (0..n * fold)
+                        .map(|i| x[i - i % n + features[i % n]])
+                        .collect(),
+                })
+                .collect();
+            add_positions(layer, &mut values[l]);
             continue;
         }
-        let mut sum: Vec<f64> = Vec::new();
+        if let Some(attention) = layer.attention {
+            let c = model
+                .connections
+                .iter()
+                .find(|c| c.to == l)
+                .expect("check_evaluable: a projection feeds an attention layer");
+            let qkv: Vec<Vec<f64>> = values[c.from].iter().map(|v| linear(c, v)).collect();
+            values[l] = attend(&qkv, layer.size, attention.heads, attention.causal);
+            continue;
+        }
+        let mut sums: Vec<Vec<f64>> = vec![Vec::new(); xs.len()];
         for c in model.connections.iter().filter(|c| c.to == l) {
-            let from = &values[c.from];
-            let term: Vec<f64> = match c.kind {
-                ConnectionKind::Identity => from.clone(),
-                ConnectionKind::Linear => c
-                    .weight
-                    .iter()
-                    .enumerate()
-                    .map(|(o, row)| {
-                        let b = c.bias.as_ref().map_or(0.0, |b| b[o] as f64);
-                        row.iter()
-                            .zip(from)
-                            .map(|(w, v)| *w as f64 * v)
-                            .sum::<f64>()
-                            + b
-                    })
-                    .collect(),
-            };
-            if sum.is_empty() {
-                sum = term;
-            } else {
-                sum.iter_mut().zip(term).for_each(|(s, t)| *s += t);
+            for (sum, from) in sums.iter_mut().zip(&values[c.from]) {
+                let term = match c.kind {
+                    ConnectionKind::Identity => from.clone(),
+                    ConnectionKind::Linear => linear(c, from),
+                };
+                if sum.is_empty() {
+                    *sum = term;
+                } else {
+                    sum.iter_mut().zip(term).for_each(|(s, t)| *s += t);
+                }
             }
         }
+        add_positions(layer, &mut sums);
         let activation = model.layer_activation(l);
-        values[l] = sum.into_iter().map(|v| activate(&activation, v)).collect();
+        values[l] = sums
+            .into_iter()
+            .map(|sum| sum.into_iter().map(|v| activate(&activation, v)).collect())
+            .collect();
     }
     values
+}
+
+/// `weight · from + bias`, one value per output index.
+fn linear(c: &bimt_format::ConnectionFile, from: &[f64]) -> Vec<f64> {
+    c.weight
+        .iter()
+        .enumerate()
+        .map(|(o, row)| {
+            let b = c.bias.as_ref().map_or(0.0, |b| b[o] as f64);
+            row.iter()
+                .zip(from)
+                .map(|(w, v)| *w as f64 * v)
+                .sum::<f64>()
+                + b
+        })
+        .collect()
+}
+
+/// Adds the layer's learned positional row `t` to its values at position `t`, if it has a
+/// table.
+fn add_positions(layer: &bimt_format::NeuronLayerFile, values: &mut [Vec<f64>]) {
+    if let Some(table) = &layer.learned_positions {
+        for (t, value) in values.iter_mut().enumerate() {
+            value
+                .iter_mut()
+                .zip(&table[t])
+                .for_each(|(v, p)| *v += *p as f64);
+        }
+    }
+}
+
+/// Multi-head self-attention over the positions of one sequence, from each position's packed
+/// projection `qkv` (`[Q | K | V]`, `size` values each): head `h` is neurons `h·d .. (h+1)·d`,
+/// and position `t` takes `Σ_s softmax_s(q_t·k_s/√d) v_s` over `s ≤ t` where `causal`.
+fn attend(qkv: &[Vec<f64>], size: usize, heads: usize, causal: bool) -> Vec<Vec<f64>> {
+    let d = size / heads;
+    let part =
+        |p: usize, kind: usize, h: usize| &qkv[p][kind * size + h * d..kind * size + (h + 1) * d];
+    let mut out = vec![vec![0.0; size]; qkv.len()];
+    for h in 0..heads {
+        for (t, row) in out.iter_mut().enumerate() {
+            let seen = if causal { t + 1 } else { qkv.len() };
+            let q = part(t, 0, h);
+            let scores: Vec<f64> = (0..seen)
+                .map(|s| {
+                    q.iter().zip(part(s, 1, h)).map(|(a, b)| a * b).sum::<f64>() / (d as f64).sqrt()
+                })
+                .collect();
+            let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = scores.iter().map(|x| (x - top).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            for (s, w) in weights.iter().enumerate() {
+                for (i, v) in part(s, 2, h).iter().enumerate() {
+                    row[h * d + i] += w / total * v;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The network's outputs for one sample, both in the original order (data columns and
@@ -260,19 +359,28 @@ pub fn forward_layers(model: &ModelFile, x: &[f64]) -> Vec<Vec<f64>> {
 ///
 /// Panics where [`check_evaluable`] fails.
 pub fn predict(model: &ModelFile, x: &[f64]) -> Vec<f64> {
-    let mut values = forward_layers(model, x);
-    let mut out = vec![0.0; model.output_features.len().max(1)];
+    predict_sequence(model, &[x]).swap_remove(0)
+}
+
+/// [`predict`] at every position of one sequence `xs` (see [`forward_sequence`]).
+///
+/// Panics where [`check_evaluable`] fails.
+pub fn predict_sequence(model: &ModelFile, xs: &[&[f64]]) -> Vec<Vec<f64>> {
+    let mut values = forward_sequence(model, xs);
+    let mut outs = vec![vec![0.0; model.output_features.len().max(1)]; xs.len()];
     for l in model.layers_with(LayerRole::Output) {
         let features = model.features(l);
-        for (q, v) in std::mem::take(&mut values[l]).into_iter().enumerate() {
-            let target = features.get(q).copied().unwrap_or(q);
-            if target >= out.len() {
-                out.resize(target + 1, 0.0);
+        for (out, value) in outs.iter_mut().zip(std::mem::take(&mut values[l])) {
+            for (q, v) in value.into_iter().enumerate() {
+                let target = features.get(q).copied().unwrap_or(q);
+                if target >= out.len() {
+                    out.resize(target + 1, 0.0);
+                }
+                out[target] = v;
             }
-            out[target] = v;
         }
     }
-    out
+    outs
 }
 
 /// The connection cost of the model as its `cost` section defines it (paper eq. 3, L1 or L2

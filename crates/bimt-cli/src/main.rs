@@ -128,7 +128,9 @@ struct BenchArgs {
     /// rate of its first and its last tenth beside its steps per second.
     #[arg(long, conflicts_with = "steps")]
     full: bool,
-    /// Compare the built-in 4-20-20-2 MLP with the same network declared as a graph instead.
+    /// Compare built-in networks with the same networks declared as graphs instead: the
+    /// 4-20-20-2 MLP, and the in-context, modular-addition and S4 networks of
+    /// examples/architectures on their presets' tasks.
     #[arg(long)]
     graph: bool,
     /// Measure the MNIST network instead (784-100-100-10 in 3D): one swap round and the

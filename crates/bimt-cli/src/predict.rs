@@ -6,9 +6,10 @@ use bimt_presets::StandardisationFile;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Reads `data` (a CSV with a header holding the model's input columns; others are ignored),
-/// predicts every row, and writes a CSV with one column per output to `out`, or to standard
-/// output.
+/// Reads `data` (a CSV with a header holding the model's input columns, others ignored; for a
+/// token model, one column of ids per token position), predicts every row (a sequence model:
+/// every position of each run of `sequence` rows), and writes a CSV with one column per
+/// output to `out`, or to standard output.
 pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String> {
     let scaling = run.join("standardisation.json");
     if let Some(out) = out {
@@ -23,13 +24,72 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
     let model = ModelFile::read(&run.join("model.json")).map_err(|e| e.to_string())?;
     bimt_analysis::check_evaluable(&model)
         .map_err(|e| format!("{}: {e}", run.join("model.json").display()))?;
-    if model.token_embedding.is_some() {
+    let (values, rows, width) = match &model.token_embedding {
+        Some(table) => {
+            let (values, rows, width) = read_token_ids(data, &model)?;
+            if let Some((i, id)) = values
+                .iter()
+                .enumerate()
+                .find(|(_, id)| id.fract() != 0.0 || **id < 0.0 || **id as usize >= table.len())
+            {
+                return Err(format!(
+                    "{}, data row {}, column {}: token id {id}; expected an integer in 0..{}",
+                    data.display(),
+                    i / width + 1,
+                    i % width + 1,
+                    table.len()
+                ));
+            }
+            (values, rows, width)
+        }
+        None => read_columns(run, data, &model, &scaling)?,
+    };
+    let length = model.sequence.unwrap_or(1);
+    if rows % length != 0 {
         return Err(format!(
-            "{}: the model reads token ids, not data columns; bimt predict takes networks of \
-             data columns",
-            run.display()
+            "{}: {rows} data rows; the model reads sequences of {length} rows (one per \
+             position), so expected a multiple of {length}",
+            data.display()
         ));
     }
+    let names: Vec<String> = (0..model.output_features.len())
+        .map(|o| {
+            model
+                .output_names
+                .get(o)
+                .cloned()
+                .unwrap_or_else(|| format!("y{}", o + 1))
+        })
+        .collect();
+    let mut text = names.join(",") + "\n";
+    let rows: Vec<Vec<f64>> = values
+        .chunks(width.max(1))
+        .take(rows)
+        .map(|row| row.iter().map(|&v| v as f64).collect())
+        .collect();
+    for sequence in rows.chunks(length) {
+        let xs: Vec<&[f64]> = sequence.iter().map(Vec::as_slice).collect();
+        for y in bimt_analysis::predict_sequence(&model, &xs) {
+            let cells: Vec<String> = y.iter().map(|v| format!("{v}")).collect();
+            let _ = writeln!(text, "{}", cells.join(","));
+        }
+    }
+    match out {
+        Some(path) => write_atomic(path, text.as_bytes()).map_err(|e| e.to_string()),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// The model's input columns of `data`, standardised as the run was: `(values, rows, width)`.
+fn read_columns(
+    run: &Path,
+    data: &Path,
+    model: &ModelFile,
+    scaling: &Path,
+) -> Result<(Vec<f32>, usize, usize), String> {
     if model.input_names.len() != model.input_features.len() {
         return Err(format!(
             "{}: model.json names {} inputs for {} input neurons",
@@ -42,7 +102,7 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
         bimt_data::read_csv_columns(data, &model.input_names).map_err(|e| e.to_string())?;
     if scaling.exists() {
         let file: StandardisationFile =
-            read_json(&scaling, "standardisation file").map_err(|e| e.to_string())?;
+            read_json(scaling, "standardisation file").map_err(|e| e.to_string())?;
         if file.columns != model.input_names {
             return Err(format!(
                 "{}: its columns differ from model.json's inputs",
@@ -55,33 +115,34 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
         }
         .apply(&mut values);
     }
-    let width = model.input_names.len();
-    let names: Vec<String> = (0..model.output_features.len())
-        .map(|o| {
-            model
-                .output_names
-                .get(o)
-                .cloned()
-                .unwrap_or_else(|| format!("y{}", o + 1))
-        })
+    Ok((values, rows, model.input_names.len()))
+}
+
+/// A token model's ids: every column of `data` (a header row, then `token_positions` ids per
+/// row): `(ids, rows, width)`.
+fn read_token_ids(data: &Path, model: &ModelFile) -> Result<(Vec<f32>, usize, usize), String> {
+    let text = std::fs::read_to_string(data)
+        .map_err(|e| format!("cannot read {}: {e}", data.display()))?;
+    let header: Vec<String> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
         .collect();
-    let mut text = names.join(",") + "\n";
-    for r in 0..rows {
-        let x: Vec<f64> = values[r * width..(r + 1) * width]
-            .iter()
-            .map(|&v| v as f64)
-            .collect();
-        let y = bimt_analysis::predict(&model, &x);
-        let cells: Vec<String> = y.iter().map(|v| format!("{v}")).collect();
-        let _ = writeln!(text, "{}", cells.join(","));
+    let positions = model.token_positions();
+    if header.len() != positions {
+        return Err(format!(
+            "{}: {} columns ({}); the model reads {positions} token id(s) per row, one column \
+             each",
+            data.display(),
+            header.len(),
+            header.join(", ")
+        ));
     }
-    match out {
-        Some(path) => write_atomic(path, text.as_bytes()).map_err(|e| e.to_string()),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
-    }
+    let (values, rows) = bimt_data::read_csv_columns(data, &header).map_err(|e| e.to_string())?;
+    Ok((values, rows, positions))
 }
 
 /// Refuses an output path that is one of the files `read` (compared as canonical paths, so

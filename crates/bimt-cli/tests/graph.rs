@@ -437,7 +437,7 @@ fn a_task_refuses_an_architecture_that_does_not_fit_it() {
     );
     let e = task(&addition, "addition", &[]);
     assert!(
-        e.contains("expected `modular-addition` or `permutation-s4`"),
+        e.contains("expected one of `modular-addition`, `permutation-s4`, `in-context`"),
         "{e}"
     );
     // A token architecture without --task: a CSV holds no token ids.
@@ -965,4 +965,88 @@ fn a_token_transformer_learns_the_previous_token_from_npy_files() {
     );
     assert!(accuracy > 0.9 && last < 0.3 * initial, "{metrics}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The file-declared in-context transformer, trained with `--task in-context`, follows `bimt
+/// run in-context` step for step (the same parameter order, domain order, data and
+/// arithmetic), and `bimt predict` evaluates both runs' `model.json` (attention, residual
+/// identities and all) to the same predictions, a sequence of three rows at a time.
+#[test]
+fn the_file_declared_transformer_trains_and_predicts_as_the_preset_does() {
+    let (graph, builtin) = (temp_dir("graph-ic"), temp_dir("graph-ic-builtin"));
+    let steps = ["--steps", "300", "--finetune-steps", "50", "--quiet"];
+    let arch = architecture("in_context.json");
+    let mut args = vec!["run", "graph", "--arch", &arch, "--task", "in-context"];
+    args.extend_from_slice(&steps);
+    args.extend_from_slice(&["--out", graph.to_str().unwrap()]);
+    succeeded(&bimt(&args));
+    let mut args = vec!["run", "in-context"];
+    args.extend_from_slice(&steps);
+    args.extend_from_slice(&["--out", builtin.to_str().unwrap()]);
+    succeeded(&bimt(&args));
+    let (a, b) = (
+        read_json(&graph.join("metrics.json")),
+        read_json(&builtin.join("metrics.json")),
+    );
+    for key in ["train_loss", "test_loss", "swaps", "connection_cost"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_eq!(a["structure"]["probes"], b["structure"]["probes"]);
+
+    // Sequences of (0, x1), (w·x1, 0), (0, x2): 7 of them.
+    let data = graph.join("sequences.csv");
+    let mut csv = String::from("y,x\n");
+    for s in 0..7 {
+        let (w, x1, x2) = (
+            0.3 * s as f64 - 0.9,
+            1.0 + 0.25 * s as f64,
+            2.9 - 0.2 * s as f64,
+        );
+        csv += &format!("0,{x1}\n{},0\n0,{x2}\n", w * x1);
+    }
+    std::fs::write(&data, &csv).unwrap();
+    let predict = |run: &Path| {
+        let out = bimt(&[
+            "predict",
+            run.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ]);
+        succeeded(&out);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (from_file, from_builtin) = (predict(&graph), predict(&builtin));
+    assert_eq!(from_file.lines().count(), 1 + 21);
+    assert_eq!(from_file, from_builtin);
+
+    // Rows that do not make whole sequences are refused, naming the file and the count.
+    std::fs::write(&data, "y,x\n0,1\n0.5,0\n0,2\n0,1.5\n").unwrap();
+    let e = one_line_error(&bimt(&[
+        "predict",
+        graph.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains("sequences.csv") && e.contains("4 data rows") && e.contains("multiple of 3"),
+        "{e}"
+    );
+    // An architecture without a sequence does not fit the task.
+    let towers = example("two_towers.json");
+    let e = one_line_error(&bimt(&[
+        "run",
+        "graph",
+        "--arch",
+        towers.to_str().unwrap(),
+        "--task",
+        "in-context",
+        "--out",
+        graph.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains("two_towers.json") && e.contains("has no \"sequence\""),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&graph);
+    let _ = std::fs::remove_dir_all(&builtin);
 }

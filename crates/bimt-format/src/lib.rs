@@ -425,6 +425,9 @@ impl ModelFile {
                 self.format
             ));
         }
+        if self.sequence == Some(0) {
+            return Err("sequence is 0; expected 1 or more positions".into());
+        }
         for (l, layer) in self.neuron_layers.iter().enumerate() {
             if layer.coords.len() != layer.size {
                 return Err(format!(
@@ -432,6 +435,28 @@ impl ModelFile {
                     layer.name,
                     layer.coords.len(),
                     layer.size
+                ));
+            }
+            if let Some(table) = &layer.learned_positions {
+                let positions = self.sequence.unwrap_or(1);
+                if table.len() != positions || table.iter().any(|row| row.len() != layer.size) {
+                    return Err(format!(
+                        "neuron layer {l} ({}): learned_positions is [{}][{}]; expected \
+                         [{positions}][{}], a row per position of the sequence and a value per \
+                         neuron",
+                        layer.name,
+                        table.len(),
+                        table.first().map_or(0, Vec::len),
+                        layer.size
+                    ));
+                }
+            }
+            if let Some(attention) = layer.attention
+                && (attention.heads == 0 || layer.size % attention.heads != 0)
+            {
+                return Err(format!(
+                    "neuron layer {l} ({}): {} attention heads do not divide its {} neurons",
+                    layer.name, attention.heads, layer.size
                 ));
             }
         }

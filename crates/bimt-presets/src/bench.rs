@@ -56,6 +56,9 @@ pub fn bench_graph_vs_builtin() -> Result<(), Error> {
         "graph / built-in: {:.1} % of the built-in MLP's steps per second",
         100.0 * graph_rate / mlp_rate
     );
+    for twin in FILE_TWINS {
+        bench_file_twin(&twin)?;
+    }
     let (mut trainer, _, _) = symbolic_run(built_in()?, &settings, &metric)?;
     let config = trainer.config.clone();
     let distances = Distances::new(
@@ -76,6 +79,90 @@ pub fn bench_graph_vs_builtin() -> Result<(), Error> {
         search * 1e3,
         full * 1e3
     );
+    Ok(())
+}
+
+/// A preset's built-in network and its twin in `examples/architectures`.
+struct FileTwin {
+    preset: &'static str,
+    task: crate::settings::GraphTask,
+    file: &'static str,
+    architecture: &'static str,
+    steps: usize,
+}
+
+/// The presets whose networks `examples/architectures` declares as files.
+const FILE_TWINS: [FileTwin; 3] = [
+    FileTwin {
+        preset: "in-context",
+        task: crate::settings::GraphTask::InContext,
+        file: "in_context.json",
+        architecture: include_str!("../../../examples/architectures/in_context.json"),
+        steps: 4_000,
+    },
+    FileTwin {
+        preset: "modular-addition",
+        task: crate::settings::GraphTask::ModularAddition,
+        file: "modular_addition.json",
+        architecture: include_str!("../../../examples/architectures/modular_addition.json"),
+        steps: 1_000,
+    },
+    FileTwin {
+        preset: "permutation-s4",
+        task: crate::settings::GraphTask::PermutationS4,
+        file: "permutation_s4.json",
+        architecture: include_str!("../../../examples/architectures/permutation_s4.json"),
+        steps: 4_000,
+    },
+];
+
+/// Trains a preset's built-in network and its architecture file on the preset's task
+/// (`--steps`, no fine-tune), alternating twice, and prints each one's faster steps per
+/// second, their ratio and whether both ended with the same test loss.
+fn bench_file_twin(twin: &FileTwin) -> Result<(), Error> {
+    let dir = std::env::temp_dir().join(format!("bimt-bench-twin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+    let arch = dir.join(twin.file);
+    std::fs::write(&arch, twin.architecture)
+        .map_err(|e| Error::Output(format!("{}: {e}", arch.display())))?;
+    let run = |preset: &str, flags: Overrides| -> Result<(f64, f64), Error> {
+        let settings = crate::resolve(preset, &flags, None, None)?;
+        let spec = crate::runner::RunSpec {
+            quiet: true,
+            ..crate::runner::RunSpec::new(settings, dir.join("run"))
+        };
+        let metrics = crate::launch::run(&spec)?;
+        Ok((metrics.steps_per_second, metrics.test_loss))
+    };
+    let flags = || Overrides {
+        steps: Some(twin.steps),
+        finetune_steps: Some(0),
+        ..Overrides::default()
+    };
+    let (mut builtin, mut file) = ((0.0f64, 0.0), (0.0f64, 0.0));
+    for _ in 0..2 {
+        let (rate, loss) = run(twin.preset, flags())?;
+        builtin = (builtin.0.max(rate), loss);
+        let declared = Overrides {
+            arch: Some(Some(arch.clone())),
+            task: Some(Some(twin.task)),
+            ..flags()
+        };
+        let (rate, loss) = run("graph", declared)?;
+        file = (file.0.max(rate), loss);
+    }
+    println!(
+        "{}, {} steps: built-in {:.0} steps/s, examples/architectures/{} {:.0} steps/s ({:.1} %), test loss {:.4e} and {:.4e}",
+        twin.preset,
+        twin.steps,
+        builtin.0,
+        twin.file,
+        file.0,
+        100.0 * file.0 / builtin.0,
+        builtin.1,
+        file.1
+    );
+    std::fs::remove_dir_all(&dir).map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
     Ok(())
 }
 

@@ -17,7 +17,9 @@
 //! `res{2i}`, and finally `output`. The connections are `input → res0`,
 //! `res{2i-2} → atn{i}` (the packed Q,K,V projection, `out_fold = 3`),
 //! `atn{i} → res{2i-1}` (the output projection), `res{2i-1} → mlp{i}`, `mlp{i} → res{2i}` and
-//! `res{2·depth} → output`.
+//! `res{2·depth} → output`, and the identity edges of the residual adds,
+//! `res{2i-2} → res{2i-1}` and `res{2i-1} → res{2i}` (so that `model.json` describes the
+//! function whole).
 //!
 //! Swaps must leave the network's function unchanged (App. F), which the layout expresses as
 //! coupling groups, with nothing special-cased in the engine:
@@ -185,6 +187,8 @@ impl Transformer {
             let proj = b.linear(atn, mid, true);
             let fc1 = b.linear(mid, mlp, true);
             let fc2 = b.linear(mlp, out, true);
+            // The residual adds, recorded so that model.json describes the function whole.
+            b.identity(last, mid).identity(mid, out);
             connections.push([qkv, proj, fc1, fc2]);
             attention_layers.push(atn);
             residuals.extend([mid, out]);
