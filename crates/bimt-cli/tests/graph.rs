@@ -1050,3 +1050,65 @@ fn the_file_declared_transformer_trains_and_predicts_as_the_preset_does() {
     let _ = std::fs::remove_dir_all(&graph);
     let _ = std::fs::remove_dir_all(&builtin);
 }
+
+/// `run.json` records the `--targets` .npy file as an absolute path with its SHA-256, as it
+/// does `--data`: `--config run.json` repeats the run from another directory, and refuses
+/// targets whose contents have changed.
+#[test]
+fn run_json_records_the_targets_file_and_notices_a_change() {
+    let dir = temp_dir("graph-npy-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (xs, ys) = running_means(16);
+    write_npy(&dir.join("x.npy"), &[64, 1], NpyValues::F(xs));
+    write_npy(&dir.join("y.npy"), &[64, 1], NpyValues::F(ys.clone()));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_bimt"))
+        .args([
+            "run",
+            "mlp",
+            "--quiet",
+            "--hidden",
+            "4",
+            "--data",
+            "x.npy",
+            "--targets",
+            "y.npy",
+            "--steps",
+            "50",
+            "--out",
+            "run",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    succeeded(&run);
+    let config = dir.join("run/run.json");
+    let settings = read_json(&config);
+    let targets = dir.join("y.npy").canonicalize().unwrap();
+    assert_eq!(settings["targets"][0], targets.to_str().unwrap());
+    assert_eq!(settings["targets_sha256"].as_str().unwrap().len(), 64);
+    let again = dir.join("again");
+    let repeat = |out: &Path| {
+        bimt(&[
+            "run",
+            "mlp",
+            "--quiet",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    succeeded(&repeat(&again));
+    assert_eq!(
+        std::fs::read(dir.join("run/model.json")).unwrap(),
+        std::fs::read(again.join("model.json")).unwrap()
+    );
+    let changed: Vec<f32> = ys.iter().map(|y| y + 1.0).collect();
+    write_npy(&dir.join("y.npy"), &[64, 1], NpyValues::F(changed));
+    let e = one_line_error(&repeat(&dir.join("changed")));
+    assert!(
+        e.contains("its --targets file") && e.contains("y.npy") && e.contains("has changed"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -239,9 +239,20 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
     if let (Some(data), Some([targets])) = (&custom.data, custom.targets.as_deref())
         && DataFormat::of(data)? == DataFormat::Npy
     {
-        // Recorded as an absolute path, as --data is, so that a resume finds it.
+        // Recorded as an absolute path with its SHA-256, as --data is, so that a resume finds
+        // it and notices a change.
         let path = Path::new(targets);
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = path
+            .canonicalize()
+            .or_else(|_| std::path::absolute(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        let recorded = sources.iter().rev().find_map(|(label, o)| {
+            o.targets.as_ref()?.as_ref()?;
+            Some((label, o.targets_sha256.as_ref().and_then(Option::as_ref)))
+        });
+        let recorded =
+            recorded.and_then(|(label, hash)| label.as_deref().zip(hash.map(String::as_str)));
+        custom.targets_sha256 = file_hash(&path, "--targets", recorded)?;
         custom.targets = Some(vec![path.display().to_string()]);
     }
     if !matches!(loss.as_str(), "mse" | "cross-entropy") {
@@ -357,13 +368,25 @@ fn input_file(
         .canonicalize()
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.clone());
-    // A file that cannot be read is reported by its loader, with the reason.
-    let Ok(contents) = std::fs::read(&path) else {
-        return Ok((Some(path), None));
+    let recorded = label.as_deref().zip(recorded.map(String::as_str));
+    let hash = file_hash(&path, flag, recorded)?;
+    Ok((Some(path), hash))
+}
+
+/// The SHA-256 of the contents of `path`, the `flag` file, or `None` where it cannot be read
+/// (its loader reports why); refused where `recorded` (the settings' source and the hash it
+/// recorded) differs.
+fn file_hash(
+    path: &Path,
+    flag: &str,
+    recorded: Option<(&str, &str)>,
+) -> Result<Option<String>, Error> {
+    let Ok(contents) = std::fs::read(path) else {
+        return Ok(None);
     };
     let hash = sha256_hex(&contents);
-    if let (Some(recorded), Some(label)) = (recorded, label)
-        && *recorded != hash
+    if let Some((label, recorded)) = recorded
+        && recorded != hash
     {
         return Err(Error::Settings(format!(
             "{label}: its {flag} file {} has changed since the run was recorded (SHA-256 \
@@ -372,7 +395,7 @@ fn input_file(
             path.display()
         )));
     }
-    Ok((Some(path), Some(hash)))
+    Ok(Some(hash))
 }
 
 /// The SHA-256 of `bytes` in lowercase hex.

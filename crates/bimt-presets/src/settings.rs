@@ -236,6 +236,10 @@ settings! {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, value_parser = parse_list::<String>, help_heading = CUSTOM_HELP)]
     pub targets: Option<Vec<String>>,
+    /// The SHA-256 of the --targets .npy file's contents when the run started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(skip)]
+    pub targets_sha256: Option<String>,
     /// Sample the data from formulas instead, e.g. "y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)".
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
@@ -319,6 +323,7 @@ impl Settings {
             data: None,
             data_sha256: None,
             targets: None,
+            targets_sha256: None,
             formula: None,
             loss: None,
             test_fraction: None,
