@@ -80,8 +80,9 @@ impl NumpyArray {
         }
     }
 
-    /// Checks that every value of an integer array is below `limit`; `what` (`token id`,
-    /// `class label`) and `limit_name` (where the limit comes from) go into the error.
+    /// Checks that every value of an integer array is below `limit` (a float array holds no
+    /// ids or labels to check); `what` (`token id`, `class label`) and `limit_name` (where the
+    /// limit comes from) go into the error.
     ///
     /// # Errors
     ///
@@ -97,25 +98,14 @@ impl NumpyArray {
             return Ok(());
         };
         match values.iter().position(|&v| v as usize >= limit) {
-            Some(i) => Err(self.out_of_range(i, values[i], what, limit, limit_name)),
+            Some(i) => Err(DataError::NumpyOutOfRange {
+                array: self.name.clone(),
+                index: unflatten(i, &self.shape),
+                what,
+                value: values[i].to_string(),
+                range: format!("0..{limit} ({limit_name})"),
+            }),
             None => Ok(()),
-        }
-    }
-
-    fn out_of_range(
-        &self,
-        flat: usize,
-        value: u32,
-        what: &'static str,
-        limit: usize,
-        limit_name: &str,
-    ) -> DataError {
-        DataError::NumpyOutOfRange {
-            array: self.name.clone(),
-            index: unflatten(flat, &self.shape),
-            what,
-            value: value.to_string(),
-            range: format!("0..{limit} ({limit_name})"),
         }
     }
 
