@@ -1,7 +1,7 @@
 //! `bimt run graph`, `bimt run mlp` and `bimt predict`: a user's own network and data.
 mod common;
 
-use common::{bimt, one_line_error, read_json, succeeded, temp_dir};
+use common::{bimt, finished, one_line_error, read_json, succeeded, temp_dir};
 use std::path::{Path, PathBuf};
 
 fn example(file: &str) -> PathBuf {
@@ -547,6 +547,426 @@ fn the_file_declared_modular_addition_trains_as_the_preset_does() {
     let _ = std::fs::remove_dir_all(&builtin);
 }
 
+/// Writes `arrays` (name, shape, values) as the `.npy` members of a `.npz` archive at `path`,
+/// as `np.savez_compressed` does.
+fn write_npz(path: &Path, arrays: &[(&str, &[u64], NpyValues)]) {
+    use npyz::WriterBuilder;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, shape, values) in arrays {
+        zip.start_file(format!("{name}.npy"), zip::write::FileOptions::default())
+            .unwrap();
+        match values {
+            NpyValues::F(v) => {
+                let options = npyz::WriteOptions::<f32>::new().default_dtype();
+                let mut w = options.shape(shape).writer(&mut zip).begin_nd().unwrap();
+                w.extend(v.iter().copied()).unwrap();
+                w.finish().unwrap();
+            }
+            NpyValues::I(v) => {
+                let options = npyz::WriteOptions::<i64>::new().default_dtype();
+                let mut w = options.shape(shape).writer(&mut zip).begin_nd().unwrap();
+                w.extend(v.iter().copied()).unwrap();
+                w.finish().unwrap();
+            }
+        }
+    }
+    zip.finish().unwrap();
+}
+
+/// Writes one array as a `.npy` file.
+fn write_npy(path: &Path, shape: &[u64], values: NpyValues) {
+    use npyz::WriterBuilder;
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    match values {
+        NpyValues::F(v) => {
+            let options = npyz::WriteOptions::<f32>::new().default_dtype();
+            let mut w = options.shape(shape).writer(file).begin_nd().unwrap();
+            w.extend(v).unwrap();
+            w.finish().unwrap();
+        }
+        NpyValues::I(v) => {
+            let options = npyz::WriteOptions::<i64>::new().default_dtype();
+            let mut w = options.shape(shape).writer(file).begin_nd().unwrap();
+            w.extend(v).unwrap();
+            w.finish().unwrap();
+        }
+    }
+}
+
+enum NpyValues {
+    F(Vec<f32>),
+    I(Vec<i64>),
+}
+
+/// A causal transformer of width 16 with 2 heads over sequences of 4 scalars, one output per
+/// position.
+const RUNNING_MEAN_ARCH: &str = r#"{
+  "sequence": 4,
+  "layers": [
+    {"name": "input", "size": 1, "role": "input"},
+    {"name": "res0", "size": 16, "activation": "identity"},
+    {"name": "atn", "size": 16, "attention": {"heads": 2, "causal": true}},
+    {"name": "res1", "size": 16, "activation": "identity"},
+    {"name": "mlp", "size": 32, "activation": "gelu"},
+    {"name": "res2", "size": 16, "activation": "identity"},
+    {"name": "output", "size": 1, "role": "output"}
+  ],
+  "edges": [
+    {"from": "input", "to": "res0"},
+    {"from": "res0", "to": "atn"},
+    {"from": "atn", "to": "res1"},
+    {"from": "res0", "to": "res1", "kind": "identity"},
+    {"from": "res1", "to": "mlp"},
+    {"from": "mlp", "to": "res2"},
+    {"from": "res1", "to": "res2", "kind": "identity"},
+    {"from": "res2", "to": "output"}
+  ],
+  "groups": [{"name": "residual", "layers": ["res0", "res1", "res2"]}]
+}"#;
+
+/// `n` sequences of 4 scalars and, at each position, the mean of the sequence so far:
+/// `x` `[n, 4, 1]`, `y` `[n, 4, 1]`. The scalars are a fixed quasi-random sequence in (-1, 1).
+fn running_means(n: usize) -> (Vec<f32>, Vec<f32>) {
+    let xs: Vec<f32> = (0..n * 4)
+        .map(|i| ((i as f64 * 0.618_033_988_75).fract() * 2.0 - 1.0) as f32)
+        .collect();
+    let ys = xs
+        .chunks(4)
+        .flat_map(|s| (0..4).map(move |t| s[..=t].iter().sum::<f32>() / (t + 1) as f32))
+        .collect();
+    (xs, ys)
+}
+
+/// A file transformer learns, from an `.npz` archive of sequences, to output at every position
+/// the running mean of its scalar inputs (causal attention spread evenly over the past): in 300
+/// full-batch steps its test loss, over every position of the held-out sequences, falls far
+/// below where it started.
+#[test]
+fn a_file_transformer_learns_running_means_from_an_npz_archive() {
+    let dir = temp_dir("graph-npz");
+    std::fs::create_dir_all(&dir).unwrap();
+    let arch = dir.join("running_mean.json");
+    std::fs::write(&arch, RUNNING_MEAN_ARCH).unwrap();
+    let (xs, ys) = running_means(256);
+    let data = dir.join("running_mean.npz");
+    write_npz(
+        &data,
+        &[
+            ("x", &[256, 4, 1], NpyValues::F(xs)),
+            ("y", &[256, 4, 1], NpyValues::F(ys)),
+        ],
+    );
+    let out = dir.join("run");
+    succeeded(&bimt(&[
+        "run",
+        "graph",
+        "--quiet",
+        "--arch",
+        arch.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--steps",
+        "300",
+        "--log-every",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let metrics = read_json(&out.join("metrics.json"));
+    let (initial, last) = (
+        metrics["initial_test_loss"].as_f64().unwrap(),
+        metrics["test_loss"].as_f64().unwrap(),
+    );
+    assert!(last < 0.01 * initial, "test loss {initial} -> {last}");
+    let definition = metrics["loss_definitions"]["test_loss"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        definition.contains("51 sequences of 4 positions"),
+        "{metrics}"
+    );
+    let settings = read_json(&out.join("run.json"));
+    assert!(settings["targets"].is_null(), "{settings}");
+    // Mini-batches of 16 whole sequences train it too.
+    let batched = dir.join("batched");
+    succeeded(&bimt(&[
+        "run",
+        "graph",
+        "--quiet",
+        "--arch",
+        arch.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--batch",
+        "16",
+        "--steps",
+        "300",
+        "--log-every",
+        "100",
+        "--out",
+        batched.to_str().unwrap(),
+    ]));
+    let metrics = read_json(&batched.join("metrics.json"));
+    let (initial, last) = (
+        metrics["initial_test_loss"].as_f64().unwrap(),
+        metrics["test_loss"].as_f64().unwrap(),
+    );
+    assert!(
+        last < 0.01 * initial,
+        "batched: test loss {initial} -> {last}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Token ids from `.npy` files train a token architecture; NumPy inputs that do not fit the
+/// architecture, and flags that do not fit the files, are refused by name.
+#[test]
+fn numpy_files_that_do_not_fit_are_refused_by_name() {
+    let dir = temp_dir("graph-npy-errors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out");
+    let out = out.to_str().unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let run = |arch: &str, data: &str, extra: &[&str]| {
+        let mut args = vec!["run", "graph", "--quiet", "--arch", arch, "--data", data];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", out]);
+        bimt(&args)
+    };
+    // Modular addition's token MLP on (a + b) mod 59 as .npy token ids and class labels.
+    let addition = architecture("modular_addition.json");
+    let pairs: Vec<(i64, i64)> = (0..59).flat_map(|a| (0..59).map(move |b| (a, b))).collect();
+    let ids: Vec<i64> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+    let labels: Vec<i64> = pairs.iter().map(|&(a, b)| (a + b) % 59).collect();
+    write_npy(&dir.join("ids.npy"), &[3481, 2], NpyValues::I(ids.clone()));
+    write_npy(&dir.join("sums.npy"), &[3481], NpyValues::I(labels));
+    let (x, y) = (path("ids.npy"), path("sums.npy"));
+    let steps = ["--steps", "20", "--log-every", "10"];
+    let mut args = vec!["--targets", y.as_str(), "--loss", "cross-entropy"];
+    args.extend_from_slice(&steps);
+    // Too few steps for held-out sums (the test loss may end where it started), enough for
+    // the training pairs.
+    finished(&run(&addition, &x, &args));
+    let metrics = read_json(&dir.join("out/metrics.json"));
+    assert!(metrics["test_accuracy"].as_f64().is_some(), "{metrics}");
+    let log = std::fs::read_to_string(dir.join("out/log.jsonl")).unwrap();
+    let train: Vec<f64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["train_loss"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert!(train[train.len() - 1] < train[0], "{log}");
+    // The same labels under --loss mse.
+    let e = one_line_error(&run(&addition, &x, &["--targets", &y]));
+    assert!(
+        e.contains("sums.npy holds int64 class labels") && e.contains("--loss cross-entropy"),
+        "{e}"
+    );
+    // An id beyond the vocabulary: the file, the sample, the id.
+    let mut big = ids;
+    big[2 * 7 + 1] = 59;
+    write_npy(&dir.join("big.npy"), &[3481, 2], NpyValues::I(big));
+    let e = one_line_error(&run(
+        &addition,
+        &path("big.npy"),
+        &["--targets", &y, "--loss", "cross-entropy"],
+    ));
+    assert!(
+        e.contains("big.npy: sample 7 (index [7, 1]) holds token id 59")
+            && e.contains("the token layer 'tokens'")
+            && e.contains("\"tokens\": 59"),
+        "{e}"
+    );
+    // Float sequences for the token architecture; for the transformer, single rows.
+    let transformer = dir.join("running_mean.json");
+    std::fs::write(&transformer, RUNNING_MEAN_ARCH).unwrap();
+    let transformer = transformer.to_str().unwrap();
+    let (xs, ys) = running_means(8);
+    write_npy(&dir.join("seq_x.npy"), &[8, 4, 1], NpyValues::F(xs.clone()));
+    write_npy(&dir.join("seq_y.npy"), &[8, 4, 1], NpyValues::F(ys.clone()));
+    write_npy(&dir.join("rows_x.npy"), &[32, 1], NpyValues::F(xs));
+    write_npy(&dir.join("rows_y.npy"), &[32, 1], NpyValues::F(ys));
+    let e = one_line_error(&run(
+        &addition,
+        &path("seq_x.npy"),
+        &["--targets", &path("seq_y.npy")],
+    ));
+    assert!(
+        e.contains("modular_addition.json: the token layer 'tokens' reads token ids")
+            && e.contains("seq_x.npy holds float32 of shape [8, 4, 1]"),
+        "{e}"
+    );
+    let e = one_line_error(&run(
+        transformer,
+        &path("rows_x.npy"),
+        &["--targets", &path("rows_y.npy")],
+    ));
+    assert!(
+        e.contains("running_mean.json: the architecture has \"sequence\": 4")
+            && e.contains("rows_x.npy holds float32 of shape [32, 1]"),
+        "{e}"
+    );
+    // Sequences of 4 positions, but targets one row per sample.
+    write_npy(&dir.join("flat_y.npy"), &[8, 1], NpyValues::F(vec![0.0; 8]));
+    let e = one_line_error(&run(
+        transformer,
+        &path("seq_x.npy"),
+        &["--targets", &path("flat_y.npy")],
+    ));
+    assert!(
+        e.contains("running_mean.json")
+            && e.contains("[n, 4, outputs]")
+            && e.contains("flat_y.npy holds float32 of shape [8, 1]"),
+        "{e}"
+    );
+    // Two outputs per position for one output neuron.
+    write_npy(
+        &dir.join("wide_y.npy"),
+        &[8, 4, 2],
+        NpyValues::F(vec![0.0; 64]),
+    );
+    let e = one_line_error(&run(
+        transformer,
+        &path("seq_x.npy"),
+        &["--targets", &path("wide_y.npy")],
+    ));
+    assert!(
+        e.contains("the layers 'output' (1) hold 1 in all")
+            && e.contains("wide_y.npy holds float32 of shape [8, 4, 2]: 2 outputs per position"),
+        "{e}"
+    );
+    // X and Y of different lengths.
+    let e = one_line_error(&run(
+        transformer,
+        &path("seq_x.npy"),
+        &["--targets", &path("rows_y.npy")],
+    ));
+    assert!(
+        e.contains("seq_x.npy has 8 samples") && e.contains("rows_y.npy has 32"),
+        "{e}"
+    );
+    // Flags that do not fit the files.
+    let e = one_line_error(&run(transformer, &path("seq_x.npy"), &[]));
+    assert!(e.contains("seq_x.npy needs --targets Y.npy"), "{e}");
+    let e = one_line_error(&run(
+        transformer,
+        &path("seq_x.npy"),
+        &["--targets", "a.npy,b.npy"],
+    ));
+    assert!(e.contains("one .npy file of targets"), "{e}");
+    let archive = dir.join("d.npz");
+    write_npz(&archive, &[("inputs", &[1, 1], NpyValues::F(vec![0.0]))]);
+    let e = one_line_error(&run(
+        transformer,
+        archive.to_str().unwrap(),
+        &["--targets", &y],
+    ));
+    assert!(e.contains("--targets is not for .npz data"), "{e}");
+    let e = one_line_error(&run(transformer, archive.to_str().unwrap(), &[]));
+    assert!(
+        e.contains("d.npz: no array named 'x'") && e.contains("found: inputs"),
+        "{e}"
+    );
+    let text = dir.join("data.txt");
+    std::fs::write(&text, "1,2\n").unwrap();
+    let e = one_line_error(&run(
+        transformer,
+        text.to_str().unwrap(),
+        &["--targets", "y"],
+    ));
+    assert!(
+        e.contains("data.txt") && e.contains(".csv, .npy or .npz"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A causal token transformer over sequences of 4 ids from a vocabulary of 8, with learned
+/// positions, one class per id at every position.
+const PREVIOUS_TOKEN_ARCH: &str = r#"{
+  "sequence": 4,
+  "layers": [
+    {"name": "tokens", "role": "input", "tokens": 8},
+    {"name": "res0", "size": 16, "learned_positions": true},
+    {"name": "atn", "size": 16, "attention": {"heads": 2, "causal": true}},
+    {"name": "res1", "size": 16, "activation": "identity"},
+    {"name": "mlp", "size": 32, "activation": "gelu"},
+    {"name": "res2", "size": 16, "activation": "identity"},
+    {"name": "output", "size": 8, "role": "output"}
+  ],
+  "edges": [
+    {"from": "tokens", "to": "res0", "kind": "embedding"},
+    {"from": "res0", "to": "atn"},
+    {"from": "atn", "to": "res1"},
+    {"from": "res0", "to": "res1", "kind": "identity"},
+    {"from": "res1", "to": "mlp"},
+    {"from": "mlp", "to": "res2"},
+    {"from": "res1", "to": "res2", "kind": "identity"},
+    {"from": "res2", "to": "output"}
+  ],
+  "groups": [{"name": "residual", "layers": ["res0", "res1", "res2"]}]
+}"#;
+
+/// Token ids `[n, 4]` and, at each position, the previous id as a class label `[n, 4]` (the
+/// first position's own): a token transformer learns to look one position back, per-position
+/// cross-entropy and accuracy.
+#[test]
+fn a_token_transformer_learns_the_previous_token_from_npy_files() {
+    let dir = temp_dir("graph-npy-tokens");
+    std::fs::create_dir_all(&dir).unwrap();
+    let arch = dir.join("previous_token.json");
+    std::fs::write(&arch, PREVIOUS_TOKEN_ARCH).unwrap();
+    let n = 512;
+    let mut state = 12_345u64;
+    let ids: Vec<i64> = (0..n * 4)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            ((state >> 33) % 8) as i64
+        })
+        .collect();
+    let labels: Vec<i64> = (0..n * 4)
+        .map(|i| if i % 4 == 0 { ids[i] } else { ids[i - 1] })
+        .collect();
+    let (x, y) = (dir.join("ids.npy"), dir.join("previous.npy"));
+    write_npy(&x, &[n as u64, 4], NpyValues::I(ids));
+    write_npy(&y, &[n as u64, 4], NpyValues::I(labels));
+    let out = dir.join("run");
+    succeeded(&bimt(&[
+        "run",
+        "graph",
+        "--quiet",
+        "--arch",
+        arch.to_str().unwrap(),
+        "--data",
+        x.to_str().unwrap(),
+        "--targets",
+        y.to_str().unwrap(),
+        "--loss",
+        "cross-entropy",
+        "--lr",
+        "0.01",
+        "--steps",
+        "300",
+        "--log-every",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let metrics = read_json(&out.join("metrics.json"));
+    let accuracy = metrics["test_accuracy"].as_f64().unwrap();
+    let (initial, last) = (
+        metrics["initial_test_loss"].as_f64().unwrap(),
+        metrics["test_loss"].as_f64().unwrap(),
+    );
+    assert!(accuracy > 0.9 && last < 0.3 * initial, "{metrics}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The file-declared in-context transformer, trained with `--task in-context`, follows `bimt
 /// run in-context` step for step (the same parameter order, domain order, data and
 /// arithmetic), and `bimt predict` evaluates both runs' `model.json` (attention, residual
@@ -629,4 +1049,66 @@ fn the_file_declared_transformer_trains_and_predicts_as_the_preset_does() {
     );
     let _ = std::fs::remove_dir_all(&graph);
     let _ = std::fs::remove_dir_all(&builtin);
+}
+
+/// `run.json` records the `--targets` .npy file as an absolute path with its SHA-256, as it
+/// does `--data`: `--config run.json` repeats the run from another directory, and refuses
+/// targets whose contents have changed.
+#[test]
+fn run_json_records_the_targets_file_and_notices_a_change() {
+    let dir = temp_dir("graph-npy-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (xs, ys) = running_means(16);
+    write_npy(&dir.join("x.npy"), &[64, 1], NpyValues::F(xs));
+    write_npy(&dir.join("y.npy"), &[64, 1], NpyValues::F(ys.clone()));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_bimt"))
+        .args([
+            "run",
+            "mlp",
+            "--quiet",
+            "--hidden",
+            "4",
+            "--data",
+            "x.npy",
+            "--targets",
+            "y.npy",
+            "--steps",
+            "50",
+            "--out",
+            "run",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    succeeded(&run);
+    let config = dir.join("run/run.json");
+    let settings = read_json(&config);
+    let targets = dir.join("y.npy").canonicalize().unwrap();
+    assert_eq!(settings["targets"][0], targets.to_str().unwrap());
+    assert_eq!(settings["targets_sha256"].as_str().unwrap().len(), 64);
+    let again = dir.join("again");
+    let repeat = |out: &Path| {
+        bimt(&[
+            "run",
+            "mlp",
+            "--quiet",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    succeeded(&repeat(&again));
+    assert_eq!(
+        std::fs::read(dir.join("run/model.json")).unwrap(),
+        std::fs::read(again.join("model.json")).unwrap()
+    );
+    let changed: Vec<f32> = ys.iter().map(|y| y + 1.0).collect();
+    write_npy(&dir.join("y.npy"), &[64, 1], NpyValues::F(changed));
+    let e = one_line_error(&repeat(&dir.join("changed")));
+    assert!(
+        e.contains("its --targets file") && e.contains("y.npy") && e.contains("has changed"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

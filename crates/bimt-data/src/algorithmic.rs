@@ -105,6 +105,7 @@ pub fn algorithmic(operation: Operation, train_fraction: f64, seed: u64) -> Data
         test: split(&pairs[n_train..]),
         input_names: vec!["a".into(), "b".into()],
         output_names: (0..n).map(|t| operation.token_name(t)).collect(),
+        rows_per_sample: 1,
     }
 }
 

@@ -179,6 +179,7 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset, DataError>
             .map(|&c| table.header[c].clone())
             .collect(),
         output_names,
+        rows_per_sample: 1,
     })
 }
 
@@ -265,6 +266,7 @@ impl Standardisation {
 ///     test: split(vec![5.0, 2.0]),
 ///     input_names: vec!["x".into()],
 ///     output_names: vec!["c=0".into()],
+///     rows_per_sample: 1,
 /// };
 /// let s = standardise(&mut data);
 /// assert_eq!((s.mean[0], s.std[0]), (2.0, 1.0));

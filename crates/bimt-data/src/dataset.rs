@@ -127,6 +127,10 @@ pub struct Dataset {
     pub input_names: Vec<String>,
     /// One name per output unit (`targets.dim()` names).
     pub output_names: Vec<String>,
+    /// Rows per sample: 1, or `T` for sequences of `T` positions, whose rows come
+    /// sequence-major (row `b·T + t` is position `t` of sequence `b`); batches and splits keep
+    /// a sample's rows together.
+    pub rows_per_sample: usize,
 }
 
 impl Dataset {

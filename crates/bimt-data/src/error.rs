@@ -471,4 +471,132 @@ pub enum DataError {
         /// The input point, as `x1 = 0.5, x2 = -1`.
         point: String,
     },
+    /// A `--data` file whose extension names no format this crate reads.
+    #[error(
+        "{}: unknown data format: expected a file ending in .csv, .npy or .npz",
+        path.display()
+    )]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A `.npy` or `.npz` file that cannot be parsed as one.
+    #[error("{}: cannot read it as a NumPy {kind} file: {message}", path.display())]
+    NumpyParse {
+        /// The file.
+        path: PathBuf,
+        /// `.npy` or `.npz`.
+        kind: &'static str,
+        /// What the reader reported.
+        message: String,
+    },
+    /// A `.npz` archive without the array `x` or `y`.
+    #[error(
+        "{}: no array named '{name}' (the inputs are 'x', the targets 'y'); the arrays found: {}",
+        path.display(),
+        if found.is_empty() { "none".to_string() } else { found.join(", ") }
+    )]
+    NumpyMissingArray {
+        /// The archive.
+        path: PathBuf,
+        /// The array looked for.
+        name: String,
+        /// The arrays it holds.
+        found: Vec<String>,
+    },
+    /// An array whose dtype is not a float or an integer of a width NumPy writes.
+    #[error("{array}: dtype {found} is not accepted: expected {expected}")]
+    NumpyDtype {
+        /// The file (and the array in an archive).
+        array: String,
+        /// The dtype found, as NumPy writes it (`'<c16'`, `'|O'`, …).
+        found: String,
+        /// What this array may hold.
+        expected: &'static str,
+    },
+    /// An array stored in Fortran order.
+    #[error(
+        "{array}: shape {shape:?} is stored in Fortran order; expected C order (save \
+         np.ascontiguousarray(a))"
+    )]
+    NumpyFortranOrder {
+        /// The file (and the array in an archive).
+        array: String,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+    /// An array with a shape this role does not take.
+    #[error("{array}: expected {expected}, found shape {found:?} of {dtype}")]
+    NumpyShape {
+        /// The file (and the array in an archive).
+        array: String,
+        /// The shapes it may have.
+        expected: String,
+        /// Its shape.
+        found: Vec<usize>,
+        /// Its dtype (`float32`, `int64`, …).
+        dtype: String,
+    },
+    /// A NaN or an infinity (or a float64 too large for float32).
+    #[error(
+        "{array}: sample {} (index {index:?}) holds {value}: expected finite numbers (within float32's range)",
+        index.first().unwrap_or(&0)
+    )]
+    NumpyNonFinite {
+        /// The file (and the array in an archive).
+        array: String,
+        /// The element's index; its first entry is the sample.
+        index: Vec<usize>,
+        /// The value.
+        value: f64,
+    },
+    /// A token id or class label below 0, or at least the number there are.
+    #[error(
+        "{array}: sample {} (index {index:?}) holds {what} {value}, outside {range}",
+        index.first().unwrap_or(&0)
+    )]
+    NumpyOutOfRange {
+        /// The file (and the array in an archive).
+        array: String,
+        /// The element's index; its first entry is the sample.
+        index: Vec<usize>,
+        /// `token id`, `class label` or `integer`.
+        what: &'static str,
+        /// The value, as written.
+        value: String,
+        /// The values allowed and where that comes from: `0..59 (the token layer …)`.
+        range: String,
+    },
+    /// The inputs and the targets hold different numbers of samples.
+    #[error(
+        "{x} has {x_samples} samples (shape {x_shape:?}) but {y} has {y_samples} (shape {y_shape:?}): the first axis of both counts the samples"
+    )]
+    NumpySampleCount {
+        /// The inputs' file (and array).
+        x: String,
+        /// Their shape.
+        x_shape: Vec<usize>,
+        /// Their samples.
+        x_samples: usize,
+        /// The targets' file (and array).
+        y: String,
+        /// Their shape.
+        y_shape: Vec<usize>,
+        /// Their samples.
+        y_samples: usize,
+    },
+    /// A split of the samples that leaves the training or the test split empty.
+    #[error(
+        "{array}: {samples} samples with test fraction {test_fraction} leave the {which} split empty; change the fraction or add samples"
+    )]
+    NumpyEmptySplit {
+        /// The inputs' file (and array).
+        array: String,
+        /// Number of samples.
+        samples: usize,
+        /// The fraction given.
+        test_fraction: f64,
+        /// `test` or `training`.
+        which: &'static str,
+    },
 }

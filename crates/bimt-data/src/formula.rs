@@ -272,6 +272,7 @@ impl Formulas {
             test,
             input_names: self.inputs.clone(),
             output_names: self.outputs.clone(),
+            rows_per_sample: 1,
         })
     }
 

@@ -109,6 +109,7 @@ pub fn in_context(
             train: all.subset(train_idx),
             test: all.subset(test_idx),
             output_names: names.iter().map(|n| format!("next {n}")).collect(),
+            rows_per_sample: 1,
             input_names: names,
         },
         seq_len: SEQ_LEN,

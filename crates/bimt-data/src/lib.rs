@@ -12,6 +12,8 @@
 //! * [`load_mnist`]: an IDX (optionally gzipped) MNIST loader (§3.5, App. G).
 //! * [`read_csv`]: a user's CSV file of measurements, with [`standardise`]
 //!   and [`read_csv_columns`] for prediction.
+//! * [`read_npy`], [`read_npz`]: a user's NumPy arrays (rows, sequences or token ids), laid
+//!   out as rows by [`NumpyData::dataset`].
 //! * [`Formulas`]: data sampled from formulas the user types, such as
 //!   `"y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)"`.
 //! * [`BatchSampler`]: deterministic mini-batch index sampling.
@@ -26,6 +28,7 @@ mod formula;
 mod in_context;
 mod mnist;
 mod moons;
+mod numpy;
 mod rng;
 mod sampler;
 mod symbolic;
@@ -50,5 +53,6 @@ pub const MAX_CLASSES: usize = 1 << 16;
 /// `mnist`, because the errors name it too.
 pub const MNIST_DIR_ENV: &str = "BIMT_MNIST_DIR";
 pub use moons::two_moons;
+pub use numpy::{DataFormat, NumpyArray, NumpyData, NumpyValues, read_npy, read_npz};
 pub use sampler::{BatchSampler, Sampling};
 pub use symbolic::{Formula, intermediate_i, symbolic};

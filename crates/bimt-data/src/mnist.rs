@@ -91,6 +91,7 @@ pub fn load_mnist(dir: &Path) -> Result<Dataset, DataError> {
             .flat_map(|r| (0..cols).map(move |c| format!("p({r},{c})")))
             .collect(),
         output_names: (0..10).map(|d| d.to_string()).collect(),
+        rows_per_sample: 1,
     })
 }
 

@@ -28,6 +28,7 @@ pub fn two_moons(n_train: usize, n_test: usize, noise: f32, seed: u64) -> Datase
         test,
         input_names: vec!["x1".into(), "x2".into()],
         output_names: vec!["class 0".into(), "class 1".into()],
+        rows_per_sample: 1,
     }
 }
 

@@ -121,6 +121,7 @@ pub fn symbolic(formula: Formula, n_train: usize, n_test: usize, seed: u64) -> D
         test,
         input_names: (1..=formula.in_dim()).map(|i| format!("x{i}")).collect(),
         output_names: (1..=formula.out_dim()).map(|i| format!("y{i}")).collect(),
+        rows_per_sample: 1,
     }
 }
 

@@ -196,6 +196,7 @@ fn random_mnist(train: usize, test: usize) -> bimt_data::Dataset {
             .map(|i| format!("p({},{})", i / 28, i % 28))
             .collect(),
         output_names: (0..10).map(|d| d.to_string()).collect(),
+        rows_per_sample: 1,
     }
 }
 

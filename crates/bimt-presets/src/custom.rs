@@ -1,11 +1,12 @@
 //! `bimt run graph` and `bimt run mlp`: BIMT on a user's own network (an architecture file,
-//! or hidden widths) and own data (a CSV file, or formulas to sample).
+//! or hidden widths) and own data (a CSV file, NumPy arrays, or formulas to sample).
 
 use crate::error::Error;
+use crate::numpy_data;
 use crate::preset::{Experiment, Preset};
 use crate::runner::{GraphSize, RunSpec, plain_structure, train_supervised};
 use crate::settings::{GraphTask, Settings};
-use bimt_data::{CsvOptions, Dataset, Formulas, Standardisation};
+use bimt_data::{CsvOptions, DataFormat, Dataset, Formulas, Standardisation};
 use bimt_format::{MetricsFile, write_json};
 use bimt_graph::{Architecture, EdgeSpec, Graph, LayerSpec, Role};
 use bimt_tasks::Loss;
@@ -38,9 +39,49 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
             }
         };
     }
+    if let Some(path) = &custom.data
+        && DataFormat::of(path)? != DataFormat::Csv
+    {
+        return run_numpy(spec, path);
+    }
     let (mut data, loss) = load(custom)?;
-    if custom.standardise == Some(true) {
-        let Standardisation { mean, std } = bimt_data::standardise(&mut data);
+    standardise_inputs(spec, &mut data)?;
+    let graph = network(custom, || (data.in_dim(), data.out_dim()))?;
+    check_widths(&graph, &data, custom)?;
+    train_supervised(spec, graph, &data, loss, GraphSize::Small, |model| {
+        plain_structure(model, &data)
+    })
+}
+
+/// `--data X.npy --targets Y.npy` or `--data D.npz`: reads the arrays, checks that they fit
+/// the network, and trains on their rows (whole sequences at a time for a sequence model).
+fn run_numpy(spec: &RunSpec, path: &Path) -> Result<MetricsFile, Error> {
+    let custom = &spec.settings;
+    let Some(test_fraction) = custom.test_fraction else {
+        return Err(incomplete(custom));
+    };
+    let arrays = numpy_data::read(custom, path)?;
+    let loss = numpy_data::loss(custom, &arrays.y)?;
+    let graph = network(custom, || numpy_data::mlp_widths(&arrays))?;
+    let fit = numpy_data::fit(graph.architecture(), &network_name(custom), &arrays)?;
+    if custom.standardise == Some(true) && arrays.x.is_integer() {
+        return Err(Error::Settings(format!(
+            "--standardise is for numbers, but {} holds token ids ({})",
+            arrays.x.name, arrays.x.dtype
+        )));
+    }
+    let mut data = arrays.dataset(fit.rows_per_sample, fit.outputs, test_fraction, custom.seed)?;
+    standardise_inputs(spec, &mut data)?;
+    train_supervised(spec, graph, &data, loss, GraphSize::Small, |model| {
+        plain_structure(model, &data)
+    })
+}
+
+/// With `--standardise`, shifts and scales the input columns (by the training split) and
+/// writes `standardisation.json`.
+fn standardise_inputs(spec: &RunSpec, data: &mut Dataset) -> Result<(), Error> {
+    if spec.settings.standardise == Some(true) {
+        let Standardisation { mean, std } = bimt_data::standardise(data);
         let file = StandardisationFile {
             columns: data.input_names.clone(),
             mean,
@@ -48,19 +89,39 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
         };
         write_json(&spec.out.join("standardisation.json"), &file)?;
     }
-    let graph = match (&custom.arch, &custom.hidden) {
-        (Some(path), _) => Graph::from_file(path).map_err(|e| Error::Architecture(e.0))?,
-        (None, Some(hidden)) => Graph::new(&mlp(data.in_dim(), hidden, data.out_dim()))?,
-        (None, None) => {
-            return Err(Error::Settings(
-                "bimt run graph needs --arch, bimt run mlp --hidden".into(),
-            ));
+    Ok(())
+}
+
+/// The network of a custom run: the architecture file (`graph`), or an MLP of the hidden
+/// widths (`mlp`) between the data's input and output widths, which `widths` gives.
+fn network(custom: &Settings, widths: impl FnOnce() -> (usize, usize)) -> Result<Graph, Error> {
+    match (&custom.arch, &custom.hidden) {
+        (Some(path), _) => Graph::from_file(path).map_err(|e| Error::Architecture(e.0)),
+        (None, Some(hidden)) => {
+            let (inputs, outputs) = widths();
+            Ok(Graph::new(&mlp(inputs, hidden, outputs))?)
         }
-    };
-    check_widths(&graph, &data, custom)?;
-    train_supervised(spec, graph, &data, loss, GraphSize::Small, |model| {
-        plain_structure(model, &data)
-    })
+        (None, None) => Err(Error::Settings(
+            "bimt run graph needs --arch, bimt run mlp --hidden".into(),
+        )),
+    }
+}
+
+/// How errors name the network: the architecture file, or "the MLP".
+fn network_name(custom: &Settings) -> String {
+    custom
+        .arch
+        .as_deref()
+        .map_or_else(|| "the MLP".to_string(), |p: &Path| p.display().to_string())
+}
+
+/// The error of a custom run whose data settings were not resolved.
+fn incomplete(custom: &Settings) -> Error {
+    Error::Settings(format!(
+        "bimt run {}: the data settings are incomplete; resolve them with \
+         bimt_presets::resolve",
+        custom.preset
+    ))
 }
 
 /// The dataset and the loss of a custom run.
@@ -71,11 +132,7 @@ fn load(custom: &Settings) -> Result<(Dataset, Loss), Error> {
         custom.samples,
         custom.range,
     ) else {
-        return Err(Error::Settings(format!(
-            "bimt run {}: the data settings are incomplete; resolve them with \
-             bimt_presets::resolve",
-            custom.preset
-        )));
+        return Err(incomplete(custom));
     };
     let seed = custom.seed;
     let classification = loss == "cross-entropy";
@@ -262,10 +319,7 @@ fn check_sequence_shapes(graph: &Graph, task: GraphTask, path: &Path) -> Result<
 /// layer takes token ids, which only `--task` gives.
 fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), Error> {
     let arch = graph.architecture();
-    let source = custom
-        .arch
-        .as_deref()
-        .map_or_else(|| "the MLP".to_string(), |p: &Path| p.display().to_string());
+    let source = network_name(custom);
     if let Some(l) = arch
         .layers
         .iter()
@@ -273,7 +327,8 @@ fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), 
     {
         return Err(Error::Architecture(format!(
             "{source}: the token layer '{}' reads token ids, which --data and --formula do not \
-             give; train it with --task modular-addition or --task permutation-s4",
+             give; train it with --task modular-addition or --task permutation-s4, or on \
+             NumPy token ids (--data X.npy)",
             l.name
         )));
     }
@@ -312,7 +367,7 @@ fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), 
 /// The preset `graph`.
 pub const GRAPH: Preset = Preset {
     name: "graph",
-    description: "your own network (--arch FILE.json) on your data (--data FILE.csv --targets ... or --formula)",
+    description: "your own network (--arch FILE.json) on your data (--data FILE.csv --targets ..., --data X.npy --targets Y.npy, --data D.npz, or --formula)",
     experiment: Experiment::Custom,
     table1: None,
     settings: crate::symbolic::plain_symbolic_settings,

@@ -37,6 +37,7 @@ mod in_context;
 mod launch;
 mod limits;
 mod mnist;
+mod numpy_data;
 mod preset;
 mod progress;
 mod registry;

@@ -8,6 +8,7 @@ use crate::limits;
 use crate::preset::Experiment;
 use crate::registry;
 use crate::settings::{Overrides, Profile, Settings};
+use bimt_data::DataFormat;
 use bimt_engine::{Checkpoint, SwapMoments};
 use bimt_format::read_json;
 use std::path::{Path, PathBuf};
@@ -223,20 +224,36 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
         }
         (None, None, _) => {
             return Err(Error::Settings(format!(
-                "bimt run {preset} needs --data FILE.csv --targets COLUMNS, or --formula TEXT"
+                "bimt run {preset} needs --data FILE.csv --targets COLUMNS, --data X.npy \
+                 --targets Y.npy, --data D.npz, or --formula TEXT"
             )));
         }
-        (Some(_), None, None) => {
-            return Err(Error::Settings(
-                "--data needs --targets: the names of the target columns".into(),
-            ));
-        }
+        (Some(data), None, targets) => complete_targets(data, targets.as_deref())?,
         (None, Some(_), Some(_)) => {
             return Err(Error::Settings(
                 "--targets is for --data; a formula names its outputs".into(),
             ));
         }
         _ => {}
+    }
+    if let (Some(data), Some([targets])) = (&custom.data, custom.targets.as_deref())
+        && DataFormat::of(data)? == DataFormat::Npy
+    {
+        // Recorded as an absolute path with its SHA-256, as --data is, so that a resume finds
+        // it and notices a change.
+        let path = Path::new(targets);
+        let path = path
+            .canonicalize()
+            .or_else(|_| std::path::absolute(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        let recorded = sources.iter().rev().find_map(|(label, o)| {
+            o.targets.as_ref()?.as_ref()?;
+            Some((label, o.targets_sha256.as_ref().and_then(Option::as_ref)))
+        });
+        let recorded =
+            recorded.and_then(|(label, hash)| label.as_deref().zip(hash.map(String::as_str)));
+        custom.targets_sha256 = file_hash(&path, "--targets", recorded)?;
+        custom.targets = Some(vec![path.display().to_string()]);
     }
     if !matches!(loss.as_str(), "mse" | "cross-entropy") {
         return Err(Error::Settings(format!(
@@ -265,6 +282,31 @@ fn complete_custom(custom: &mut Settings, sources: &[Source]) -> Result<(), Erro
         )));
     }
     Ok(())
+}
+
+/// `--targets` by the kind of `--data`: column names for a CSV file, one `.npy` file for a
+/// `.npy` file, none for a `.npz` archive (its array `y` holds the targets). An unknown
+/// extension is refused, naming the three.
+fn complete_targets(data: &Path, targets: Option<&[String]>) -> Result<(), Error> {
+    let data_name = data.display();
+    match (DataFormat::of(data)?, targets) {
+        (DataFormat::Csv, None) => Err(Error::Settings(
+            "--data needs --targets: the names of the target columns".into(),
+        )),
+        (DataFormat::Npy, None) => Err(Error::Settings(format!(
+            "--data {data_name} needs --targets Y.npy: the .npy file of the targets"
+        ))),
+        (DataFormat::Npy, Some(list)) if list.len() != 1 => Err(Error::Settings(format!(
+            "--targets {}: for .npy data, --targets is one .npy file of targets (a path \
+             without commas)",
+            list.join(",")
+        ))),
+        (DataFormat::Npz, Some(_)) => Err(Error::Settings(format!(
+            "--targets is not for .npz data: {data_name} holds the inputs as its array 'x' \
+             and the targets as 'y'"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the settings of `bimt run graph --task`: an architecture file, and none of the data
@@ -326,13 +368,25 @@ fn input_file(
         .canonicalize()
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.clone());
-    // A file that cannot be read is reported by its loader, with the reason.
-    let Ok(contents) = std::fs::read(&path) else {
-        return Ok((Some(path), None));
+    let recorded = label.as_deref().zip(recorded.map(String::as_str));
+    let hash = file_hash(&path, flag, recorded)?;
+    Ok((Some(path), hash))
+}
+
+/// The SHA-256 of the contents of `path`, the `flag` file, or `None` where it cannot be read
+/// (its loader reports why); refused where `recorded` (the settings' source and the hash it
+/// recorded) differs.
+fn file_hash(
+    path: &Path,
+    flag: &str,
+    recorded: Option<(&str, &str)>,
+) -> Result<Option<String>, Error> {
+    let Ok(contents) = std::fs::read(path) else {
+        return Ok(None);
     };
     let hash = sha256_hex(&contents);
-    if let (Some(recorded), Some(label)) = (recorded, label)
-        && *recorded != hash
+    if let Some((label, recorded)) = recorded
+        && recorded != hash
     {
         return Err(Error::Settings(format!(
             "{label}: its {flag} file {} has changed since the run was recorded (SHA-256 \
@@ -341,7 +395,7 @@ fn input_file(
             path.display()
         )));
     }
-    Ok((Some(path), Some(hash)))
+    Ok(Some(hash))
 }
 
 /// The SHA-256 of `bytes` in lowercase hex.

@@ -180,7 +180,8 @@ settings! {
     /// Evaluate and log every N steps (at least 1; at most the run's steps).
     #[arg(long)]
     pub log_every: usize,
-    /// Samples per training batch (at least 1; null in a file: the whole training split).
+    /// Samples per training batch (sequences, for a sequence model; at least 1; null in a
+    /// file: the whole training split).
     #[arg(long, num_args = 1)]
     pub batch: Option<usize>,
     /// Steps of pruned fine-tuning after the schedule: weights under --finetune-threshold of
@@ -218,8 +219,10 @@ settings! {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, value_parser = parse_list::<usize>, help_heading = CUSTOM_HELP)]
     pub hidden: Option<Vec<usize>>,
-    /// A CSV file with a header row: the --targets columns are targets, the others inputs in
-    /// file order.
+    /// The data, by extension: a CSV file with a header row (the --targets columns are
+    /// targets, the others inputs in file order); a .npy file of inputs (float32/float64
+    /// [n, features] or sequences [n, T, features], or integer token ids [n, k] or [n, T]),
+    /// with --targets a .npy file; or a .npz archive of the arrays x (inputs) and y (targets).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub data: Option<PathBuf>,
@@ -227,19 +230,27 @@ settings! {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(skip)]
     pub data_sha256: Option<String>,
-    /// The CSV's target columns, e.g. y1,y2.
+    /// The CSV's target columns, e.g. y1,y2; for .npy data, the .npy file of targets: float
+    /// [n, outputs] or [n, T, outputs] (--loss mse), or integer class labels [n] or [n, T]
+    /// (--loss cross-entropy).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, value_parser = parse_list::<String>, help_heading = CUSTOM_HELP)]
     pub targets: Option<Vec<String>>,
+    /// The SHA-256 of the --targets .npy file's contents when the run started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(skip)]
+    pub targets_sha256: Option<String>,
     /// Sample the data from formulas instead, e.g. "y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)".
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub formula: Option<String>,
-    /// mse (default) or cross-entropy (one target column of class labels 0..k-1).
+    /// mse (default) or cross-entropy (one target column of class labels 0..k-1; NumPy
+    /// integer labels below the output width).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub loss: Option<String>,
-    /// Fraction of the rows in the test split (default 0.2 for --data, 0.5 for --formula).
+    /// Fraction of the rows (NumPy: samples, whole sequences) in the test split (default 0.2
+    /// for --data, 0.5 for --formula).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub test_fraction: Option<f64>,
@@ -312,6 +323,7 @@ impl Settings {
             data: None,
             data_sha256: None,
             targets: None,
+            targets_sha256: None,
             formula: None,
             loss: None,
             test_fraction: None,

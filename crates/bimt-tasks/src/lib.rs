@@ -29,9 +29,10 @@ pub enum Loss {
 pub enum Batching {
     /// The whole training split every step.
     Full,
-    /// `size` rows per step, reshuffled every epoch.
+    /// `size` samples per step (whole sequences, for a dataset of sequences), reshuffled
+    /// every epoch.
     Mini {
-        /// Rows per step.
+        /// Samples per step.
         size: usize,
         /// Seed of the shuffles.
         seed: u64,
@@ -73,12 +74,16 @@ impl DeviceSplit {
 }
 
 /// A dataset, a loss and a batching rule: a [`Task`] for the trainer.
+///
+/// A dataset of sequences ([`Dataset::rows_per_sample`] `T` > 1) is batched whole sequences
+/// at a time; the losses average over every row, so over every position.
 pub struct Supervised {
     train: DeviceSplit,
     test: DeviceSplit,
     loss: Loss,
     sampler: Option<StepSampler>,
     full_batch: Batch,
+    rows_per_sample: usize,
 }
 
 impl Supervised {
@@ -86,11 +91,15 @@ impl Supervised {
     pub fn new(data: &Dataset, loss: Loss, batching: Batching, device: &Device) -> Self {
         let train = DeviceSplit::new(&data.train, device);
         let test = DeviceSplit::new(&data.test, device);
+        let rows_per_sample = data.rows_per_sample.max(1);
         let sampler = match batching {
             Batching::Full => None,
-            Batching::Mini { size, seed } => {
-                Some(StepSampler::new(train.n, size, Sampling::Epochs, seed))
-            }
+            Batching::Mini { size, seed } => Some(StepSampler::new(
+                train.n / rows_per_sample,
+                size,
+                Sampling::Epochs,
+                seed,
+            )),
         };
         let full_batch = Batch {
             x: train.x.clone(),
@@ -102,6 +111,7 @@ impl Supervised {
             loss,
             sampler,
             full_batch,
+            rows_per_sample,
         }
     }
 
@@ -141,7 +151,12 @@ impl Task for Supervised {
         let Some(sampler) = &mut self.sampler else {
             return self.full_batch.clone();
         };
-        let rows = sampler.batch(step).iter().map(|&i| i as i64).collect();
+        let r = self.rows_per_sample;
+        let rows = sampler
+            .batch(step)
+            .iter()
+            .flat_map(|&s| (s * r..(s + 1) * r).map(|row| row as i64))
+            .collect();
         gather(&self.train.x, &self.train.y, rows, device)
     }
 
@@ -157,10 +172,16 @@ impl Task for Supervised {
                 "squared error against one-hot class targets, averaged over every sample and class"
             }
         };
-        [
-            format!("{what} of the training split ({} samples)", self.train.n),
-            format!("{what} of the test split ({} samples)", self.test.n),
-        ]
+        let r = self.rows_per_sample;
+        let split = |name: &str, rows: usize| match r {
+            1 => format!("{what} of the {name} split ({rows} samples)"),
+            _ => format!(
+                "{what} of the {name} split ({} sequences of {r} positions; every position \
+                 counts as a sample)",
+                rows / r
+            ),
+        };
+        [split("training", self.train.n), split("test", self.test.n)]
     }
 
     fn evaluate(&self, predict: &dyn Fn(Tensor<2>) -> Tensor<2>, _device: &Device) -> Evaluation {
@@ -171,5 +192,62 @@ impl Task for Supervised {
             test_loss,
             test_accuracy,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mini-batches of a dataset of sequences hold whole sequences, positions in order.
+    #[test]
+    fn batches_of_sequences_hold_whole_sequences() {
+        let (t, sequences) = (3, 5);
+        let rows = t * sequences;
+        // Row r holds r as its input and 10 r as its target.
+        let split = Split {
+            inputs: (0..rows).map(|r| r as f32).collect(),
+            n: rows,
+            in_dim: 1,
+            targets: Targets::Regression {
+                values: (0..rows).map(|r| 10.0 * r as f32).collect(),
+                dim: 1,
+            },
+        };
+        let data = Dataset {
+            train: split.clone(),
+            test: split,
+            input_names: vec!["x".into()],
+            output_names: vec!["y".into()],
+            rows_per_sample: t,
+        };
+        let device = bimt_engine::default_device();
+        let batching = Batching::Mini { size: 2, seed: 1 };
+        let mut task = Supervised::new(&data, Loss::Mse, batching, &device);
+        let mut seen = Vec::new();
+        for step in 0..6 {
+            let batch = task.batch(step, &device);
+            let (x, y) = (batch.x.into_data(), batch.target.into_data());
+            let (x, y) = (x.as_slice::<f32>().unwrap(), y.as_slice::<f32>().unwrap());
+            // Two sequences, or the one an epoch of five leaves over.
+            assert!([t, 2 * t].contains(&x.len()), "{x:?}");
+            for (sequence, ys) in x.chunks(t).zip(y.chunks(t)) {
+                let first = sequence[0] as usize;
+                assert_eq!(first % t, 0, "{x:?} starts a sequence at position 0");
+                for (p, (&v, &w)) in sequence.iter().zip(ys).enumerate() {
+                    assert_eq!((v as usize, w), (first + p, 10.0 * v));
+                }
+                seen.push(first / t);
+            }
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(
+            seen,
+            (0..sequences).collect::<Vec<_>>(),
+            "every sequence drawn"
+        );
+        let [train, _] = task.loss_definitions();
+        assert!(train.contains("5 sequences of 3 positions"), "{train}");
     }
 }
