@@ -241,9 +241,12 @@ fn a_coupling_left_out_is_refused_by_the_coupling_check_naming_the_domain() {
     assert!(error.contains("half-heads"), "{error}");
 }
 
+/// A change to the `TWO_BLOCKS` file.
+type Edit = dyn FnOnce(&mut serde_json::Value);
+
 #[test]
 fn bad_sequence_architectures_are_refused_with_the_reason() {
-    let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+    let cases: Vec<(Box<Edit>, &str)> = vec![
         (
             Box::new(|v| {
                 v.as_object_mut().unwrap().remove("sequence");

@@ -164,7 +164,7 @@ pub fn check_evaluable(model: &ModelFile) -> Result<(), String> {
             let feeding: Vec<_> = model.connections.iter().filter(|c| c.to == l).collect();
             let fits = matches!(feeding[..], [c] if c.kind == ConnectionKind::Linear && c.out_fold == 3)
                 && attention.heads > 0
-                && layer.size % attention.heads == 0
+                && layer.size.is_multiple_of(attention.heads)
                 && model.sequence.is_some();
             if !fits {
                 return Err(format!(

@@ -458,7 +458,7 @@ impl ModelFile {
                 }
             }
             if let Some(attention) = layer.attention
-                && (attention.heads == 0 || layer.size % attention.heads != 0)
+                && (attention.heads == 0 || !layer.size.is_multiple_of(attention.heads))
             {
                 return Err(format!(
                     "neuron layer {l} ({}): {} attention heads do not divide its {} neurons",

@@ -812,8 +812,8 @@ impl Graph {
         // (tables) or holds attention heads gets a domain of its own, named like the classes
         // the engine derives (`a+b`). The rest the engine derives.
         let mut class_axes: Vec<Vec<Axis>> = vec![Vec::new(); arch.layers.len()];
-        for l in 0..arch.layers.len() {
-            class_axes[classes[l]].extend(layer_axes(l));
+        for (l, &class) in classes.iter().enumerate() {
+            class_axes[class].extend(layer_axes(l));
         }
         let in_group = |l: usize| {
             group_members
@@ -834,7 +834,7 @@ impl Graph {
                 extra_axes,
             });
         }
-        for class in 0..arch.layers.len() {
+        for (class, axes) in class_axes.iter_mut().enumerate() {
             let members: Vec<usize> = (0..arch.layers.len())
                 .filter(|&l| classes[l] == class && ids[l].is_some())
                 .collect();
@@ -843,7 +843,7 @@ impl Graph {
             }
             let block = attention_block(arch, &members)?;
             let fixed = members.iter().any(|&l| arch.layers[l].fixed);
-            if !(fixed || block.is_some() || !class_axes[class].is_empty()) {
+            if !(fixed || block.is_some() || !axes.is_empty()) {
                 continue;
             }
             b.domain(Domain {
@@ -855,7 +855,7 @@ impl Graph {
                 layers: members.iter().filter_map(|&l| ids[l]).collect(),
                 block,
                 fixed,
-                extra_axes: std::mem::take(&mut class_axes[class]),
+                extra_axes: std::mem::take(axes),
             });
         }
         let mut inputs = Vec::new();
