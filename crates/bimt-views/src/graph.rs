@@ -26,6 +26,8 @@ const RED: Rgba = [255, 0, 0, 255];
 const GREY: Rgba = [140, 140, 140, 255];
 /// Identity connections.
 const IDENTITY_GREY: Rgba = [150, 150, 150, 255];
+/// The shade of every other attention head's box.
+const HEAD_SHADE: Rgba = [0, 0, 0, 28];
 /// Width in pixels of an identity connection's line.
 const IDENTITY_WIDTH: f32 = 0.8;
 /// Weights whose line would be thinner than this many pixels are left out: they would change
@@ -70,6 +72,7 @@ pub fn graph_scene(model: &ModelFile, style: &GraphStyle) -> Scene {
     let mut scene = Scene::new(style.width, style.height);
     let (geometry, labels) = place(model, style, scene.width as f32, scene.height as f32);
     draw_planes(&geometry, &mut scene);
+    draw_heads(model, style, &geometry, &mut scene);
     draw_identities(model, &geometry, &mut scene);
     draw_weights(model, style, &geometry, &mut scene);
     draw_neurons(model, style, &geometry, &mut scene);
@@ -144,6 +147,55 @@ fn draw_planes(geometry: &Geometry, scene: &mut Scene) {
                     stroke: Some((1.0, GREY)),
                 },
             );
+        }
+    }
+}
+
+/// A box around each head of a multi-head attention layer, in each of its copies, every other
+/// one shaded, so that the heads (which trade places whole, and inside which alone a neuron
+/// moves) show as blocks even where they sit close. Heads are neurons `h·d .. (h+1)·d` in
+/// storage order, `d = size / heads`.
+fn draw_heads(model: &ModelFile, style: &GraphStyle, geometry: &Geometry, scene: &mut Scene) {
+    for (l, layer) in model.neuron_layers.iter().enumerate() {
+        let Some(heads) = layer.attention.map(|a| a.heads) else {
+            continue;
+        };
+        if heads < 2 || geometry.planar[l] || !layer.size.is_multiple_of(heads) {
+            continue;
+        }
+        let d = layer.size / heads;
+        // Boxes stop short of the neighbouring head's first neuron.
+        let spacing = geometry.plot_width / geometry.copies[l].count() as f32 / layer.size as f32;
+        let (pad_x, pad_y) = (
+            (0.35 * spacing).min(style.neuron_radius + 1.5),
+            style.neuron_radius + 2.0,
+        );
+        for copy in &geometry.positions[l] {
+            for h in 0..heads {
+                let points: Vec<(f32, f32)> =
+                    copy.iter().skip(h * d).take(d).flatten().copied().collect();
+                if points.is_empty() {
+                    continue;
+                }
+                let (mut x0, mut x1, mut y0, mut y1) = (
+                    f32::INFINITY,
+                    f32::NEG_INFINITY,
+                    f32::INFINITY,
+                    f32::NEG_INFINITY,
+                );
+                for &(x, y) in &points {
+                    (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+                }
+                let (x0, x1, y0, y1) = (x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y);
+                scene.push(
+                    Part::Head,
+                    Shape::Polygon {
+                        points: vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1)],
+                        fill: h.is_multiple_of(2).then_some(HEAD_SHADE),
+                        stroke: Some((0.8, GREY)),
+                    },
+                );
+            }
         }
     }
 }
@@ -569,6 +621,50 @@ mod tests {
             pixel(&img, mid(lay.position(0, 0, 0).unwrap(), q[0])),
             [255, 255, 255]
         );
+    }
+
+    #[test]
+    fn attention_heads_are_drawn_as_boxes_in_each_copy() {
+        // 4 neurons in 2 heads; the packed projection makes Q, K and V copies.
+        let mut c = ConnectionFile::plain(0, 1, vec![vec![1.0; 4]; 12]);
+        c.out_fold = 3;
+        let mut attention = line("atn", &[0.1, 0.2, 0.8, 0.9], 1.0);
+        attention.attention = Some(bimt_format::AttentionFile {
+            heads: 2,
+            causal: true,
+        });
+        let mut m = model(
+            vec![line("res", &[0.1, 0.2, 0.8, 0.9], 0.0), attention],
+            vec![c],
+        );
+        let style = GraphStyle::default();
+        let boxes = |m: &ModelFile| -> Vec<Vec<(f32, f32)>> {
+            graph_scene(m, &style)
+                .shapes
+                .into_iter()
+                .filter_map(|(part, shape)| match (part, shape) {
+                    (Part::Head, Shape::Polygon { points, .. }) => Some(points),
+                    _ => None,
+                })
+                .collect()
+        };
+        let found = boxes(&m);
+        assert_eq!(found.len(), 6, "2 heads in each of Q, K and V");
+        let lay = geometry(&m, &style);
+        // Head 0 of copy Q holds neurons 0 and 1 and not neuron 2.
+        let inside = |b: &[(f32, f32)], p: (f32, f32)| {
+            let (x0, x1) = (b[0].0.min(b[1].0), b[0].0.max(b[1].0));
+            p.0 > x0 && p.0 < x1
+        };
+        assert!(inside(&found[0], lay.position(1, 0, 0).unwrap()));
+        assert!(inside(&found[0], lay.position(1, 0, 1).unwrap()));
+        assert!(!inside(&found[0], lay.position(1, 0, 2).unwrap()));
+        // One head: no boxes.
+        m.neuron_layers[1].attention = Some(bimt_format::AttentionFile {
+            heads: 1,
+            causal: true,
+        });
+        assert!(boxes(&m).is_empty());
     }
 
     #[test]

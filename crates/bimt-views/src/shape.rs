@@ -59,6 +59,8 @@ pub enum Shape {
 pub enum Part {
     /// The outline of a 2D layer.
     Plane,
+    /// The outline of one attention head within a layer (of each Q, K, V copy of it).
+    Head,
     /// An identity connection (neuron `i` to neuron `i`).
     Identity,
     /// A weight.
@@ -78,6 +80,7 @@ impl Part {
     pub(crate) fn class(self) -> &'static str {
         match self {
             Part::Plane => "planes",
+            Part::Head => "heads",
             Part::Identity => "identities",
             Part::Weight => "weights",
             Part::Neuron => "neurons",
