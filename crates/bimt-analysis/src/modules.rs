@@ -23,7 +23,9 @@ impl Module {
 /// The connected components of the visible weights (at least `threshold ×` the largest |w|
 /// of their matrix) and identity connections among all layers but the output layers, keeping
 /// those with a visible weight (or identity connection) into an output layer: the modules
-/// that each vote on the outputs. Sorted by size, largest first.
+/// that each vote on the outputs. The touched neurons of one attention head are joined too:
+/// each of them shapes the head's attention pattern, which every value of the head passes
+/// through. Sorted by size, largest first.
 pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
     let layers = &model.neuron_layers;
     let output: Vec<bool> = model
@@ -62,6 +64,21 @@ pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
     {
         for n in 0..layers[c.from].size {
             link(c.from, n, c.to, n);
+        }
+    }
+    for (l, layer) in layers.iter().enumerate() {
+        let Some(heads) = layer.attention.map(|a| a.heads).filter(|&h| h > 0) else {
+            continue;
+        };
+        let d = layer.size / heads;
+        for h in 0..heads {
+            let touched: Vec<usize> = (h * d..(h + 1) * d)
+                .map(|n| offsets[l] + n)
+                .filter(|&id| joined[id] || votes[id])
+                .collect();
+            for pair in touched.windows(2) {
+                sets.union(pair[0], pair[1]);
+            }
         }
     }
     let mut by_root: std::collections::BTreeMap<usize, Module> = Default::default();
@@ -164,6 +181,45 @@ mod tests {
         assert_eq!(found[0].neurons, vec![(0, 2), (0, 3), (1, 2), (1, 3)]);
         assert_eq!(found[1].neurons, vec![(0, 0), (0, 1), (1, 0)]);
         assert_eq!(found[0].count_in(0), 2);
+    }
+
+    #[test]
+    fn the_neurons_of_one_attention_head_are_one_module() {
+        // 4 inputs -> an attention layer of 4 neurons in 2 heads -> 2 outputs. Input i
+        // feeds only Q, K or V column i; attention neuron i feeds only output i % 2. By weights
+        // alone each of the four is its own module; the heads join 0 with 1 and 2 with 3.
+        let mut qkv = vec![vec![0.0f32; 4]; 12];
+        for (i, block) in [0, 1, 2, 2].into_iter().enumerate() {
+            qkv[block * 4 + i][i] = 1.0;
+        }
+        let mut projection = vec![vec![0.0f32; 4]; 2];
+        for (n, row) in [0, 1, 0, 1].into_iter().enumerate() {
+            projection[row][n] = 1.0;
+        }
+        let mut model = two_modules();
+        model.sequence = Some(2);
+        let mut attention = NeuronLayerFile::line("atn", 4, 1.0);
+        attention.attention = Some(bimt_format::AttentionFile {
+            heads: 2,
+            causal: true,
+        });
+        model.neuron_layers[1] = attention;
+        let mut packed = ConnectionFile::plain(0, 1, qkv);
+        packed.out_fold = 3;
+        model.connections = vec![packed, ConnectionFile::plain(1, 2, projection)];
+        let found = modules(&model, 0.03);
+        assert_eq!(
+            found.iter().map(|m| m.neurons.clone()).collect::<Vec<_>>(),
+            vec![
+                vec![(0, 0), (0, 1), (1, 0), (1, 1)],
+                vec![(0, 2), (0, 3), (1, 2), (1, 3)]
+            ]
+        );
+        model.neuron_layers[1].attention = Some(bimt_format::AttentionFile {
+            heads: 1,
+            causal: true,
+        });
+        assert_eq!(modules(&model, 0.03).len(), 1, "one head joins all four");
     }
 
     #[test]

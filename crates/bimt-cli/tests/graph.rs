@@ -992,6 +992,27 @@ fn the_file_declared_transformer_trains_and_predicts_as_the_preset_does() {
         assert_eq!(a[key], b[key], "{key}");
     }
     assert_eq!(a["structure"]["probes"], b["structure"]["probes"]);
+    // The module analysis and its knock-outs run on the file's model.json, whose query MSE
+    // (evaluated from the file alone) is the engine's test loss.
+    assert_eq!(a["structure"]["modules"], b["structure"]["modules"]);
+    let modules = a["structure"]["modules"].as_array().unwrap();
+    assert!(!modules.is_empty());
+    for m in modules {
+        assert!(
+            m["query_mse_without_it"].as_f64().unwrap().is_finite(),
+            "{m}"
+        );
+    }
+    let (from_file, engine) = (
+        a["structure"]["query_mse_from_model_json"]
+            .as_f64()
+            .unwrap(),
+        a["test_loss"].as_f64().unwrap(),
+    );
+    assert!(
+        (from_file - engine).abs() <= 1e-3 * engine,
+        "{from_file} vs {engine}"
+    );
 
     // Sequences of (0, x1), (w·x1, 0), (0, x2): 7 of them.
     let data = graph.join("sequences.csv");

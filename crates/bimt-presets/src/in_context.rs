@@ -5,8 +5,8 @@ use crate::error::Error;
 use crate::preset::{Experiment, Preset, Table1Entry};
 use crate::runner::{Extras, GraphSize, RunSpec, train_task};
 use crate::settings::{Phases, Profile, Settings};
-use bimt_analysis::{active_neurons, probe};
-use bimt_data::InContext;
+use bimt_analysis::{active_neurons, knock_out, modules, predict_sequence, probe};
+use bimt_data::{InContext, Targets};
 use bimt_engine::{Model, Network, Tensor, TensorData};
 use bimt_format::{MetricsFile, ModelFile};
 use bimt_graph::Graph;
@@ -129,6 +129,8 @@ pub fn train<N: ResidualStream>(
                     "active_threshold": ACTIVE_THRESHOLD,
                     "active_neurons": bimt_analysis::active_counts(file, ACTIVE_THRESHOLD),
                     "probes": probes,
+                    "query_mse_from_model_json": query_mse(file, &data),
+                    "modules": module_reports(file, &data),
                 }),
                 pictures: vec![("prediction.png", picture)],
                 graph_note: None,
@@ -197,6 +199,49 @@ fn probe_residuals<N: ResidualStream>(
         }));
     }
     Value::Array(out)
+}
+
+/// The squared error of the predicted y at the query position, averaged over the test
+/// sequences (the preset's test figure), computed from the model file alone with
+/// [`bimt_analysis::predict_sequence`].
+fn query_mse(file: &ModelFile, data: &InContext) -> f64 {
+    let split = &data.data.test;
+    let (seq_len, dim) = (data.seq_len, data.token_dim);
+    let Targets::Regression { values, dim: row } = &split.targets else {
+        return f64::NAN;
+    };
+    let squares: f64 = (0..split.n)
+        .map(|s| {
+            let x: Vec<f64> = split.row(s).iter().map(|&v| v as f64).collect();
+            let tokens: Vec<&[f64]> = x.chunks(dim).collect();
+            let predicted = predict_sequence(file, &tokens)[seq_len - 1][0];
+            let target = values[s * row + (seq_len - 1) * dim] as f64;
+            (predicted - target).powi(2)
+        })
+        .sum();
+    squares / split.n.max(1) as f64
+}
+
+/// Each module of the trained network (see [`bimt_analysis::modules`]: the neurons of one
+/// attention head count as joined), by layer name, with the query MSE once it is knocked out.
+fn module_reports(file: &ModelFile, data: &InContext) -> Vec<Value> {
+    modules(file, ACTIVE_THRESHOLD)
+        .iter()
+        .map(|m| {
+            let per_layer: serde_json::Map<String, Value> = file
+                .neuron_layers
+                .iter()
+                .enumerate()
+                .filter(|&(l, _)| m.count_in(l) > 0)
+                .map(|(l, layer)| (layer.name.clone(), json!(m.count_in(l))))
+                .collect();
+            json!({
+                "neurons": m.neurons.len(),
+                "neurons_per_layer": per_layer,
+                "query_mse_without_it": query_mse(&knock_out(file, m), data),
+            })
+        })
+        .collect()
 }
 
 /// In-context regression (§3.4): 40,000 steps in batches of 64, k = 30 (reference: 20),
