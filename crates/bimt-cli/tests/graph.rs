@@ -440,6 +440,32 @@ fn a_task_refuses_an_architecture_that_does_not_fit_it() {
         e.contains("expected one of `modular-addition`, `permutation-s4`, `in-context`"),
         "{e}"
     );
+    // The dense tasks: the widths, token layers and sequences that do not fit.
+    let e = task(towers, "two-moons", &[]);
+    assert!(
+        e.contains("two_towers.json")
+            && e.contains("--task two-moons gives each sample 2 numbers and 2 classes")
+            && e.contains("the input layers 'xa' (4), 'xb' (3) hold 7"),
+        "{e}"
+    );
+    let e = task(&architecture("two_moons.json"), "mnist", &[]);
+    assert!(
+        e.contains("784 pixels and 10 digits") && e.contains("'input' (2) hold 2"),
+        "{e}"
+    );
+    let e = task(&addition, "symbolic-independence", &[]);
+    assert!(
+        e.contains("the layer 'tokens' holds token ids, not numbers"),
+        "{e}"
+    );
+    let e = task(&architecture("in_context.json"), "symbolic-pruning", &[]);
+    assert!(e.contains("\"sequence\": 3"), "{e}");
+    let e = one_line_error(&bimt(&["run", "graph", "--task", "mnist", "--out", out]));
+    assert!(
+        e.contains("--task mnist needs --arch FILE")
+            && e.contains("examples/architectures/mnist.json"),
+        "{e}"
+    );
     // A token architecture without --task: a CSV holds no token ids.
     let e = one_line_error(&bimt(&[
         "run",
@@ -545,6 +571,71 @@ fn the_file_declared_modular_addition_trains_as_the_preset_does() {
     assert_eq!(layers(&ma), layers(&mb), "model.json layers, names aside");
     let _ = std::fs::remove_dir_all(&graph);
     let _ = std::fs::remove_dir_all(&builtin);
+}
+
+/// The dense presets' networks as files (`examples/architectures`), trained with `--task`,
+/// follow the presets step for step: the same losses, swaps, cost and structure report
+/// (two moons' weight knock-outs; MNIST's receptive field, features and output ring), and
+/// the same pictures' files.
+#[test]
+fn the_file_declared_dense_presets_train_as_the_presets_do() {
+    for (preset, file, steps) in [
+        ("two-moons", "two_moons.json", "200"),
+        ("symbolic-feature-sharing", "symbolic_3_20_20_3.json", "200"),
+        ("mnist", "mnist.json", "20"),
+    ] {
+        let (graph, builtin) = (temp_dir("graph-dense"), temp_dir("graph-dense-builtin"));
+        let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
+        let mut flags = vec![
+            "--steps",
+            steps,
+            "--log-every",
+            steps,
+            "--finetune-steps",
+            "0",
+        ];
+        flags.extend_from_slice(&["--quiet", "--data-dir", mnist.to_str().unwrap()]);
+        let arch = architecture(file);
+        let mut args = vec!["run", "graph", "--arch", &arch, "--task", preset];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(&["--out", graph.to_str().unwrap()]);
+        succeeded(&bimt(&args));
+        let mut args = vec!["run", preset];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(&["--out", builtin.to_str().unwrap()]);
+        succeeded(&bimt(&args));
+        let (a, b) = (
+            read_json(&graph.join("metrics.json")),
+            read_json(&builtin.join("metrics.json")),
+        );
+        assert_eq!(a["preset"], "graph");
+        for key in [
+            "test_accuracy",
+            "train_loss",
+            "test_loss",
+            "swaps",
+            "connection_cost",
+            "structure",
+        ] {
+            assert!(
+                !a[key].is_null() || key == "test_accuracy",
+                "{preset}: {key}"
+            );
+            assert_eq!(a[key], b[key], "{preset}: {key}");
+        }
+        let pictures = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".png"))
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(pictures(&graph), pictures(&builtin), "{preset}");
+        let _ = std::fs::remove_dir_all(&graph);
+        let _ = std::fs::remove_dir_all(&builtin);
+    }
 }
 
 /// Writes `arrays` (name, shape, values) as the `.npy` members of a `.npz` archive at `path`,

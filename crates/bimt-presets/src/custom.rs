@@ -27,17 +27,7 @@ pub struct StandardisationFile {
 pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     let custom = &spec.settings;
     if let (Some(task), Some(path)) = (custom.task, &custom.arch) {
-        let graph = Graph::from_file(path).map_err(|e| Error::Architecture(e.0))?;
-        return match task.operation() {
-            Some(operation) => {
-                check_task_shapes(&graph, task, operation.size(), path)?;
-                crate::algorithmic::train(spec, operation, graph)
-            }
-            None => {
-                check_sequence_shapes(&graph, task, path)?;
-                crate::in_context::train(spec, false, graph)
-            }
-        };
+        return run_task(spec, task, path);
     }
     if let Some(path) = &custom.data
         && DataFormat::of(path)? != DataFormat::Csv
@@ -51,6 +41,42 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
     train_supervised(spec, graph, &data, loss, GraphSize::Small, |model| {
         plain_structure(model, &data)
     })
+}
+
+/// `--task`: the architecture file trained on a preset's data, loss, test figure and structure
+/// report, once its input and output layers are found to fit that data.
+fn run_task(spec: &RunSpec, task: GraphTask, path: &Path) -> Result<MetricsFile, Error> {
+    let graph = Graph::from_file(path).map_err(|e| Error::Architecture(e.0))?;
+    if let Some(operation) = task.operation() {
+        check_task_shapes(&graph, task, operation.size(), path)?;
+        return crate::algorithmic::train(spec, operation, graph);
+    }
+    if let Some(formula) = task.formula() {
+        let (inputs, outputs) = crate::symbolic::data_widths(formula);
+        check_dense_shapes(
+            &graph,
+            task,
+            (inputs, "numbers"),
+            (outputs, "outputs"),
+            path,
+        )?;
+        return crate::symbolic::train(spec, formula, graph);
+    }
+    match task {
+        GraphTask::TwoMoons => {
+            check_dense_shapes(&graph, task, (2, "numbers"), (2, "classes"), path)?;
+            crate::symbolic::train_two_moons(spec, graph)
+        }
+        GraphTask::Mnist => {
+            let pixels = crate::mnist::SIDE * crate::mnist::SIDE;
+            check_dense_shapes(&graph, task, (pixels, "pixels"), (10, "digits"), path)?;
+            crate::mnist::train(spec, graph)
+        }
+        _ => {
+            check_sequence_shapes(&graph, task, path)?;
+            crate::in_context::train(spec, false, graph)
+        }
+    }
 }
 
 /// `--data X.npy --targets Y.npy` or `--data D.npz`: reads the arrays, checks that they fit
@@ -240,23 +266,72 @@ fn check_task_shapes(
         },
         None => return Err(wrong("the architecture has no input layer".into())),
     }
-    let outputs: Vec<String> = arch
-        .layers
-        .iter()
-        .filter(|l| l.role == Role::Output)
-        .map(|l| format!("'{}' ({})", l.name, l.size))
-        .collect();
-    let total: usize = arch
-        .layers
-        .iter()
-        .filter(|l| l.role == Role::Output)
-        .map(|l| l.size)
-        .sum();
+    let (total, outputs) = role_sizes(arch, Role::Output);
     if total != tokens {
         return Err(wrong(format!(
-            "the output layers {} give {total} outputs",
-            outputs.join(", ")
+            "the output layers {outputs} give {total} outputs"
         )));
+    }
+    Ok(())
+}
+
+/// The total size of the layers of `role`, and the layers as `'name' (size)`.
+fn role_sizes(arch: &Architecture, role: Role) -> (usize, String) {
+    let layers: Vec<_> = arch.layers.iter().filter(|l| l.role == role).collect();
+    (
+        layers.iter().map(|l| l.size).sum(),
+        layers
+            .iter()
+            .map(|l| format!("'{}' ({})", l.name, l.size))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// A dense task's samples must fit the architecture: input layers of `inputs` numbers in all,
+/// output layers of `outputs`, no token layer and no sequence. The error names the file, the
+/// layers and both shapes.
+fn check_dense_shapes(
+    graph: &Graph,
+    task: GraphTask,
+    inputs: (usize, &str),
+    outputs: (usize, &str),
+    path: &Path,
+) -> Result<(), Error> {
+    let arch = graph.architecture();
+    let wrong = |what: String| {
+        Error::Architecture(format!(
+            "{}: --task {task} gives each sample {} {} and {} {}; {what}",
+            path.display(),
+            inputs.0,
+            inputs.1,
+            outputs.0,
+            outputs.1
+        ))
+    };
+    if let Some(t) = arch.sequence {
+        return Err(wrong(format!(
+            "the architecture has \"sequence\": {t}, which reads sequences"
+        )));
+    }
+    if let Some(t) = arch
+        .layers
+        .iter()
+        .find(|l| matches!(l.role, Role::Tokens { .. }))
+    {
+        return Err(wrong(format!(
+            "the layer '{}' holds token ids, not numbers",
+            t.name
+        )));
+    }
+    for (role, what, want) in [
+        (Role::Input, "input", inputs.0),
+        (Role::Output, "output", outputs.0),
+    ] {
+        let (total, layers) = role_sizes(arch, role);
+        if total != want {
+            return Err(wrong(format!("the {what} layers {layers} hold {total}")));
+        }
     }
     Ok(())
 }
@@ -283,16 +358,6 @@ fn check_sequence_shapes(graph: &Graph, task: GraphTask, path: &Path) -> Result<
             None => "the architecture has no \"sequence\"".into(),
         }));
     }
-    let sizes = |role: Role| -> (usize, Vec<String>) {
-        let layers: Vec<_> = arch.layers.iter().filter(|l| l.role == role).collect();
-        (
-            layers.iter().map(|l| l.size).sum(),
-            layers
-                .iter()
-                .map(|l| format!("'{}' ({})", l.name, l.size))
-                .collect(),
-        )
-    };
     if let Some(t) = arch
         .layers
         .iter()
@@ -304,12 +369,9 @@ fn check_sequence_shapes(graph: &Graph, task: GraphTask, path: &Path) -> Result<
         )));
     }
     for (role, what) in [(Role::Input, "input"), (Role::Output, "output")] {
-        let (total, layers) = sizes(role);
+        let (total, layers) = role_sizes(arch, role);
         if total != token_dim {
-            return Err(wrong(format!(
-                "the {what} layers {} hold {total}",
-                layers.join(", ")
-            )));
+            return Err(wrong(format!("the {what} layers {layers} hold {total}")));
         }
     }
     Ok(())
@@ -340,23 +402,11 @@ fn check_widths(graph: &Graph, data: &Dataset, custom: &Settings) -> Result<(), 
         (Role::Input, "input", data.in_dim(), &data.input_names),
         (Role::Output, "output", data.out_dim(), &data.output_names),
     ] {
-        let layers: Vec<String> = arch
-            .layers
-            .iter()
-            .filter(|l| l.role == role)
-            .map(|l| format!("{} ({})", l.name, l.size))
-            .collect();
-        let total: usize = arch
-            .layers
-            .iter()
-            .filter(|l| l.role == role)
-            .map(|l| l.size)
-            .sum();
+        let (total, layers) = role_sizes(arch, role);
         if total != width {
             return Err(Error::Architecture(format!(
-                "{source}: the {what} layers {} take {total} columns, but {data_name} has {width} \
-                 {what} columns ({})",
-                layers.join(", "),
+                "{source}: the {what} layers {layers} take {total} columns, but {data_name} has \
+                 {width} {what} columns ({})",
                 names.join(", ")
             )));
         }

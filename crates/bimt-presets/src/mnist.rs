@@ -10,6 +10,7 @@ use crate::settings::{Phases, Profile, Settings};
 use bimt_analysis::active_counts;
 use bimt_analysis::pearson;
 use bimt_data::Dataset;
+use bimt_engine::Network;
 use bimt_format::{ConnectionFile, FormatError, MetricsFile, ModelFile};
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_tasks::Loss;
@@ -24,13 +25,19 @@ pub const SIDE: usize = 28;
 /// ones, Fig. 17).
 pub const FEATURES_SHOWN: usize = 40;
 
-/// Trains the 3D network on MNIST (from `spec.data_dir`) and writes the run directory with the
-/// receptive field, the weight signs, the first-layer features and the output ring.
+/// Trains the 3D network on MNIST (from `spec.data_dir`) and writes the run directory (see
+/// [`train`]).
 pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
+    train(spec, network()?)
+}
+
+/// Trains `network` (784 pixels in, 10 digits out) on MNIST and writes the run directory with
+/// the receptive field, the weight signs, the first-layer features and the output ring.
+pub fn train<N: Network>(spec: &RunSpec, network: N) -> Result<MetricsFile, Error> {
     let data = load(spec.data_dir.as_deref())?;
     train_supervised(
         spec,
-        network()?,
+        network,
         &data,
         Loss::OneHotMse,
         GraphSize::Large,

@@ -315,16 +315,16 @@ fn complete_task(custom: &Settings, task: crate::settings::GraphTask) -> Result<
     let task = task.preset();
     if custom.preset != "graph" {
         return Err(Error::Settings(format!(
-            "--task is for bimt run graph (an architecture file of token ids); bimt run {} \
-             builds an MLP of numbers from --hidden",
+            "--task is for bimt run graph (an architecture file); bimt run {} builds an MLP \
+             from --hidden for --data or --formula",
             custom.preset
         )));
     }
     if custom.arch.is_none() {
         return Err(Error::Settings(format!(
-            "bimt run graph --task {task} needs --arch FILE (e.g. \
-             examples/architectures/{}.json)",
-            task.replace('-', "_")
+            "bimt run graph --task {task} needs --arch FILE (the preset's own network as a \
+             file: {})",
+            example_architecture(task)
         )));
     }
     let given = [
@@ -345,6 +345,18 @@ fn complete_task(custom: &Settings, task: crate::settings::GraphTask) -> Result<
         )));
     }
     Ok(())
+}
+
+/// Where the repository declares the network of the preset `task` as an architecture file.
+fn example_architecture(task: &str) -> String {
+    let file = match task {
+        "in-context" | "modular-addition" | "permutation-s4" | "mnist" => task.replace('-', "_"),
+        "two-moons" => "two_moons".into(),
+        "symbolic-feature-sharing" => "symbolic_3_20_20_3".into(),
+        "symbolic-compositionality" => "symbolic_4_20_20_20_20_1".into(),
+        _ => "symbolic_4_20_20_2".into(),
+    };
+    format!("examples/architectures/{file}.json")
 }
 
 /// The input file of `sources` (the last one given, by `select`'s path) as an absolute path,

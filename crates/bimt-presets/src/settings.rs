@@ -51,6 +51,18 @@ pub enum GraphTask {
     /// In-context linear regression from sequences of three 2-D tokens (the preset
     /// `in-context`).
     InContext,
+    /// Formula (a), 4 numbers in, 2 out (the preset `symbolic-independence`).
+    SymbolicIndependence,
+    /// Formula (b), 3 numbers in, 3 out (the preset `symbolic-feature-sharing`).
+    SymbolicFeatureSharing,
+    /// Formula (c), 4 numbers in, 1 out (the preset `symbolic-compositionality`).
+    SymbolicCompositionality,
+    /// The pruning formula, 4 numbers in, 2 out (the preset `symbolic-pruning`).
+    SymbolicPruning,
+    /// Two moons, 2 numbers in, 2 classes out (the preset `two-moons`).
+    TwoMoons,
+    /// MNIST, 784 pixels in, 10 digits out (the preset `mnist`).
+    Mnist,
 }
 
 impl GraphTask {
@@ -60,6 +72,12 @@ impl GraphTask {
             GraphTask::ModularAddition => "modular-addition",
             GraphTask::PermutationS4 => "permutation-s4",
             GraphTask::InContext => "in-context",
+            GraphTask::SymbolicIndependence => "symbolic-independence",
+            GraphTask::SymbolicFeatureSharing => "symbolic-feature-sharing",
+            GraphTask::SymbolicCompositionality => "symbolic-compositionality",
+            GraphTask::SymbolicPruning => "symbolic-pruning",
+            GraphTask::TwoMoons => "two-moons",
+            GraphTask::Mnist => "mnist",
         }
     }
 
@@ -68,7 +86,18 @@ impl GraphTask {
         match self {
             GraphTask::ModularAddition => Some(bimt_data::Operation::ModularAddition { p: 59 }),
             GraphTask::PermutationS4 => Some(bimt_data::Operation::PermutationS4),
-            GraphTask::InContext => None,
+            _ => None,
+        }
+    }
+
+    /// The formula it samples, for the symbolic tasks.
+    pub fn formula(self) -> Option<bimt_data::Formula> {
+        match self {
+            GraphTask::SymbolicIndependence => Some(bimt_data::Formula::Independence),
+            GraphTask::SymbolicFeatureSharing => Some(bimt_data::Formula::FeatureSharing),
+            GraphTask::SymbolicCompositionality => Some(bimt_data::Formula::Compositionality),
+            GraphTask::SymbolicPruning => Some(bimt_data::Formula::Pruning),
+            _ => None,
         }
     }
 }
@@ -206,8 +235,9 @@ settings! {
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub arch: Option<PathBuf>,
     /// `graph`: train on a preset's data, loss and test figure instead of --data or
-    /// --formula (modular-addition, permutation-s4 or in-context; that preset's settings are
-    /// the defaults).
+    /// --formula (modular-addition, permutation-s4, in-context, symbolic-independence,
+    /// symbolic-feature-sharing, symbolic-compositionality, symbolic-pruning, two-moons or
+    /// mnist; that preset's settings are the defaults).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, num_args = 1, help_heading = CUSTOM_HELP)]
     pub task: Option<GraphTask>,

@@ -8,6 +8,7 @@ use crate::runner::{GraphSize, RunSpec, plain_structure, train_supervised};
 use crate::settings::{Phases, Profile, Settings};
 use bimt_analysis::{active_neurons, forward_layers, pearson, predict};
 use bimt_data::{Dataset, Formula};
+use bimt_engine::Network;
 use bimt_format::{MetricsFile, ModelFile};
 use bimt_mlp::{Mlp, MlpConfig};
 use bimt_tasks::Loss;
@@ -52,13 +53,33 @@ fn widths(formula: Formula) -> Vec<usize> {
     }
 }
 
+/// The paper's MLP widths for `formula`: its data's input and output widths.
+pub fn data_widths(formula: Formula) -> (usize, usize) {
+    let widths = widths(formula);
+    (widths[0], widths[widths.len() - 1])
+}
+
 /// Trains the formula's MLP and writes the run directory, with the probe of the layer that
 /// should carry the shared features (b) or the intermediate quantity (c).
 pub fn run(spec: &RunSpec, formula: Formula) -> Result<MetricsFile, Error> {
+    train(
+        spec,
+        formula,
+        Mlp::new(&MlpConfig::lines(&widths(formula)))?,
+    )
+}
+
+/// Trains `network` on the formula's data and writes the run directory, with the probe of
+/// layer 2 (b: the shared features) or 3 (c: the intermediate quantity), counted in the
+/// model file's layer order.
+pub fn train<N: Network>(
+    spec: &RunSpec,
+    formula: Formula,
+    network: N,
+) -> Result<MetricsFile, Error> {
     let seed = spec.settings.seed;
     let data = data(formula, seed);
-    let mlp = Mlp::new(&MlpConfig::lines(&widths(formula)))?;
-    train_supervised(spec, mlp, &data, Loss::Mse, GraphSize::Small, |model| {
+    train_supervised(spec, network, &data, Loss::Mse, GraphSize::Small, |model| {
         let mut extras = plain_structure(model, &data)?;
         extras.structure["fresh_mse"] = json!(fresh_mse(model, formula, seed));
         let probe = match formula {
@@ -79,14 +100,23 @@ pub fn run(spec: &RunSpec, formula: Formula) -> Result<MetricsFile, Error> {
     })
 }
 
-/// Trains two moons (200 training and 200 test points, noise 0.1) and writes the run
-/// directory with the decision boundary and every visible weight knocked out (Fig. 12).
+/// The two-moons data: 200 training and 200 test points, noise 0.1.
+fn two_moons_data(seed: u64) -> Dataset {
+    bimt_data::two_moons(200, 200, 0.1, seed)
+}
+
+/// Trains two moons' MLP 2-20-20-2 and writes the run directory (see [`train_two_moons`]).
 pub fn run_two_moons(spec: &RunSpec) -> Result<MetricsFile, Error> {
-    let data = bimt_data::two_moons(200, 200, 0.1, spec.settings.seed);
-    let mlp = Mlp::new(&MlpConfig::lines(&[2, 20, 20, 2]))?;
+    train_two_moons(spec, Mlp::new(&MlpConfig::lines(&[2, 20, 20, 2]))?)
+}
+
+/// Trains `network` on two moons (two inputs, two classes) and writes the run directory with
+/// the decision boundary and every visible weight knocked out (Fig. 12).
+pub fn train_two_moons<N: Network>(spec: &RunSpec, network: N) -> Result<MetricsFile, Error> {
+    let data = two_moons_data(spec.settings.seed);
     train_supervised(
         spec,
-        mlp,
+        network,
         &data,
         Loss::CrossEntropy,
         GraphSize::Small,
