@@ -110,7 +110,9 @@ struct FrontierArgs {
 struct PredictArgs {
     /// A run directory (with model.json).
     run: PathBuf,
-    /// A CSV file with a header row that holds the model's input columns.
+    /// The rows: a CSV file with a header row that holds the model's input columns (a token
+    /// model: one column of ids per position), or NumPy inputs (`X.npy`, or `D.npz` with its
+    /// array `x`) shaped as training reads them.
     #[arg(long)]
     data: PathBuf,
     /// Where to write the predictions (CSV, a header of output names); default: standard

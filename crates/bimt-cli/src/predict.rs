@@ -1,15 +1,18 @@
-//! `bimt predict RUN_DIR --data X.csv`: a trained network's predictions for new rows, rebuilt
-//! from `model.json` alone (and `standardisation.json` where the run standardised its inputs).
+//! `bimt predict RUN_DIR --data X.csv` (or `X.npy`, `D.npz`): a trained network's
+//! predictions for new rows, rebuilt from `model.json` alone (and `standardisation.json`
+//! where the run standardised its inputs).
 
+use bimt_data::{DataFormat, NumpyArray, NumpyValues};
 use bimt_format::{ModelFile, read_json, write_atomic};
 use bimt_presets::StandardisationFile;
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// Reads `data` (a CSV with a header holding the model's input columns, others ignored; for a
-/// token model, one column of ids per token position), predicts every row (a sequence model:
-/// every position of each run of `sequence` rows), and writes a CSV with one column per
-/// output to `out`, or to standard output.
+/// token model, one column of ids per token position; or NumPy inputs, a `.npy` file or the
+/// array `x` of a `.npz`, shaped as training takes them), predicts every row (a sequence
+/// model: every position of each run of `sequence` rows), and writes a CSV with one column
+/// per output to `out`, or to standard output.
 pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String> {
     let scaling = run.join("standardisation.json");
     if let Some(out) = out {
@@ -24,9 +27,14 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
     let model = ModelFile::read(&run.join("model.json")).map_err(|e| e.to_string())?;
     bimt_analysis::check_evaluable(&model)
         .map_err(|e| format!("{}: {e}", run.join("model.json").display()))?;
-    let (values, rows, width) = match &model.token_embedding {
+    let numpy = matches!(DataFormat::of(data), Ok(DataFormat::Npy | DataFormat::Npz));
+    let (mut values, rows, width) = match (&model.token_embedding, numpy) {
+        (_, true) => read_numpy(data, &model)?,
+        (Some(_), false) => read_token_ids(data, &model)?,
+        (None, false) => read_columns(run, data, &model)?,
+    };
+    match &model.token_embedding {
         Some(table) => {
-            let (values, rows, width) = read_token_ids(data, &model)?;
             if let Some((i, id)) = values
                 .iter()
                 .enumerate()
@@ -40,10 +48,9 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
                     table.len()
                 ));
             }
-            (values, rows, width)
         }
-        None => read_columns(run, data, &model, &scaling)?,
-    };
+        None => standardise(&scaling, &model, &mut values)?,
+    }
     let length = model.sequence.unwrap_or(1);
     if rows % length != 0 {
         return Err(format!(
@@ -83,12 +90,11 @@ pub fn predict(run: &Path, data: &Path, out: Option<&Path>) -> Result<(), String
     }
 }
 
-/// The model's input columns of `data`, standardised as the run was: `(values, rows, width)`.
+/// The model's input columns of `data`: `(values, rows, width)`.
 fn read_columns(
     run: &Path,
     data: &Path,
     model: &ModelFile,
-    scaling: &Path,
 ) -> Result<(Vec<f32>, usize, usize), String> {
     if model.input_names.len() != model.input_features.len() {
         return Err(format!(
@@ -98,24 +104,78 @@ fn read_columns(
             model.input_features.len()
         ));
     }
-    let (mut values, rows) =
+    let (values, rows) =
         bimt_data::read_csv_columns(data, &model.input_names).map_err(|e| e.to_string())?;
-    if scaling.exists() {
-        let file: StandardisationFile =
-            read_json(scaling, "standardisation file").map_err(|e| e.to_string())?;
-        if file.columns != model.input_names {
-            return Err(format!(
-                "{}: its columns differ from model.json's inputs",
-                scaling.display()
-            ));
-        }
-        bimt_data::Standardisation {
-            mean: file.mean,
-            std: file.std,
-        }
-        .apply(&mut values);
-    }
     Ok((values, rows, model.input_names.len()))
+}
+
+/// Standardises input rows as the run did, where it did (`scaling` exists).
+fn standardise(scaling: &Path, model: &ModelFile, values: &mut [f32]) -> Result<(), String> {
+    if !scaling.exists() {
+        return Ok(());
+    }
+    let file: StandardisationFile =
+        read_json(scaling, "standardisation file").map_err(|e| e.to_string())?;
+    if file.columns.len() != model.input_features.len()
+        || (!model.input_names.is_empty() && file.columns != model.input_names)
+    {
+        return Err(format!(
+            "{}: its columns differ from model.json's inputs",
+            scaling.display()
+        ));
+    }
+    bimt_data::Standardisation {
+        mean: file.mean,
+        std: file.std,
+    }
+    .apply(values);
+    Ok(())
+}
+
+/// NumPy inputs as rows: floats `[n, inputs]` (a sequence model: `[n, T, inputs]`, T rows per
+/// sample), or a token model's integer ids `[n, ids per row]` (a sequence model: `[n, T]`).
+/// Every mismatch names the file or array, its dtype and shape, and the shape expected.
+fn read_numpy(data: &Path, model: &ModelFile) -> Result<(Vec<f32>, usize, usize), String> {
+    let x = bimt_data::read_numpy_inputs(data).map_err(|e| e.to_string())?;
+    let tokens = model.token_embedding.is_some();
+    let (n, sequence) = (x.shape[0], model.sequence);
+    let (expected, width) = match (tokens, sequence) {
+        (true, Some(t)) => (format!("integer token ids [n, {t}] (one per position)"), 1),
+        (true, None) => {
+            let k = model.token_positions();
+            (format!("integer token ids [n, {k}]"), k)
+        }
+        (false, Some(t)) => {
+            let f = model.input_features.len();
+            (format!("float32/float64 [n, {t}, {f}]"), f)
+        }
+        (false, None) => {
+            let f = model.input_features.len();
+            (format!("float32/float64 [n, {f}]"), f)
+        }
+    };
+    let fits = match (tokens, sequence, &x.shape[..]) {
+        (true, Some(t), &[_, k]) => k == t,
+        (true, None, &[_, k]) => k == width,
+        (false, Some(t), &[_, s, f]) => s == t && f == width,
+        (false, None, &[_, f]) => f == width,
+        _ => false,
+    } && x.is_integer() == tokens;
+    if !fits {
+        return Err(format!(
+            "{} holds {} of shape {:?}; the model reads {expected}",
+            x.name, x.dtype, x.shape
+        ));
+    }
+    let rows = n * sequence.unwrap_or(1);
+    Ok((values_of(x), rows, width))
+}
+
+fn values_of(x: NumpyArray) -> Vec<f32> {
+    match x.values {
+        NumpyValues::Floats(v) => v,
+        NumpyValues::Integers(v) => v.into_iter().map(|id| id as f32).collect(),
+    }
 }
 
 /// A token model's ids: every column of `data` (a header row, then `token_positions` ids per

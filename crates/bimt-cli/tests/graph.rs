@@ -778,6 +778,37 @@ fn a_file_transformer_learns_running_means_from_an_npz_archive() {
     );
     let settings = read_json(&out.join("run.json"));
     assert!(settings["targets"].is_null(), "{settings}");
+    // `bimt predict` reads the archive's `x` as it reads the same rows from a CSV.
+    let predict = |data: &Path| {
+        let run = bimt(&[
+            "predict",
+            out.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ]);
+        succeeded(&run);
+        String::from_utf8(run.stdout).unwrap()
+    };
+    let (xs, _) = running_means(256);
+    let csv = dir.join("rows.csv");
+    let rows: Vec<String> = xs.iter().map(|v| format!("{v}")).collect();
+    std::fs::write(&csv, format!("x[0]\n{}\n", rows.join("\n"))).unwrap();
+    let from_npz = predict(&data);
+    assert_eq!(from_npz.lines().count(), 1 + 256 * 4);
+    assert_eq!(from_npz, predict(&csv));
+    let short = dir.join("short.npy");
+    write_npy(&short, &[10, 3, 1], NpyValues::F(vec![0.5; 30]));
+    let e = one_line_error(&bimt(&[
+        "predict",
+        out.to_str().unwrap(),
+        "--data",
+        short.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains("short.npy holds float32 of shape [10, 3, 1]")
+            && e.contains("the model reads float32/float64 [n, 4, 1]"),
+        "{e}"
+    );
     // Mini-batches of 16 whole sequences train it too.
     let batched = dir.join("batched");
     succeeded(&bimt(&[
@@ -1024,7 +1055,7 @@ fn a_token_transformer_learns_the_previous_token_from_npy_files() {
         .map(|i| if i % 4 == 0 { ids[i] } else { ids[i - 1] })
         .collect();
     let (x, y) = (dir.join("ids.npy"), dir.join("previous.npy"));
-    write_npy(&x, &[n as u64, 4], NpyValues::I(ids));
+    write_npy(&x, &[n as u64, 4], NpyValues::I(ids.clone()));
     write_npy(&y, &[n as u64, 4], NpyValues::I(labels));
     let out = dir.join("run");
     succeeded(&bimt(&[
@@ -1055,6 +1086,34 @@ fn a_token_transformer_learns_the_previous_token_from_npy_files() {
         metrics["test_loss"].as_f64().unwrap(),
     );
     assert!(accuracy > 0.9 && last < 0.3 * initial, "{metrics}");
+    // `bimt predict` reads the ids from the .npy file as from a CSV of one id per row, and
+    // refuses numbers where the model reads ids.
+    let predict = |data: &Path| {
+        bimt(&[
+            "predict",
+            out.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+    };
+    let csv = dir.join("ids.csv");
+    let rows: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    std::fs::write(&csv, format!("id\n{}\n", rows.join("\n"))).unwrap();
+    let (from_npy, from_csv) = (predict(&x), predict(&csv));
+    succeeded(&from_npy);
+    assert_eq!(from_npy.stdout, from_csv.stdout);
+    assert_eq!(
+        from_npy.stdout.iter().filter(|&&b| b == b'\n').count(),
+        1 + n * 4
+    );
+    let floats = dir.join("floats.npy");
+    write_npy(&floats, &[2, 4], NpyValues::F(vec![1.0; 8]));
+    let e = one_line_error(&predict(&floats));
+    assert!(
+        e.contains("floats.npy holds float32 of shape [2, 4]")
+            && e.contains("the model reads integer token ids [n, 4]"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -13,7 +13,7 @@
 //! * [`read_csv`]: a user's CSV file of measurements, with [`standardise`]
 //!   and [`read_csv_columns`] for prediction.
 //! * [`read_npy`], [`read_npz`]: a user's NumPy arrays (rows, sequences or token ids), laid
-//!   out as rows by [`NumpyData::dataset`].
+//!   out as rows by [`NumpyData::dataset`]; [`read_numpy_inputs`] for prediction.
 //! * [`Formulas`]: data sampled from formulas the user types, such as
 //!   `"y1 = (x1 + x3)^3; y2 = x2^2 + sin(pi*x4)"`.
 //! * [`BatchSampler`]: deterministic mini-batch index sampling.
@@ -53,6 +53,8 @@ pub const MAX_CLASSES: usize = 1 << 16;
 /// `mnist`, because the errors name it too.
 pub const MNIST_DIR_ENV: &str = "BIMT_MNIST_DIR";
 pub use moons::two_moons;
-pub use numpy::{DataFormat, NumpyArray, NumpyData, NumpyValues, read_npy, read_npz};
+pub use numpy::{
+    DataFormat, NumpyArray, NumpyData, NumpyValues, read_npy, read_npz, read_numpy_inputs,
+};
 pub use sampler::{BatchSampler, Sampling};
 pub use symbolic::{Formula, intermediate_i, symbolic};

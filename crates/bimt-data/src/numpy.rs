@@ -196,11 +196,10 @@ impl Role {
 /// assert_eq!(data.y.values, NumpyValues::Floats(vec![6.0, 15.0]));
 /// ```
 pub fn read_npy(x: &Path, y: &Path) -> Result<NumpyData, DataError> {
-    let read = |path: &Path, role: Role| {
-        let npy = NpyFile::new(BufReader::new(open(path)?)).map_err(|e| parse(path, ".npy", e))?;
-        read_array(npy, path.display().to_string(), path, ".npy", role)
-    };
-    pair(read(x, Role::Inputs)?, read(y, Role::Targets)?)
+    pair(
+        read_npy_array(x, Role::Inputs)?,
+        read_npy_array(y, Role::Targets)?,
+    )
 }
 
 /// Reads inputs and targets from the arrays `x` and `y` of a `.npz` archive (as NumPy's
@@ -211,32 +210,78 @@ pub fn read_npy(x: &Path, y: &Path) -> Result<NumpyData, DataError> {
 /// As [`read_npy`], naming the archive and the array; and [`DataError::NumpyMissingArray`],
 /// listing the arrays found, where `x` or `y` is missing.
 pub fn read_npz(path: &Path) -> Result<NumpyData, DataError> {
-    let mut archive =
-        zip::ZipArchive::new(BufReader::new(open(path)?)).map_err(|e| parse(path, ".npz", e))?;
-    let mut found: Vec<String> = archive
-        .file_names()
-        .filter_map(npyz::npz::array_name_from_file_name)
-        .map(str::to_string)
-        .collect();
-    found.sort();
-    let mut read = |name: &str, role: Role| {
-        let missing = || DataError::NumpyMissingArray {
+    let mut archive = Npz::open(path)?;
+    let x = archive.read("x", Role::Inputs)?;
+    let y = archive.read("y", Role::Targets)?;
+    pair(x, y)
+}
+
+/// Reads inputs alone (to predict from): a `.npy` file, or the array `x` of a `.npz` archive;
+/// checked as [`read_npy`] and [`read_npz`] check them.
+///
+/// # Errors
+///
+/// As [`read_npy`] and [`read_npz`]; [`DataError::UnknownFormat`] for another extension.
+pub fn read_numpy_inputs(path: &Path) -> Result<NumpyArray, DataError> {
+    match DataFormat::of(path)? {
+        DataFormat::Npy => read_npy_array(path, Role::Inputs),
+        DataFormat::Npz => Npz::open(path)?.read("x", Role::Inputs),
+        DataFormat::Csv => Err(DataError::UnknownFormat {
             path: path.to_path_buf(),
-            name: name.to_string(),
-            found: found.clone(),
-        };
-        let entry = match archive.by_name(&npyz::npz::file_name_from_array_name(name)) {
+        }),
+    }
+}
+
+fn read_npy_array(path: &Path, role: Role) -> Result<NumpyArray, DataError> {
+    let npy = NpyFile::new(BufReader::new(open(path)?)).map_err(|e| parse(path, ".npy", e))?;
+    read_array(npy, path.display().to_string(), path, ".npy", role)
+}
+
+/// An open `.npz` archive and the names of the arrays it holds.
+struct Npz<'a> {
+    path: &'a Path,
+    archive: zip::ZipArchive<BufReader<File>>,
+    found: Vec<String>,
+}
+
+impl<'a> Npz<'a> {
+    fn open(path: &'a Path) -> Result<Self, DataError> {
+        let archive = zip::ZipArchive::new(BufReader::new(open(path)?))
+            .map_err(|e| parse(path, ".npz", e))?;
+        let mut found: Vec<String> = archive
+            .file_names()
+            .filter_map(npyz::npz::array_name_from_file_name)
+            .map(str::to_string)
+            .collect();
+        found.sort();
+        Ok(Npz {
+            path,
+            archive,
+            found,
+        })
+    }
+
+    /// The array `name`, checked for `role`.
+    fn read(&mut self, name: &str, role: Role) -> Result<NumpyArray, DataError> {
+        let path = self.path;
+        let entry = match self
+            .archive
+            .by_name(&npyz::npz::file_name_from_array_name(name))
+        {
             Ok(entry) => entry,
-            Err(zip::result::ZipError::FileNotFound) => return Err(missing()),
+            Err(zip::result::ZipError::FileNotFound) => {
+                return Err(DataError::NumpyMissingArray {
+                    path: path.to_path_buf(),
+                    name: name.to_string(),
+                    found: self.found.clone(),
+                });
+            }
             Err(e) => return Err(parse(path, ".npz", e)),
         };
         let npy = NpyFile::new(entry).map_err(|e| parse(path, ".npz", e))?;
         let array = format!("{}, array '{name}'", path.display());
         read_array(npy, array, path, ".npz", role)
-    };
-    let x = read("x", Role::Inputs)?;
-    let y = read("y", Role::Targets)?;
-    pair(x, y)
+    }
 }
 
 impl NumpyData {
