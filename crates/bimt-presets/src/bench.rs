@@ -91,15 +91,9 @@ struct FileTwin {
     steps: usize,
 }
 
-/// The presets whose networks `examples/architectures` declares as files.
-const FILE_TWINS: [FileTwin; 3] = [
-    FileTwin {
-        preset: "in-context",
-        task: crate::settings::GraphTask::InContext,
-        file: "in_context.json",
-        architecture: include_str!("../../../examples/architectures/in_context.json"),
-        steps: 4_000,
-    },
+/// The presets with a built-in network beside its file in `examples/architectures` (the
+/// in-context preset trains its file itself).
+const FILE_TWINS: [FileTwin; 2] = [
     FileTwin {
         preset: "modular-addition",
         task: crate::settings::GraphTask::ModularAddition,
@@ -317,8 +311,7 @@ pub fn bench_in_context(steps: usize) -> Result<(), Error> {
     settings.finetune_steps = 0;
     let metric = settings.metric();
     let data = crate::in_context::data(false, 0);
-    let network =
-        bimt_transformer::Transformer::new(bimt_transformer::TransformerConfig::in_context())?;
+    let network = crate::in_context::network()?;
     let task = bimt_tasks::InContextTask::new(&data, 64, 0, &device);
     let config = settings.train_config();
     let mut trainer = Trainer::new(

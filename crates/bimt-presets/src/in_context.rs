@@ -12,7 +12,6 @@ use bimt_format::{MetricsFile, ModelFile};
 use bimt_graph::Graph;
 use bimt_layout::LayerId;
 use bimt_tasks::InContextTask;
-use bimt_transformer::{Transformer, TransformerConfig};
 use serde_json::{Value, json};
 
 use crate::report::ACTIVE_THRESHOLD;
@@ -24,85 +23,65 @@ pub fn data(singular: bool, seed: u64) -> InContext {
     bimt_data::in_context(10_000, x_range, (-1.0, 1.0), 0.2, seed)
 }
 
-/// A network whose residual stream can be probed: the built-in transformer, or one declared
-/// in an architecture file.
-pub trait ResidualStream: Network {
-    /// The residual layers, in order.
-    fn residual_layers(&self) -> Vec<LayerId>;
-
-    /// The values of [`residual_layers`](Self::residual_layers), each `[rows, width]`, for
-    /// `x` in the network's current input order.
-    fn forward_residuals(&self, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Tensor<2>>;
+/// The in-context transformer (paper §3.4, App. F): `examples/architectures/in_context.json`,
+/// built into the binary. Two blocks of causal single-head attention over a residual stream of
+/// 32, GELU MLPs of 128, no LayerNorm and no positional embedding.
+pub fn network() -> Result<Graph, Error> {
+    let text = include_str!("../../../examples/architectures/in_context.json");
+    Graph::from_json(text, "examples/architectures/in_context.json")
+        .map_err(|e| Error::Architecture(e.0))
 }
 
-impl ResidualStream for Transformer {
-    fn residual_layers(&self) -> Vec<LayerId> {
-        Transformer::residual_layers(self).to_vec()
-    }
-
-    fn forward_residuals(&self, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Tensor<2>> {
-        Transformer::forward_residuals(self, params, x)
-    }
+/// A network's residual stream: the layers of its largest coupling domain (the layers that
+/// identity edges join), in declaration order; none where no domain spans two layers.
+fn residual_layers(graph: &Graph) -> Vec<LayerId> {
+    let layout = graph.layout();
+    let largest = layout
+        .domains()
+        .iter()
+        .max_by_key(|d| d.layers.len())
+        .map(|d| d.layers.clone())
+        .unwrap_or_default();
+    let mut layers = if largest.len() > 1 {
+        largest
+    } else {
+        Vec::new()
+    };
+    layers.sort();
+    layers
 }
 
-/// An architecture file's residual stream: the layers of its largest coupling domain (the
-/// layers that identity edges join), in the file's order.
-impl ResidualStream for Graph {
-    fn residual_layers(&self) -> Vec<LayerId> {
-        let layout = self.layout();
-        let largest = layout
-            .domains()
-            .iter()
-            .max_by_key(|d| d.layers.len())
-            .map(|d| d.layers.clone())
-            .unwrap_or_default();
-        let mut layers: Vec<LayerId> = if largest.len() > 1 {
-            largest
-        } else {
-            Vec::new()
-        };
-        layers.sort();
-        layers
-    }
-
-    fn forward_residuals(&self, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Tensor<2>> {
-        let mut values = self.forward_layers(params, x);
-        let names: Vec<&str> = self
-            .architecture()
-            .layers
-            .iter()
-            .map(|l| l.name.as_str())
-            .collect();
-        ResidualStream::residual_layers(self)
-            .into_iter()
-            .map(|l| {
-                let name = &self.layout().layer(l).name;
-                let a = names
-                    .iter()
-                    .position(|n| n == name)
-                    .expect("a layout layer is declared");
-                values[a].take().expect("every layer is computed")
-            })
-            .collect()
-    }
+/// The values of [`residual_layers`], each `[rows, width]`, for `x` in the network's current
+/// input order.
+fn forward_residuals(graph: &Graph, params: &[Tensor<2>], x: Tensor<2>) -> Vec<Tensor<2>> {
+    let mut values = graph.forward_layers(params, x);
+    let names: Vec<&str> = graph
+        .architecture()
+        .layers
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    residual_layers(graph)
+        .into_iter()
+        .map(|l| {
+            let name = &graph.layout().layer(l).name;
+            let a = names
+                .iter()
+                .position(|n| n == name)
+                .expect("a layout layer is declared");
+            values[a].take().expect("every layer is computed")
+        })
+        .collect()
 }
 
 /// Trains the transformer and writes the run directory, the probes and the scatter plot.
 pub fn run(spec: &RunSpec, singular: bool) -> Result<MetricsFile, Error> {
-    train(
-        spec,
-        singular,
-        Transformer::new(TransformerConfig::in_context())?,
-    )
+    train(spec, singular, network()?)
 }
 
 /// Trains `network` on the preset's data (`singular`: x ~ U[−1, 1]) and writes the run
-/// directory, the probes of its residual stream and the scatter plot.
-pub fn train<N: ResidualStream>(
-    spec: &RunSpec,
-    singular: bool,
-    network: N,
-) -> Result<MetricsFile, Error> {
+/// directory, the probes of its residual stream, its modules and the scatter plot.
+pub fn train(spec: &RunSpec, singular: bool, network: Graph) -> Result<MetricsFile, Error> {
     let seed = spec.settings.seed;
     let data = data(singular, seed);
     let batch = spec.settings.batch.unwrap_or(64);
@@ -157,11 +136,7 @@ pub fn w_readable(metrics: &MetricsFile) -> Option<bool> {
 
 /// For every residual layer: each active neuron's correlation with `w` at the query position
 /// (test split), and the neuron pairs that predict `w` best together (paper Fig. 7 right).
-fn probe_residuals<N: ResidualStream>(
-    model: &Model<N>,
-    data: &InContext,
-    file: &ModelFile,
-) -> Value {
+fn probe_residuals(model: &Model<Graph>, data: &InContext, file: &ModelFile) -> Value {
     let split = &data.data.test;
     let (seq_len, dim) = (data.seq_len, data.token_dim);
     let device = model.params.device().clone();
@@ -169,14 +144,14 @@ fn probe_residuals<N: ResidualStream>(
         TensorData::new(split.inputs.clone(), [split.n * seq_len, dim]),
         &device,
     );
-    let residuals = ResidualStream::forward_residuals(
+    let residuals = forward_residuals(
         &model.network,
         &model.params.detached(),
         model.to_input_order(x),
     );
     let active = active_neurons(file, ACTIVE_THRESHOLD);
     let target: Vec<f64> = data.test_w.iter().map(|&w| w as f64).collect();
-    let layers = ResidualStream::residual_layers(&model.network);
+    let layers = residual_layers(&model.network);
     let mut out = Vec::new();
     for (r, values) in residuals.into_iter().enumerate() {
         let [_, width] = values.dims();

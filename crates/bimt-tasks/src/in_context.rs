@@ -6,7 +6,7 @@ use bimt_data::{InContext, Sampling, Split, Targets};
 use bimt_engine::{Batch, Device, Evaluation, Task, Tensor, TensorData};
 
 /// The in-context regression task. Rows of a batch are tokens, sequence-major
-/// (`row = sequence·seq_len + position`), as `bimt-transformer` expects.
+/// (`row = sequence·seq_len + position`), as a sequence model reads them.
 pub struct InContextTask {
     train: Tokens,
     test: Tokens,

@@ -502,13 +502,15 @@ impl Graph {
     pub fn from_file(path: &Path) -> Result<Self, LayoutError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
-        let arch: Architecture = serde_json::from_str(&text).map_err(|e| {
-            invalid(format!(
-                "{} is not a valid architecture file: {e}",
-                path.display()
-            ))
-        })?;
-        Self::new(&arch).map_err(|e| invalid(format!("{}: {}", path.display(), e.0)))
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// Builds the network an architecture file's text declares; errors name `source` (the
+    /// file it came from) and what is wrong.
+    pub fn from_json(text: &str, source: &str) -> Result<Self, LayoutError> {
+        let arch: Architecture = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("{source} is not a valid architecture file: {e}")))?;
+        Self::new(&arch).map_err(|e| invalid(format!("{source}: {}", e.0)))
     }
 
     /// Builds the network of `arch`; an inconsistent architecture is an error naming the
