@@ -170,7 +170,7 @@ fn bad_csvs_and_mismatched_layers_are_refused_by_name() {
         .collect();
     let e = one_line_error(&run(&format!("a,b,y\n{rows}"), "y"));
     assert!(
-        e.contains("two_towers.json") && e.contains("xa (4), xb (3)") && e.contains("take 7"),
+        e.contains("two_towers.json") && e.contains("'xa' (4), 'xb' (3)") && e.contains("take 7"),
         "{e}"
     );
     std::fs::remove_dir_all(&dir).ok();
