@@ -11,6 +11,7 @@ use burn::tensor::{Bytes, TensorData};
 
 use crate::HostKernels;
 use crate::host::{self, Real};
+use crate::windows::{self, Windows};
 
 /// A backend whose float tensors live in host memory, readable as slices.
 pub trait Host: Backend {
@@ -450,6 +451,66 @@ fn select_columns_backward_typed<B: Host, T: HostReal>(
     T::tensor::<B>(g, Shape::new([rows, cols]))
 }
 
+fn window_gather_typed<B: Host, T: HostReal>(x: FloatTensor<B>, w: &Windows) -> FloatTensor<B> {
+    let (rows, cols) = matrix(&x.shape(), "a window gather");
+    let x = B::contiguous(x);
+    let out = windows::gather(T::slice::<B>(&x), cols, w);
+    let images = rows / w.period;
+    T::tensor::<B>(out, Shape::new([images * w.index.len(), cols]))
+}
+
+fn window_gather_backward_typed<B: Host, T: HostReal>(
+    grad: FloatTensor<B>,
+    w: &Windows,
+) -> FloatTensor<B> {
+    let (rows, cols) = matrix(&grad.shape(), "a window gather's gradient");
+    let grad = B::contiguous(grad);
+    let g = windows::gather_backward(T::slice::<B>(&grad), cols, w);
+    let images = rows / w.index.len().max(1);
+    T::tensor::<B>(g, Shape::new([images * w.period, cols]))
+}
+
+fn window_max_typed<B: Host, T: HostReal>(
+    x: FloatTensor<B>,
+    w: &Windows,
+) -> (FloatTensor<B>, Vec<usize>) {
+    let (rows, cols) = matrix(&x.shape(), "a max pool");
+    let x = B::contiguous(x);
+    let (out, from) = windows::max(T::slice::<B>(&x), cols, w);
+    let images = rows / w.period;
+    let out = T::tensor::<B>(out, Shape::new([images * w.outputs(), cols]));
+    (out, from)
+}
+
+fn window_max_backward_typed<B: Host, T: HostReal>(
+    grad: FloatTensor<B>,
+    from: &[usize],
+    [rows, cols]: [usize; 2],
+) -> FloatTensor<B> {
+    let grad = B::contiguous(grad);
+    let g = windows::max_backward(T::slice::<B>(&grad), from, rows * cols);
+    T::tensor::<B>(g, Shape::new([rows, cols]))
+}
+
+fn window_mean_typed<B: Host, T: HostReal>(x: FloatTensor<B>, w: &Windows) -> FloatTensor<B> {
+    let (rows, cols) = matrix(&x.shape(), "an average pool");
+    let x = B::contiguous(x);
+    let out = windows::mean(T::slice::<B>(&x), cols, w);
+    let images = rows / w.period;
+    T::tensor::<B>(out, Shape::new([images * w.outputs(), cols]))
+}
+
+fn window_mean_backward_typed<B: Host, T: HostReal>(
+    grad: FloatTensor<B>,
+    w: &Windows,
+) -> FloatTensor<B> {
+    let (rows, cols) = matrix(&grad.shape(), "an average pool's gradient");
+    let grad = B::contiguous(grad);
+    let g = windows::mean_backward(T::slice::<B>(&grad), cols, w);
+    let images = rows / w.outputs().max(1);
+    T::tensor::<B>(g, Shape::new([images * w.period, cols]))
+}
+
 impl<B: Host> HostKernels for B {
     fn silu_forward(x: FloatTensor<Self>) -> FloatTensor<Self> {
         with_real!(
@@ -662,6 +723,71 @@ impl<B: Host> HostKernels for B {
             other,
             |grad| select_columns_backward_typed::<B, f32>(grad, cols, columns),
             |grad| select_columns_backward_typed::<B, f64>(grad, cols, columns)
+        )
+    }
+
+    fn window_gather(x: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            x,
+            other,
+            |x| window_gather_typed::<B, f32>(x, windows),
+            |x| window_gather_typed::<B, f64>(x, windows)
+        )
+    }
+
+    fn window_gather_backward(grad: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            grad,
+            other,
+            |grad| window_gather_backward_typed::<B, f32>(grad, windows),
+            |grad| window_gather_backward_typed::<B, f64>(grad, windows)
+        )
+    }
+
+    fn window_max(x: FloatTensor<Self>, windows: &Windows) -> (FloatTensor<Self>, Vec<usize>) {
+        match x.dtype() {
+            DType::F64 => window_max_typed::<B, f64>(x, windows),
+            DType::F32 => window_max_typed::<B, f32>(x, windows),
+            other => {
+                let (y, from) = window_max_typed::<B, f32>(cast::<B>(x, DType::F32), windows);
+                (cast::<B>(y, other), from)
+            }
+        }
+    }
+
+    fn window_max_backward(
+        grad: FloatTensor<Self>,
+        from: &[usize],
+        shape: [usize; 2],
+    ) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            grad,
+            other,
+            |grad| window_max_backward_typed::<B, f32>(grad, from, shape),
+            |grad| window_max_backward_typed::<B, f64>(grad, from, shape)
+        )
+    }
+
+    fn window_mean(x: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            x,
+            other,
+            |x| window_mean_typed::<B, f32>(x, windows),
+            |x| window_mean_typed::<B, f64>(x, windows)
+        )
+    }
+
+    fn window_mean_backward(grad: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self> {
+        with_real!(
+            B,
+            grad,
+            other,
+            |grad| window_mean_backward_typed::<B, f32>(grad, windows),
+            |grad| window_mean_backward_typed::<B, f64>(grad, windows)
         )
     }
 }

@@ -3,6 +3,7 @@
 //! attribute generates.
 #![allow(deprecated)]
 
+use crate::windows::Windows;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
 use std::sync::Arc;
@@ -40,4 +41,13 @@ pub trait FusedOps: Backend {
 
     /// The columns `columns` of a matrix, in that order.
     fn fused_select_columns(x: FloatTensor<Self>, columns: Arc<[usize]>) -> FloatTensor<Self>;
+
+    /// Every window entry's pixel of `[n·period, cols]` images: `[n·index.len(), cols]`.
+    fn fused_window_gather(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self>;
+
+    /// Each window's largest value per channel: `[n·outputs, cols]`.
+    fn fused_window_max(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self>;
+
+    /// Each window's mean per channel, padding counted as zeros: `[n·outputs, cols]`.
+    fn fused_window_mean(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self>;
 }

@@ -38,10 +38,12 @@ mod backends;
 mod extension;
 pub mod host;
 mod subnormals;
+pub mod windows;
 
 pub use backends::Host;
 pub use extension::FusedOps;
 pub use subnormals::flush_subnormals;
+pub use windows::Windows;
 
 use burn::backend::autodiff::{
     Autodiff,
@@ -166,6 +168,29 @@ pub trait HostKernels: Backend {
         cols: usize,
         columns: &[usize],
     ) -> FloatTensor<Self>;
+
+    /// Every window entry's pixel (see [`windows::gather`]): `[n·period, cols]` to
+    /// `[n·index.len(), cols]`.
+    fn window_gather(x: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self>;
+
+    /// The gradient of [`HostKernels::window_gather`] with respect to its input.
+    fn window_gather_backward(grad: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self>;
+
+    /// Each window's largest value per channel, and the input element each came from.
+    fn window_max(x: FloatTensor<Self>, windows: &Windows) -> (FloatTensor<Self>, Vec<usize>);
+
+    /// The gradient of [`HostKernels::window_max`] with respect to its `shape` input.
+    fn window_max_backward(
+        grad: FloatTensor<Self>,
+        from: &[usize],
+        shape: [usize; 2],
+    ) -> FloatTensor<Self>;
+
+    /// Each window's mean per channel, padding counted as zeros.
+    fn window_mean(x: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self>;
+
+    /// The gradient of [`HostKernels::window_mean`] with respect to its input.
+    fn window_mean_backward(grad: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self>;
 }
 
 /// Checks that every one of `columns` is a column of `x`.
@@ -175,6 +200,16 @@ fn check_columns<B: Backend>(x: &FloatTensor<B>, columns: &[usize]) {
     if let Some(c) = columns.iter().find(|&&c| c >= cols) {
         panic!("bimt-kernels: column {c} selected from a matrix of {cols} columns");
     }
+}
+
+/// Checks that `x` is a matrix of whole images of the windows' pixels.
+fn check_images<B: Backend>(x: &FloatTensor<B>, windows: &Windows) {
+    let shape = x.shape();
+    assert!(
+        shape.num_dims() == 2 && windows.period > 0 && shape[0].is_multiple_of(windows.period),
+        "bimt-kernels: a window op over images of {} pixels got a tensor of shape {shape:?}",
+        windows.period
+    );
 }
 
 /// The rows a token sum adds and the tokens per row, from its table and `[rows, tokens]` ids.
@@ -234,6 +269,24 @@ macro_rules! host_fused_ops {
             ) -> FloatTensor<Self> {
                 check_columns::<Self>(&x, &columns);
                 Self::select_columns(x, &columns)
+            }
+            fn fused_window_gather(
+                x: FloatTensor<Self>,
+                windows: Arc<Windows>,
+            ) -> FloatTensor<Self> {
+                check_images::<Self>(&x, &windows);
+                Self::window_gather(x, &windows)
+            }
+            fn fused_window_max(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self> {
+                check_images::<Self>(&x, &windows);
+                Self::window_max(x, &windows).0
+            }
+            fn fused_window_mean(
+                x: FloatTensor<Self>,
+                windows: Arc<Windows>,
+            ) -> FloatTensor<Self> {
+                check_images::<Self>(&x, &windows);
+                Self::window_mean(x, &windows)
             }
         }
     )*};
@@ -435,6 +488,67 @@ impl<B: HostKernels> Backward<B, 1> for SelectColumnsBackward {
     }
 }
 
+/// Backward step of a window gather; its state is the windows.
+#[derive(Debug)]
+struct WindowGatherBackward;
+
+impl<B: HostKernels> Backward<B, 1> for WindowGatherBackward {
+    type State = Arc<Windows>;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let windows = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::window_gather_backward(grad, &windows)
+        });
+    }
+}
+
+/// Backward step of a max pool; its state is the input element each output came from and the
+/// input's shape.
+#[derive(Debug)]
+struct WindowMaxBackward;
+
+impl<B: HostKernels> Backward<B, 1> for WindowMaxBackward {
+    type State = (Vec<usize>, [usize; 2]);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (from, shape) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::window_max_backward(grad, &from, shape)
+        });
+    }
+}
+
+/// Backward step of an average pool; its state is the windows.
+#[derive(Debug)]
+struct WindowMeanBackward;
+
+impl<B: HostKernels> Backward<B, 1> for WindowMeanBackward {
+    type State = Arc<Windows>;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let windows = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::window_mean_backward(grad, &windows)
+        });
+    }
+}
+
 impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     fn fused_silu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         activation::<B, C>(
@@ -566,6 +680,52 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => prep.finish((columns, cols), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn fused_window_gather(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self> {
+        let node = x.node();
+        let x = x.into_primitive();
+        check_images::<B>(&x, &windows);
+        let y = B::window_gather(x, &windows);
+        match WindowGatherBackward
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(windows, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn fused_window_max(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self> {
+        let node = x.node();
+        let x = x.into_primitive();
+        check_images::<B>(&x, &windows);
+        let shape = [x.shape()[0], x.shape()[1]];
+        let (y, from) = B::window_max(x, &windows);
+        match WindowMaxBackward
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((from, shape), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn fused_window_mean(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self> {
+        let node = x.node();
+        let x = x.into_primitive();
+        check_images::<B>(&x, &windows);
+        let y = B::window_mean(x, &windows);
+        match WindowMeanBackward
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(windows, y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -712,5 +872,62 @@ pub fn select_columns(x: Tensor<2>, columns: Arc<[usize]>) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as FusedOps>::fused_select_columns(
         x.into_dispatch(),
         columns,
+    ))
+}
+
+/// A 2-D convolution of images stored as `[n·H·W, C_in]` matrices (row `i·H·W + y·W + x` is
+/// pixel `(y, x)` of image `i`, a column per channel): each output pixel's window entries
+/// gathered side by side (`[n·outputs, window·C_in]`, entry `t` of the window in columns
+/// `t·C_in..(t + 1)·C_in`) times `weight` `[window·C_in, C_out]`. Row `t·C_in + i`, column `o`
+/// of the weight is PyTorch's `weight[o, i, ky, kx]` for `t = ky·kw + kx`. Differentiable in
+/// both.
+///
+/// # Panics
+///
+/// When `x`'s rows are not whole images of the windows' pixels, or the weight does not have
+/// `window·C_in` rows.
+pub fn conv2d(x: Tensor<2>, weight: Tensor<2>, windows: &Arc<Windows>) -> Tensor<2> {
+    let [rows, channels] = x.dims();
+    assert_eq!(
+        weight.dims()[0],
+        windows.window * channels,
+        "conv2d: the weight has {} rows, expected a window of {} x {channels} channels",
+        weight.dims()[0],
+        windows.window
+    );
+    let images = rows / windows.period.max(1);
+    let columns: Tensor<2> = Tensor::from_dispatch(<Dispatch as FusedOps>::fused_window_gather(
+        x.into_dispatch(),
+        windows.clone(),
+    ));
+    matmul(
+        columns.reshape([images * windows.outputs(), windows.window * channels]),
+        weight,
+    )
+}
+
+/// Max pooling of images stored as `[n·H·W, C]` matrices (see [`conv2d`]): each window's
+/// largest value per channel, `[n·outputs, C]`. Differentiable in `x`.
+///
+/// # Panics
+///
+/// When `x`'s rows are not whole images of the windows' pixels.
+pub fn max_pool(x: Tensor<2>, windows: &Arc<Windows>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_window_max(
+        x.into_dispatch(),
+        windows.clone(),
+    ))
+}
+
+/// Average pooling of images stored as `[n·H·W, C]` matrices (see [`conv2d`]): each window's
+/// mean per channel, padding counted as zeros, `[n·outputs, C]`. Differentiable in `x`.
+///
+/// # Panics
+///
+/// When `x`'s rows are not whole images of the windows' pixels.
+pub fn average_pool(x: Tensor<2>, windows: &Arc<Windows>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_window_mean(
+        x.into_dispatch(),
+        windows.clone(),
     ))
 }
