@@ -101,7 +101,7 @@ pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
         graph.update_edge(nodes[from][i], nodes[to][o], ());
     });
     for c in &model.connections {
-        if c.kind == ConnectionKind::Identity {
+        if c.kind.joins_neuron_to_neuron() {
             for (a, b) in nodes[c.from].iter().zip(&nodes[c.to]) {
                 graph.update_edge(*a, *b, ());
             }
@@ -247,6 +247,19 @@ pub fn forward_sequence(model: &ModelFile, xs: &[&[f64]]) -> Vec<Vec<Vec<f64>>> 
                 .map(|c| c.in_fold)
                 .max()
                 .unwrap_or(1);
+            if let Some([h, w]) = layer.shape {
+                // Channel-major data columns to the pixel-major value.
+                let pixels = h * w;
+                values[l] = xs
+                    .iter()
+                    .map(|x| {
+                        (0..pixels * n)
+                            .map(|i| x[features[i % n] * pixels + i / n])
+                            .collect()
+                    })
+                    .collect();
+                continue;
+            }
             values[l] = xs
                 .iter()
                 .map(|x| match &model.token_embedding {
@@ -274,9 +287,23 @@ pub fn forward_sequence(model: &ModelFile, xs: &[&[f64]]) -> Vec<Vec<Vec<f64>>> 
         let mut sums: Vec<Vec<f64>> = vec![Vec::new(); xs.len()];
         for c in model.connections.iter().filter(|c| c.to == l) {
             for (sum, from) in sums.iter_mut().zip(&values[c.from]) {
-                let term = match c.kind {
-                    ConnectionKind::Identity => from.clone(),
-                    ConnectionKind::Linear => linear(c, from),
+                let term = match (c.kind, &c.window) {
+                    (ConnectionKind::Identity, _) => from.clone(),
+                    (ConnectionKind::Linear, None) => linear(c, from),
+                    (ConnectionKind::Linear, Some(window)) => {
+                        let shape = model.neuron_layers[c.from].shape;
+                        convolve(c, window, from, shape.expect("check: a convolution's maps"))
+                    }
+                    (ConnectionKind::Pool, window) => {
+                        let window = window.as_ref().expect("check: a pool has windows");
+                        let shape = model.neuron_layers[c.from].shape;
+                        pool(
+                            window,
+                            from,
+                            layer.size,
+                            shape.expect("check: a pool's maps"),
+                        )
+                    }
                 };
                 if sum.is_empty() {
                     *sum = term;
@@ -309,6 +336,76 @@ fn linear(c: &bimt_format::ConnectionFile, from: &[f64]) -> Vec<f64> {
                 + b
         })
         .collect()
+}
+
+/// The window entries of output pixel `(y, x)`: each tap's input pixel, `None` in the padding.
+fn taps(
+    window: &bimt_format::WindowFile,
+    [h, w]: [usize; 2],
+    (y, x): (usize, usize),
+) -> impl Iterator<Item = Option<usize>> + '_ {
+    (0..window.kernel * window.kernel).map(move |t| {
+        let iy = (y * window.stride + t / window.kernel).checked_sub(window.padding)?;
+        let ix = (x * window.stride + t % window.kernel).checked_sub(window.padding)?;
+        (iy < h && ix < w).then_some(iy * w + ix)
+    })
+}
+
+/// A convolution of pixel-major maps `from` (`[H·W][channels]`): weight `[o][t·C_in + i]`,
+/// the same at every output pixel, plus the bias.
+fn convolve(
+    c: &bimt_format::ConnectionFile,
+    window: &bimt_format::WindowFile,
+    from: &[f64],
+    shape: [usize; 2],
+) -> Vec<f64> {
+    let channels = from.len() / (shape[0] * shape[1]);
+    let out = [shape[0], shape[1]].map(|n| window.output_side(n).expect("check: it fits"));
+    let mut values = Vec::with_capacity(out[0] * out[1] * c.weight.len());
+    for y in 0..out[0] {
+        for x in 0..out[1] {
+            let taps: Vec<Option<usize>> = taps(window, shape, (y, x)).collect();
+            for (o, row) in c.weight.iter().enumerate() {
+                let mut sum = c.bias.as_ref().map_or(0.0, |b| b[o] as f64);
+                for (t, pixel) in taps.iter().enumerate() {
+                    if let Some(p) = pixel {
+                        for i in 0..channels {
+                            sum += row[t * channels + i] as f64 * from[p * channels + i];
+                        }
+                    }
+                }
+                values.push(sum);
+            }
+        }
+    }
+    values
+}
+
+/// A pool of pixel-major maps `from` of `channels` channels: each window's largest value or
+/// mean per channel (padding counts as zero in a mean and never wins a max).
+fn pool(
+    window: &bimt_format::WindowFile,
+    from: &[f64],
+    channels: usize,
+    shape: [usize; 2],
+) -> Vec<f64> {
+    let out = [shape[0], shape[1]].map(|n| window.output_side(n).expect("check: it fits"));
+    let max = window.pool.as_deref() == Some("max");
+    let mut values = Vec::with_capacity(out[0] * out[1] * channels);
+    for y in 0..out[0] {
+        for x in 0..out[1] {
+            let pixels: Vec<usize> = taps(window, shape, (y, x)).flatten().collect();
+            for ch in 0..channels {
+                let each = pixels.iter().map(|p| from[p * channels + ch]);
+                values.push(if max {
+                    each.fold(f64::NEG_INFINITY, f64::max)
+                } else {
+                    each.sum::<f64>() / (window.kernel * window.kernel) as f64
+                });
+            }
+        }
+    }
+    values
 }
 
 /// Adds the layer's learned positional row `t` to its values at position `t`, if it has a

@@ -2,7 +2,7 @@
 //! (paper §3.3: a tree with several roots), and what is left when one is knocked out.
 
 use crate::visible_weights;
-use bimt_format::{ConnectionKind, LayerRole, ModelFile};
+use bimt_format::{LayerRole, ModelFile};
 use petgraph::unionfind::UnionFind;
 use serde::Serialize;
 
@@ -60,7 +60,7 @@ pub fn modules(model: &ModelFile, threshold: f64) -> Vec<Module> {
     for c in model
         .connections
         .iter()
-        .filter(|c| c.kind == ConnectionKind::Identity)
+        .filter(|c| c.kind.joins_neuron_to_neuron())
     {
         for n in 0..layers[c.from].size {
             link(c.from, n, c.to, n);

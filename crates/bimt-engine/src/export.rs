@@ -58,6 +58,7 @@ pub fn export_model<N: Network>(
                 activation: Some(model.network.layer_activation(l)),
                 features,
                 attention: model.network.attention(l),
+                shape: model.network.layer_shape(l),
                 learned_positions: model.network.learned_positions(l).map(|p| {
                     let [_, cols] = layout.params()[p].shape;
                     host[p].chunks(cols).map(<[f32]>::to_vec).collect()
@@ -82,18 +83,22 @@ pub fn export_model<N: Network>(
                 out_fold: c.out_fold,
                 activation: model.network.connection_activation(id),
                 tied: false,
+                window: model.network.connection_window(id),
             }
         })
         .collect();
-    connections.extend(
-        layout
-            .identities()
-            .iter()
-            .map(|&(from, to)| ConnectionFile {
-                kind: ConnectionKind::Identity,
-                ..ConnectionFile::plain(from.index(), to.index(), Vec::new())
-            }),
-    );
+    connections.extend(layout.identities().iter().map(|&(from, to)| {
+        let window = model.network.pool_window(from, to);
+        ConnectionFile {
+            kind: if window.is_some() {
+                ConnectionKind::Pool
+            } else {
+                ConnectionKind::Identity
+            },
+            window,
+            ..ConnectionFile::plain(from.index(), to.index(), Vec::new())
+        }
+    }));
     // Tied edges: weight[o][i] = tied[o][i], the parameter's rows (a token table's tokens).
     connections.extend(layout.tied().iter().map(|t| {
         let [_, cols] = layout.params()[t.weight].shape;

@@ -28,5 +28,5 @@ pub use params::{Backend, Moments, ParamStore, SwapMoments, default_device};
 pub use regulariser::{CostTerm, Regulariser};
 pub use trainer::Trainer;
 
-pub use bimt_format::{AttentionFile, Timing};
+pub use bimt_format::{AttentionFile, Timing, WindowFile};
 pub use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -2,7 +2,7 @@
 //! network's parameters and its input and output order and permutes them.
 
 use crate::params::{ParamStore, SwapMoments};
-use bimt_format::AttentionFile;
+use bimt_format::{AttentionFile, WindowFile};
 use bimt_layout::{ConnectionId, Direction, DomainId, LayerId, Layout, LayoutError, ParamId};
 use burn::tensor::{Device, Distribution, Tensor};
 use rand::SeedableRng;
@@ -39,6 +39,21 @@ pub trait Network {
     /// How `layer` attends, where it is a layer of self-attention fed by a packed Q, K, V
     /// projection (`model.json` records it).
     fn attention(&self, _layer: LayerId) -> Option<AttentionFile> {
+        None
+    }
+
+    /// The `[H, W]` of a layer of feature maps, whose neurons are channels.
+    fn layer_shape(&self, _layer: LayerId) -> Option<[usize; 2]> {
+        None
+    }
+
+    /// The windows of a convolution (`model.json` records them).
+    fn connection_window(&self, _connection: ConnectionId) -> Option<WindowFile> {
+        None
+    }
+
+    /// The windows of a pool, where the layout's identity edge `from → to` is one.
+    fn pool_window(&self, _from: LayerId, _to: LayerId) -> Option<WindowFile> {
         None
     }
 

@@ -105,6 +105,14 @@ pub struct NeuronLayerFile {
     /// charges `y*·|P|` like a bias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learned_positions: Option<Vec<Vec<f32>>>,
+    /// A layer of feature maps `[H, W]`: each neuron is a channel, and the layer's value for
+    /// one sample is `H·W·size` numbers, pixel-major (index `p·size + c` is pixel
+    /// `p = y·W + x` of channel `c`). An input layer of feature maps reads its data
+    /// channel-major instead (column `c·H·W + p`, as a NumPy array `[n, C, H, W]` flattens).
+    /// A linear connection from such a layer into a layer without a shape reads the whole
+    /// value (`in_fold` `H·W`: a flatten).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[usize; 2]>,
 }
 
 /// How a layer attends (see [`NeuronLayerFile::attention`]).
@@ -137,6 +145,44 @@ pub enum ConnectionKind {
     Linear,
     /// `value(from)` unchanged; no weight (an empty `weight`), no bias, equal sizes.
     Identity,
+    /// Between layers of feature maps with the same channels: each channel's windows
+    /// ([`ConnectionFile::window`]) reduced to their largest value or their mean; no weight,
+    /// no bias.
+    Pool,
+}
+
+impl ConnectionKind {
+    /// Whether neuron `i` of the source feeds only neuron `i` of the target (identity
+    /// connections and pools): the two layers' neurons are the same, one to one.
+    pub fn joins_neuron_to_neuron(self) -> bool {
+        matches!(self, ConnectionKind::Identity | ConnectionKind::Pool)
+    }
+}
+
+/// The square windows of a convolution or a pool over `[H, W]` feature maps: output pixel
+/// `(y, x)` reads input pixels `(y·stride + ky − padding, x·stride + kx − padding)` for
+/// `ky, kx < kernel`, zeros outside the map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowFile {
+    /// The window's side, in pixels.
+    pub kernel: usize,
+    /// Pixels between windows.
+    pub stride: usize,
+    /// Zero pixels on each side.
+    pub padding: usize,
+    /// A pool's reduction: `max` or `average` (absent for a convolution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+}
+
+impl WindowFile {
+    /// The output side for an input side of `n` pixels, where the window fits.
+    pub fn output_side(&self, n: usize) -> Option<usize> {
+        (n + 2 * self.padding)
+            .checked_sub(self.kernel)
+            .filter(|_| self.stride > 0)
+            .map(|d| d / self.stride + 1)
+    }
 }
 
 /// One weight matrix with its bias.
@@ -168,6 +214,11 @@ pub struct ConnectionFile {
     /// table once, like a bias, not this connection by length.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tied: bool,
+    /// A convolution (a linear connection between layers of feature maps, `in_fold`
+    /// `kernel²`: input index `t·size(from) + i` is tap `t = ky·kernel + kx` of channel `i`,
+    /// the same weight at every output pixel) or a pool: its windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowFile>,
 }
 
 fn one() -> usize {
@@ -363,6 +414,62 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
+/// A connection's windows fit the shapes of its ends: a convolution or a pool has windows
+/// that map `from`'s maps onto `to`'s (a convolution with `in_fold` `kernel²`, a pool with a
+/// reduction); a linear connection from feature maps into neurons reads every pixel
+/// (`in_fold` `H·W`); nothing else involves feature maps.
+fn check_window(
+    c: usize,
+    conn: &ConnectionFile,
+    from: &NeuronLayerFile,
+    to: &NeuronLayerFile,
+) -> Result<(), String> {
+    let what = format!("connection {c} ({} -> {})", from.name, to.name);
+    let pool = conn.kind == ConnectionKind::Pool;
+    match (&conn.window, from.shape, to.shape) {
+        (Some(w), Some([h, wd]), Some(out)) => {
+            let fits = [w.output_side(h), w.output_side(wd)] == [Some(out[0]), Some(out[1])];
+            let reduction = matches!(w.pool.as_deref(), Some("max" | "average"));
+            let kind = match conn.kind {
+                ConnectionKind::Linear => !reduction && conn.in_fold == w.kernel * w.kernel,
+                ConnectionKind::Pool => reduction,
+                ConnectionKind::Identity => false,
+            };
+            if !(fits && kind) {
+                return Err(format!(
+                    "{what}: windows of {} every {} with padding {} do not make {h}x{wd} maps \
+                     into {}x{} for a {} connection (a convolution has in_fold kernel², a pool \
+                     a \"pool\" of max or average)",
+                    w.kernel,
+                    w.stride,
+                    w.padding,
+                    out[0],
+                    out[1],
+                    if pool { "pool" } else { "linear" }
+                ));
+            }
+            Ok(())
+        }
+        (None, Some([h, w]), None) if conn.kind == ConnectionKind::Linear => {
+            if conn.in_fold != h * w {
+                return Err(format!(
+                    "{what}: a linear connection from {h}x{w} feature maps into neurons reads \
+                     every pixel; expected in_fold {}, found {}",
+                    h * w,
+                    conn.in_fold
+                ));
+            }
+            Ok(())
+        }
+        (None, None, None) if !pool => Ok(()),
+        (None, a, b) if conn.kind == ConnectionKind::Identity && a == b => Ok(()),
+        _ => Err(format!(
+            "{what}: the connection's windows do not fit its ends' shapes ({:?} -> {:?})",
+            from.shape, to.shape
+        )),
+    }
+}
+
 impl NeuronLayerFile {
     /// A format-1 layer (no role, activation or features) with one neuron per coordinate.
     pub fn new(name: &str, coords: Vec<Vec<f64>>, depth: f64) -> Self {
@@ -376,6 +483,7 @@ impl NeuronLayerFile {
             features: None,
             attention: None,
             learned_positions: None,
+            shape: None,
         }
     }
 
@@ -408,6 +516,7 @@ impl ConnectionFile {
             out_fold: 1,
             activation: None,
             tied: false,
+            window: None,
         }
     }
 }
@@ -526,7 +635,7 @@ impl ModelFile {
                 c.from == inputs[0]
                     && match c.kind {
                         ConnectionKind::Linear => c.in_fold != positions,
-                        ConnectionKind::Identity => positions != 1,
+                        ConnectionKind::Identity | ConnectionKind::Pool => positions != 1,
                     }
             }) {
                 return Err(format!(
@@ -552,8 +661,23 @@ impl ModelFile {
                     .ok_or_else(|| format!("connection {c}: no neuron layer {i}"))
             };
             let (from, to) = (layer(conn.from)?, layer(conn.to)?);
-            if conn.kind == ConnectionKind::Identity {
+            check_window(c, conn, from, to)?;
+            if conn.kind == ConnectionKind::Pool {
                 if from.size != to.size || !conn.weight.is_empty() || conn.bias.is_some() {
+                    return Err(format!(
+                        "connection {c} ({} -> {}): a pool joins layers of the same channels \
+                         and has no weight and no bias",
+                        from.name, to.name
+                    ));
+                }
+                continue;
+            }
+            if conn.kind == ConnectionKind::Identity {
+                if from.size != to.size
+                    || from.shape != to.shape
+                    || !conn.weight.is_empty()
+                    || conn.bias.is_some()
+                {
                     return Err(format!(
                         "connection {c} ({} -> {}): an identity connection joins layers of one \
                          size and has no weight and no bias",

@@ -201,6 +201,7 @@ pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
         fixed: false,
         attention: None,
         learned_positions: false,
+        shape: None,
     };
     let mut layers = vec![layer("input".into(), inputs, Role::Input)];
     for (i, &size) in hidden.iter().enumerate() {
@@ -212,8 +213,7 @@ pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize) -> Architecture {
         .map(|pair| EdgeSpec {
             from: pair[0].name.clone(),
             to: pair[1].name.clone(),
-            kind: Default::default(),
-            bias: None,
+            ..Default::default()
         })
         .collect();
     Architecture {
@@ -275,14 +275,17 @@ fn check_task_shapes(
     Ok(())
 }
 
-/// The total size of the layers of `role`, and the layers as `'name' (size)`.
+/// The numbers per sample the layers of `role` hold, and the layers as `'name' (size)`.
 fn role_sizes(arch: &Architecture, role: Role) -> (usize, String) {
     let layers: Vec<_> = arch.layers.iter().filter(|l| l.role == role).collect();
     (
-        layers.iter().map(|l| l.size).sum(),
+        layers.iter().map(|l| l.data_width()).sum(),
         layers
             .iter()
-            .map(|l| format!("'{}' ({})", l.name, l.size))
+            .map(|l| match l.shape {
+                Some([h, w]) => format!("'{}' ({} channels of {h}x{w})", l.name, l.size),
+                None => format!("'{}' ({})", l.name, l.size),
+            })
             .collect::<Vec<_>>()
             .join(", "),
     )

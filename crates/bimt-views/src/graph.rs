@@ -237,7 +237,7 @@ fn draw_neurons(model: &ModelFile, style: &GraphStyle, geometry: &Geometry, scen
 /// Every identity connection as thin grey lines joining neuron `i` to neuron `i`.
 fn draw_identities(model: &ModelFile, geometry: &Geometry, scene: &mut Scene) {
     for conn in &model.connections {
-        if conn.kind != ConnectionKind::Identity {
+        if !conn.kind.joins_neuron_to_neuron() {
             continue;
         }
         let (Some(from), Some(to)) = (

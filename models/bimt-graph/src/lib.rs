@@ -49,7 +49,7 @@
 
 #![warn(missing_docs)]
 
-use bimt_engine::{AttentionFile, Device, Network, Tensor, TensorData};
+use bimt_engine::{AttentionFile, Device, Network, Tensor, TensorData, WindowFile};
 use bimt_layout::{
     Axis, ConnectionId, Domain, LayerId, Layout, LayoutBuilder, LayoutError, ParamId, ParamSpec,
     Placement,
@@ -59,6 +59,10 @@ use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
+
+mod spatial;
+pub use spatial::PoolKind;
 
 /// An architecture file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +217,24 @@ pub struct LayerSpec {
     /// pre-activation at position `t` (learned positional embeddings); its columns move with
     /// the neurons.
     pub learned_positions: bool,
+    /// Makes it a layer of feature maps `[H, W]`, one per channel (`"channels": C` in the
+    /// file; `size` counts the channels, which are its neurons). An input layer of feature
+    /// maps holds `C·H·W` data columns, channel-major (column `c·H·W + y·W + x`), as a NumPy
+    /// array `[n, C, H, W]` flattens; its channels never move.
+    pub shape: Option<[usize; 2]>,
+}
+
+impl LayerSpec {
+    /// The numbers the layer holds per sample: its neurons, times `H·W` for feature maps.
+    pub fn data_width(&self) -> usize {
+        self.size * self.shape.map_or(1, |[h, w]| h * w)
+    }
+
+    /// Whether its neurons never move: `fixed`, or an input of feature maps (the channels of
+    /// the data's images).
+    pub fn never_moves(&self) -> bool {
+        self.fixed || (self.role == Role::Input && self.shape.is_some())
+    }
 }
 
 /// A layer as the file spells it: `size` for neurons, `tokens` and `positions` for ids.
@@ -222,6 +244,10 @@ struct LayerFile {
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    channels: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shape: Option<[usize; 2]>,
     #[serde(default)]
     role: FileRole,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -274,7 +300,33 @@ impl TryFrom<LayerFile> for LayerSpec {
                 ));
             }
         };
-        let size = match (role, f.size, f.positions) {
+        let size = match (f.channels, f.shape, f.size) {
+            (Some(channels), Some(_), None) => Some(channels),
+            (None, None, size) => size,
+            (Some(_), None, _) => {
+                return Err(format!(
+                    "{what}: \"channels\" makes a layer of feature maps; expected \"shape\": \
+                     [H, W] beside it"
+                ));
+            }
+            (None, Some(_), _) => {
+                return Err(format!(
+                    "{what}: \"shape\" makes a layer of feature maps, whose neurons are its \
+                     channels; expected \"channels\": C (and no \"size\")"
+                ));
+            }
+            (Some(_), Some(_), Some(_)) => {
+                return Err(format!(
+                    "{what}: a layer of feature maps counts its \"channels\"; remove \"size\""
+                ));
+            }
+        };
+        if let (Role::Tokens { .. }, Some(_)) = (role, f.shape) {
+            return Err(format!(
+                "{what}: a token layer holds ids, not feature maps; remove \"shape\""
+            ));
+        }
+        let size = match (role, size, f.positions) {
             (Role::Tokens { .. }, Some(size), _) => {
                 return Err(format!(
                     "{what}: a token layer has no neurons, so no \"size\" (found {size}); \
@@ -327,6 +379,7 @@ impl TryFrom<LayerFile> for LayerSpec {
             fixed: f.fixed,
             attention: f.attention,
             learned_positions: f.learned_positions,
+            shape: f.shape,
         })
     }
 }
@@ -339,9 +392,15 @@ impl From<LayerSpec> for LayerFile {
             Role::Output => (FileRole::Output, Some(l.size), None, None),
             Role::Tokens { vocabulary } => (FileRole::Input, None, Some(vocabulary), Some(l.size)),
         };
+        let (size, channels) = match l.shape {
+            Some(_) => (None, size),
+            None => (size, None),
+        };
         LayerFile {
             name: l.name,
             size,
+            channels,
+            shape: l.shape,
             role,
             tokens,
             positions,
@@ -380,6 +439,19 @@ pub enum EdgeKind {
     /// the output projection (no weight of its own, no bias; the output layer is fixed,
     /// since its neurons are the table's rows).
     Unembedding,
+    /// Between layers of feature maps: a 2-D convolution with a square `kernel`, `stride`
+    /// (default 1) and zero `padding` (default 0), and a bias unless `bias` is false. Its
+    /// weight `[kernel²·C_in, C_out]` holds tap `t = ky·kernel + kx` of input channel `i` in
+    /// row `t·C_in + i` (PyTorch's `weight[o, i, ky, kx]` at column `o`).
+    Conv2d,
+    /// Between layers of feature maps with the same channels: `max` (default) or `average`
+    /// over square windows (`kernel`, `stride` default `kernel`, no padding). The two layers
+    /// share one permutation.
+    Pool,
+    /// From a layer of feature maps into a layer of neurons: a linear edge over the maps,
+    /// pixel-major (input `p·C + c` is pixel `p = y·W + x` of channel `c`), so each channel
+    /// owns a block of `H·W` rows of the weight, one per pixel; a bias unless `bias` is false.
+    Flatten,
 }
 
 impl EdgeKind {
@@ -390,24 +462,40 @@ impl EdgeKind {
             EdgeKind::Identity => "identity",
             EdgeKind::Embedding => "embedding",
             EdgeKind::Unembedding => "unembedding",
+            EdgeKind::Conv2d => "conv2d",
+            EdgeKind::Pool => "pool",
+            EdgeKind::Flatten => "flatten",
         }
     }
 }
 
 /// One edge.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeSpec {
     /// Source layer.
     pub from: String,
     /// Target layer.
     pub to: String,
-    /// `linear` (default), `identity` or `embedding`.
+    /// `linear` (default), `identity`, `embedding`, `unembedding`, `conv2d`, `pool` or
+    /// `flatten`.
     #[serde(default)]
     pub kind: EdgeKind,
-    /// Whether a linear edge has a bias (default true).
+    /// Whether a linear, conv2d or flatten edge has a bias (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bias: Option<bool>,
+    /// A conv2d or pool edge's square window, in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<usize>,
+    /// Pixels between windows (default 1 for conv2d, `kernel` for pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<usize>,
+    /// Zero pixels added on each side before a convolution (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<usize>,
+    /// A pool edge's reduction: `max` (default) or `average`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolKind>,
 }
 
 /// A declared coupling group.
@@ -442,6 +530,25 @@ enum Edge {
     /// `value(from) · tableᵀ`: the token table as the output projection.
     Unembedding {
         from: usize,
+    },
+    /// A convolution of the feature maps of `from`.
+    Conv {
+        from: usize,
+        weight: ParamId,
+        bias: Option<ParamId>,
+        windows: Arc<bimt_kernels::Windows>,
+    },
+    /// A pool of the feature maps of `from`.
+    Pool {
+        from: usize,
+        kind: PoolKind,
+        windows: Arc<bimt_kernels::Windows>,
+    },
+    /// A linear edge over the flattened maps of `from`.
+    Flatten {
+        from: usize,
+        weight: ParamId,
+        bias: Option<ParamId>,
     },
     /// The packed Q, K, V projection of `from` into an attention layer, and the attention.
     Attention {
@@ -485,6 +592,10 @@ pub struct Graph {
     tokens: Option<TokenInput>,
     /// Per layer: its learned positional table `[sequence, size]`, if it has one.
     position_tables: Vec<Option<ParamId>>,
+    /// The windows of each convolution, by connection.
+    conv_windows: Vec<(ConnectionId, WindowFile)>,
+    /// The windows of each pool, by its ends (architecture indices).
+    pool_windows: Vec<((usize, usize), WindowFile)>,
 }
 
 /// The standard deviation of a learned positional table's initial values (GPT-2's 0.01 is
@@ -546,7 +657,10 @@ impl Graph {
                 (0..e).find(|&f| ends[f] == (from, to) && arch.edges[f].kind == edge.kind)
             {
                 let why = match edge.kind {
-                    EdgeKind::Linear => "two parallel weight matrices add up to one",
+                    EdgeKind::Linear | EdgeKind::Conv2d | EdgeKind::Flatten => {
+                        "two parallel weight matrices add up to one"
+                    }
+                    EdgeKind::Pool => "they would add the pool twice",
                     EdgeKind::Identity => "they would add the source twice",
                     EdgeKind::Embedding => "two tables of one token layer add up to one",
                     EdgeKind::Unembedding => "they would add the tied projection twice",
@@ -589,7 +703,11 @@ impl Graph {
                     edge.kind.name()
                 )));
             }
-            if edge.kind != EdgeKind::Linear && edge.bias == Some(true) {
+            let weighted = matches!(
+                edge.kind,
+                EdgeKind::Linear | EdgeKind::Conv2d | EdgeKind::Flatten
+            );
+            if !weighted && edge.bias == Some(true) {
                 return Err(invalid(format!(
                     "{what}: an {} edge has no bias",
                     edge.kind.name()
@@ -620,6 +738,7 @@ impl Graph {
         check_sequence_layers(arch, &ends)?;
         let token_input = token_input(arch, &ends)?;
         check_unembeddings(arch, &ends, token_input)?;
+        let windows = spatial::check_edges(arch, &ends)?;
         let embedded = token_input.map(|(_, e)| e);
         // Depth: the longest path from an input layer, unless given (a token layer has no
         // depth; the layer its embedding feeds is where the data enters, at depth 0 unless
@@ -704,9 +823,10 @@ impl Graph {
             arch_of.push(l);
         }
         let positions = token_input.map_or(1, |(t, _)| arch.layers[t].size);
-        type Incoming = (usize, usize, EdgeKind, Option<bimt_layout::ConnectionId>);
+        type Incoming = (usize, usize, usize, Option<bimt_layout::ConnectionId>);
         let mut incoming: Vec<Vec<Incoming>> = vec![Vec::new(); arch.layers.len()];
-        for (edge, &(from, to)) in arch.edges.iter().zip(&ends) {
+        for (e, (edge, &(from, to))) in arch.edges.iter().zip(&ends).enumerate() {
+            let bias = edge.bias.unwrap_or(true);
             let connection = match (edge.kind, ids[from], ids[to]) {
                 (EdgeKind::Linear, Some(a), Some(z)) => {
                     // The positions of a token input share the embedded layer's neurons: a
@@ -720,13 +840,23 @@ impl Graph {
                     };
                     Some(b.folded_linear(a, z, fold, out_fold, edge.bias.unwrap_or(true)))
                 }
-                (EdgeKind::Identity, Some(a), Some(z)) => {
+                (EdgeKind::Conv2d, Some(a), Some(z)) => {
+                    let window = windows[e].as_ref().expect("checked: a conv2d has windows");
+                    let taps = window.kernel * window.kernel;
+                    Some(b.folded_linear(a, z, taps, 1, bias))
+                }
+                (EdgeKind::Flatten, Some(a), Some(z)) => {
+                    let pixels = arch.layers[from].data_width() / arch.layers[from].size;
+                    Some(b.folded_linear(a, z, pixels, 1, bias))
+                }
+                // A pool keeps its channels: its ends share a permutation, as an identity's.
+                (EdgeKind::Identity | EdgeKind::Pool, Some(a), Some(z)) => {
                     b.identity(a, z);
                     None
                 }
                 _ => None,
             };
-            incoming[to].push((from, to, edge.kind, connection));
+            incoming[to].push((from, to, e, connection));
         }
         // After every connection's parameters, as the built-in token MLP orders them.
         let table = token_input.map(|(t, e)| {
@@ -799,7 +929,7 @@ impl Graph {
                     arch.layers[t].name
                 )));
             }
-            if let Some(&f) = members.iter().find(|&&l| arch.layers[l].fixed) {
+            if let Some(&f) = members.iter().find(|&&l| arch.layers[l].never_moves()) {
                 return Err(invalid(format!(
                     "{what}: layer '{}' is fixed, so its neurons never move; a group's layers \
                      move together (remove it from the group, or \"fixed\")",
@@ -844,7 +974,7 @@ impl Graph {
                 continue;
             }
             let block = attention_block(arch, &members)?;
-            let fixed = members.iter().any(|&l| arch.layers[l].fixed);
+            let fixed = members.iter().any(|&l| arch.layers[l].never_moves());
             if !(fixed || block.is_some() || !axes.is_empty()) {
                 continue;
             }
@@ -867,7 +997,7 @@ impl Graph {
                 (Role::Input, Some(id)) => {
                     b.input(id);
                     inputs.push((l, column));
-                    column += spec.size;
+                    column += spec.data_width();
                 }
                 (Role::Tokens { .. }, _) => {
                     if let Some(e) = embedded.and_then(|e| ids[e]) {
@@ -883,32 +1013,73 @@ impl Graph {
             }
         }
         let layout = b.build()?;
+        let window_file = |e: usize| {
+            let w = windows[e]
+                .as_ref()
+                .expect("checked: a window edge has windows");
+            WindowFile {
+                kernel: w.kernel,
+                stride: w.stride,
+                padding: w.padding,
+                pool: (arch.edges[e].kind == EdgeKind::Pool)
+                    .then(|| arch.edges[e].pool.unwrap_or_default().name().into()),
+            }
+        };
+        let mut conv_windows = Vec::new();
+        let mut pool_windows = Vec::new();
+        for edges in &incoming {
+            for &(from, to, e, connection) in edges {
+                match (arch.edges[e].kind, connection) {
+                    (EdgeKind::Conv2d, Some(c)) => conv_windows.push((c, window_file(e))),
+                    (EdgeKind::Pool, _) => pool_windows.push(((from, to), window_file(e))),
+                    _ => {}
+                }
+            }
+        }
         let incoming = incoming
             .into_iter()
             .map(|edges| {
                 edges
                     .into_iter()
-                    .map(|(from, to, kind, connection)| match (kind, connection) {
-                        (EdgeKind::Linear, Some(c)) => {
-                            let c = &layout.graph()[c];
-                            match arch.layers[to].attention {
-                                Some(attention) => Edge::Attention {
-                                    from,
-                                    weight: c.weight,
-                                    bias: c.bias,
-                                    attention,
-                                },
-                                None => Edge::Linear {
-                                    from,
-                                    weight: c.weight,
-                                    bias: c.bias,
-                                },
+                    .map(
+                        |(from, to, e, connection)| match (arch.edges[e].kind, connection) {
+                            (EdgeKind::Conv2d, Some(c)) => Edge::Conv {
+                                from,
+                                weight: layout.graph()[c].weight,
+                                bias: layout.graph()[c].bias,
+                                windows: windows[e].as_ref().expect("checked").windows.clone(),
+                            },
+                            (EdgeKind::Flatten, Some(c)) => Edge::Flatten {
+                                from,
+                                weight: layout.graph()[c].weight,
+                                bias: layout.graph()[c].bias,
+                            },
+                            (EdgeKind::Pool, _) => Edge::Pool {
+                                from,
+                                kind: arch.edges[e].pool.unwrap_or_default(),
+                                windows: windows[e].as_ref().expect("checked").windows.clone(),
+                            },
+                            (EdgeKind::Linear, Some(c)) => {
+                                let c = &layout.graph()[c];
+                                match arch.layers[to].attention {
+                                    Some(attention) => Edge::Attention {
+                                        from,
+                                        weight: c.weight,
+                                        bias: c.bias,
+                                        attention,
+                                    },
+                                    None => Edge::Linear {
+                                        from,
+                                        weight: c.weight,
+                                        bias: c.bias,
+                                    },
+                                }
                             }
-                        }
-                        (EdgeKind::Embedding, _) => Edge::Embedding { from },
-                        (EdgeKind::Unembedding, _) => Edge::Unembedding { from },
-                        _ => Edge::Identity { from },
-                    })
+                            (EdgeKind::Embedding, _) => Edge::Embedding { from },
+                            (EdgeKind::Unembedding, _) => Edge::Unembedding { from },
+                            _ => Edge::Identity { from },
+                        },
+                    )
                     .collect()
             })
             .collect();
@@ -954,6 +1125,8 @@ impl Graph {
             arch_of,
             tokens,
             position_tables,
+            conv_windows,
+            pool_windows,
         })
     }
 
@@ -982,11 +1155,25 @@ impl Graph {
         let mut values: Vec<Option<Tensor<2>>> = vec![None; self.incoming.len()];
         let single_input = self.inputs.len() == 1;
         for &(l, column) in &self.inputs {
-            let size = self.architecture.layers[l].size;
-            values[l] = Some(if single_input {
+            let spec = &self.architecture.layers[l];
+            let data = if single_input {
                 x.clone()
             } else {
-                x.clone().narrow(1, column, size)
+                x.clone().narrow(1, column, spec.data_width())
+            };
+            values[l] = Some(match spec.shape {
+                // Channel-major columns to a row per pixel, a column per channel.
+                Some([h, w]) if spec.size > 1 => {
+                    let images = data.dims()[0];
+                    data.reshape([images, spec.size, h * w])
+                        .swap_dims(1, 2)
+                        .reshape([images * h * w, spec.size])
+                }
+                Some([h, w]) => {
+                    let images = data.dims()[0];
+                    data.reshape([images * h * w, 1])
+                }
+                None => data,
             });
         }
         for &l in &self.order {
@@ -1021,6 +1208,41 @@ impl Graph {
                         self.attend(params, h, weight, bias, attention)
                     }
                     Edge::Identity { from } => values[from].clone().expect("sources come first"),
+                    Edge::Conv {
+                        from,
+                        weight,
+                        bias,
+                        ref windows,
+                    } => {
+                        let h = values[from].clone().expect("sources come first");
+                        let y = bimt_kernels::conv2d(h, params[weight].clone(), windows);
+                        match bias {
+                            Some(b) => bimt_kernels::add_bias(y, params[b].clone()),
+                            None => y,
+                        }
+                    }
+                    Edge::Pool {
+                        from,
+                        kind,
+                        ref windows,
+                    } => {
+                        let h = values[from].clone().expect("sources come first");
+                        match kind {
+                            PoolKind::Max => bimt_kernels::max_pool(h, windows),
+                            PoolKind::Average => bimt_kernels::average_pool(h, windows),
+                        }
+                    }
+                    Edge::Flatten { from, weight, bias } => {
+                        let h = values[from].clone().expect("sources come first");
+                        let [rows, channels] = h.dims();
+                        let pixels = params[weight].dims()[0] / channels.max(1);
+                        let h = h.reshape([rows / pixels, pixels * channels]);
+                        let y = bimt_kernels::matmul(h, params[weight].clone());
+                        match bias {
+                            Some(b) => bimt_kernels::add_bias(y, params[b].clone()),
+                            None => y,
+                        }
+                    }
                     Edge::Unembedding { from } => {
                         let t = self.tokens.expect("an unembedding edge has a token input");
                         let h = values[from].clone().expect("sources come first");
@@ -1261,7 +1483,7 @@ fn identity_classes(arch: &Architecture, ends: &[(usize, usize)]) -> Vec<usize> 
         x
     }
     for (edge, &(from, to)) in arch.edges.iter().zip(ends) {
-        if edge.kind == EdgeKind::Identity {
+        if matches!(edge.kind, EdgeKind::Identity | EdgeKind::Pool) {
             let (a, b) = (root(&mut class, from), root(&mut class, to));
             class[a.max(b)] = a.min(b);
         }
@@ -1532,13 +1754,31 @@ impl Network for Graph {
         self.position_tables[self.arch_of[layer.index()]]
     }
 
+    fn layer_shape(&self, layer: LayerId) -> Option<[usize; 2]> {
+        self.architecture.layers[self.arch_of[layer.index()]].shape
+    }
+
+    fn connection_window(&self, connection: ConnectionId) -> Option<WindowFile> {
+        self.conv_windows
+            .iter()
+            .find(|(c, _)| *c == connection)
+            .map(|(_, w)| w.clone())
+    }
+
+    fn pool_window(&self, from: LayerId, to: LayerId) -> Option<WindowFile> {
+        let ends = (self.arch_of[from.index()], self.arch_of[to.index()]);
+        self.pool_windows
+            .iter()
+            .find(|(e, _)| *e == ends)
+            .map(|(_, w)| w.clone())
+    }
+
     fn token_embedding(&self) -> Option<ParamId> {
         Graph::token_embedding(self)
     }
 
     fn example_input(&self, device: &Device) -> Tensor<2> {
         match self.tokens {
-            // Token ids: a spread of the vocabulary at every position, in a few rows.
             // Token ids: a spread of the vocabulary at every position, in a few rows (two
             // sequences of a sequence model).
             Some(t) => {
@@ -1549,8 +1789,11 @@ impl Network for Graph {
                 Tensor::from_data(TensorData::new(ids, [rows, t.positions]), device)
             }
             None => {
-                let layout = &self.layout;
-                let width = layout.inputs().iter().map(|&l| layout.layer(l).size).sum();
+                let width = self
+                    .inputs
+                    .iter()
+                    .map(|&(l, _)| self.architecture.layers[l].data_width())
+                    .sum();
                 let rows = 8 * self.sequence();
                 Tensor::random([rows, width], Distribution::Uniform(-1.0, 1.0), device)
             }
