@@ -451,23 +451,52 @@ fn select_columns_backward_typed<B: Host, T: HostReal>(
     T::tensor::<B>(g, Shape::new([rows, cols]))
 }
 
-fn window_gather_typed<B: Host, T: HostReal>(x: FloatTensor<B>, w: &Windows) -> FloatTensor<B> {
-    let (rows, cols) = matrix(&x.shape(), "a window gather");
-    let x = B::contiguous(x);
-    let out = windows::gather(T::slice::<B>(&x), cols, w);
-    let images = rows / w.period;
-    T::tensor::<B>(out, Shape::new([images * w.index.len(), cols]))
-}
-
-fn window_gather_backward_typed<B: Host, T: HostReal>(
-    grad: FloatTensor<B>,
+fn conv2d_forward_typed<B: Host, T: HostReal>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
     w: &Windows,
 ) -> FloatTensor<B> {
-    let (rows, cols) = matrix(&grad.shape(), "a window gather's gradient");
+    let (rows, channels) = matrix(&x.shape(), "a convolution");
+    let (_, out_channels) = matrix(&weight.shape(), "a convolution's weight");
+    let weight = B::contiguous(cast::<B>(weight, x.dtype()));
+    let x = B::contiguous(x);
+    let out = windows::conv_forward(
+        T::slice::<B>(&x),
+        channels,
+        w,
+        T::slice::<B>(&weight),
+        out_channels,
+    );
+    let images = rows / w.period;
+    T::tensor::<B>(out, Shape::new([images * w.outputs(), out_channels]))
+}
+
+fn conv2d_backward_typed<B: Host, T: HostReal>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    w: &Windows,
+    want_x: bool,
+) -> (Option<FloatTensor<B>>, FloatTensor<B>) {
+    let x_shape = x.shape();
+    let weight_shape = weight.shape();
+    let (_, channels) = matrix(&x_shape, "a convolution");
+    let dtype = grad.dtype();
+    let x = B::contiguous(cast::<B>(x, dtype));
+    let weight = B::contiguous(cast::<B>(weight, dtype));
     let grad = B::contiguous(grad);
-    let g = windows::gather_backward(T::slice::<B>(&grad), cols, w);
-    let images = rows / w.index.len().max(1);
-    T::tensor::<B>(g, Shape::new([images * w.period, cols]))
+    let (dx, dw) = windows::conv_backward(
+        T::slice::<B>(&x),
+        channels,
+        w,
+        T::slice::<B>(&weight),
+        T::slice::<B>(&grad),
+        want_x,
+    );
+    (
+        dx.map(|dx| T::tensor::<B>(dx, x_shape)),
+        T::tensor::<B>(dw, weight_shape),
+    )
 }
 
 fn window_max_typed<B: Host, T: HostReal>(
@@ -726,24 +755,36 @@ impl<B: Host> HostKernels for B {
         )
     }
 
-    fn window_gather(x: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self> {
+    fn conv2d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        windows: &Windows,
+    ) -> FloatTensor<Self> {
         with_real!(
             B,
             x,
             other,
-            |x| window_gather_typed::<B, f32>(x, windows),
-            |x| window_gather_typed::<B, f64>(x, windows)
+            |x| conv2d_forward_typed::<B, f32>(x, weight, windows),
+            |x| conv2d_forward_typed::<B, f64>(x, weight, windows)
         )
     }
 
-    fn window_gather_backward(grad: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self> {
-        with_real!(
-            B,
-            grad,
-            other,
-            |grad| window_gather_backward_typed::<B, f32>(grad, windows),
-            |grad| window_gather_backward_typed::<B, f64>(grad, windows)
-        )
+    fn conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        windows: &Windows,
+        want_x: bool,
+    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>) {
+        match grad.dtype() {
+            DType::F64 => conv2d_backward_typed::<B, f64>(x, weight, grad, windows, want_x),
+            DType::F32 => conv2d_backward_typed::<B, f32>(x, weight, grad, windows, want_x),
+            other => {
+                let grad = cast::<B>(grad, DType::F32);
+                let (dx, dw) = conv2d_backward_typed::<B, f32>(x, weight, grad, windows, want_x);
+                (dx.map(|dx| cast::<B>(dx, other)), cast::<B>(dw, other))
+            }
+        }
     }
 
     fn window_max(x: FloatTensor<Self>, windows: &Windows) -> (FloatTensor<Self>, Vec<usize>) {

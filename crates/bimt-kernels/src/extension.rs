@@ -42,8 +42,13 @@ pub trait FusedOps: Backend {
     /// The columns `columns` of a matrix, in that order.
     fn fused_select_columns(x: FloatTensor<Self>, columns: Arc<[usize]>) -> FloatTensor<Self>;
 
-    /// Every window entry's pixel of `[n·period, cols]` images: `[n·index.len(), cols]`.
-    fn fused_window_gather(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self>;
+    /// A 2-D convolution of `[n·period, C_in]` images through a `[window·C_in, C_out]`
+    /// weight: `[n·outputs, C_out]`.
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        windows: Arc<Windows>,
+    ) -> FloatTensor<Self>;
 
     /// Each window's largest value per channel: `[n·outputs, cols]`.
     fn fused_window_max(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self>;

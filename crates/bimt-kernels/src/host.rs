@@ -1026,6 +1026,59 @@ pub fn matmul<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>) -> Vec<T> {
     out
 }
 
+/// `lhs·rhs` written into `out` (row-major `[lhs.rows, rhs.cols]`), or added to it where
+/// `accumulate`: [`matmul`] into a buffer the caller keeps.
+///
+/// # Panics
+///
+/// When the inner dimensions differ or `out` does not hold the product.
+pub fn matmul_into<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>, out: &mut [T], accumulate: bool) {
+    assert!(
+        lhs.cols == rhs.rows && out.len() == lhs.rows * rhs.cols,
+        "bimt-kernels: matmul of [{}, {}] by [{}, {}] into {} values",
+        lhs.rows,
+        lhs.cols,
+        rhs.rows,
+        rhs.cols,
+        out.len()
+    );
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    if k == 0 {
+        if !accumulate {
+            out.fill(T::ZERO);
+        }
+        return;
+    }
+    if m * n == 0 {
+        return;
+    }
+    // SAFETY: each operand's strides address its slice only (checked in `row_major`), and
+    // `out` holds the m·n elements gemm writes (and, accumulating, reads).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.values.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.values.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            if accumulate { T::ONE } else { T::ZERO },
+            T::ONE,
+            false,
+            false,
+            false,
+            parallelism(m, n, k),
+        );
+    }
+}
+
 /// Flex's rule: the current thread pool's threads from 192³ multiply-adds up, else one.
 fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {

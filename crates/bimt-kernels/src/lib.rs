@@ -169,12 +169,23 @@ pub trait HostKernels: Backend {
         columns: &[usize],
     ) -> FloatTensor<Self>;
 
-    /// Every window entry's pixel (see [`windows::gather`]): `[n·period, cols]` to
-    /// `[n·index.len(), cols]`.
-    fn window_gather(x: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self>;
+    /// A 2-D convolution of `[n·period, C_in]` images through a `[window·C_in, C_out]`
+    /// weight (see [`windows::conv_forward`]).
+    fn conv2d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        windows: &Windows,
+    ) -> FloatTensor<Self>;
 
-    /// The gradient of [`HostKernels::window_gather`] with respect to its input.
-    fn window_gather_backward(grad: FloatTensor<Self>, windows: &Windows) -> FloatTensor<Self>;
+    /// The gradients of [`HostKernels::conv2d_forward`] with respect to the images (where
+    /// `want_x`) and the weight.
+    fn conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        windows: &Windows,
+        want_x: bool,
+    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>);
 
     /// Each window's largest value per channel, and the input element each came from.
     fn window_max(x: FloatTensor<Self>, windows: &Windows) -> (FloatTensor<Self>, Vec<usize>);
@@ -200,6 +211,19 @@ fn check_columns<B: Backend>(x: &FloatTensor<B>, columns: &[usize]) {
     if let Some(c) = columns.iter().find(|&&c| c >= cols) {
         panic!("bimt-kernels: column {c} selected from a matrix of {cols} columns");
     }
+}
+
+/// Checks that `x` holds whole images and that `weight` has a row per tap and channel.
+fn check_conv<B: Backend>(x: &FloatTensor<B>, weight: &FloatTensor<B>, windows: &Windows) {
+    check_images::<B>(x, windows);
+    let (channels, shape) = (x.shape()[1], weight.shape());
+    assert!(
+        shape.num_dims() == 2 && shape[0] == windows.window * channels,
+        "bimt-kernels: conv2d: the weight has shape {shape:?}, expected {} rows (a window of {} \
+         x {channels} channels)",
+        windows.window * channels,
+        windows.window
+    );
 }
 
 /// Checks that `x` is a matrix of whole images of the windows' pixels.
@@ -270,12 +294,13 @@ macro_rules! host_fused_ops {
                 check_columns::<Self>(&x, &columns);
                 Self::select_columns(x, &columns)
             }
-            fn fused_window_gather(
+            fn fused_conv2d(
                 x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
                 windows: Arc<Windows>,
             ) -> FloatTensor<Self> {
-                check_images::<Self>(&x, &windows);
-                Self::window_gather(x, &windows)
+                check_conv::<Self>(&x, &weight, &windows);
+                Self::conv2d_forward(x, weight, &windows)
             }
             fn fused_window_max(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self> {
                 check_images::<Self>(&x, &windows);
@@ -488,23 +513,30 @@ impl<B: HostKernels> Backward<B, 1> for SelectColumnsBackward {
     }
 }
 
-/// Backward step of a window gather; its state is the windows.
+/// Backward step of a convolution; its state is the images, the weight, the windows and
+/// whether the images want a gradient.
 #[derive(Debug)]
-struct WindowGatherBackward;
+struct Conv2dBackward;
 
-impl<B: HostKernels> Backward<B, 1> for WindowGatherBackward {
-    type State = Arc<Windows>;
+impl<B: HostKernels> Backward<B, 2> for Conv2dBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, Arc<Windows>);
 
     fn backward(
         self,
-        ops: Ops<Self::State, 1>,
+        ops: Ops<Self::State, 2>,
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let windows = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::window_gather_backward(grad, &windows)
-        });
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, weight, windows) = ops.state;
+        let (dx, dw) = B::conv2d_backward(x, weight, grad, &windows, node_x.is_some());
+        if let Some(node) = node_weight {
+            grads.register::<B>(node.id, dw);
+        }
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            grads.register::<B>(node.id, dx);
+        }
     }
 }
 
@@ -684,18 +716,27 @@ impl<B: HostKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
-    fn fused_window_gather(x: FloatTensor<Self>, windows: Arc<Windows>) -> FloatTensor<Self> {
-        let node = x.node();
-        let x = x.into_primitive();
-        check_images::<B>(&x, &windows);
-        let y = B::window_gather(x, &windows);
-        match WindowGatherBackward
-            .prepare::<C>([node])
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        windows: Arc<Windows>,
+    ) -> FloatTensor<Self> {
+        match Conv2dBackward
+            .prepare::<C>([x.node(), weight.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish(windows, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
+            OpsKind::Tracked(prep) => {
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                check_conv::<B>(&x, &weight, &windows);
+                let y = B::conv2d_forward(x.clone(), weight.clone(), &windows);
+                prep.finish((x, weight, windows), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                check_conv::<B>(&x, &weight, &windows);
+                prep.finish(B::conv2d_forward(x, weight, &windows))
+            }
         }
     }
 
@@ -887,23 +928,11 @@ pub fn select_columns(x: Tensor<2>, columns: Arc<[usize]>) -> Tensor<2> {
 /// When `x`'s rows are not whole images of the windows' pixels, or the weight does not have
 /// `window·C_in` rows.
 pub fn conv2d(x: Tensor<2>, weight: Tensor<2>, windows: &Arc<Windows>) -> Tensor<2> {
-    let [rows, channels] = x.dims();
-    assert_eq!(
-        weight.dims()[0],
-        windows.window * channels,
-        "conv2d: the weight has {} rows, expected a window of {} x {channels} channels",
-        weight.dims()[0],
-        windows.window
-    );
-    let images = rows / windows.period.max(1);
-    let columns: Tensor<2> = Tensor::from_dispatch(<Dispatch as FusedOps>::fused_window_gather(
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_conv2d(
         x.into_dispatch(),
+        weight.into_dispatch(),
         windows.clone(),
-    ));
-    matmul(
-        columns.reshape([images * windows.outputs(), windows.window * channels]),
-        weight,
-    )
+    ))
 }
 
 /// Max pooling of images stored as `[n·H·W, C]` matrices (see [`conv2d`]): each window's

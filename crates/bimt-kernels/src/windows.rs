@@ -1,12 +1,12 @@
-//! Sliding windows over images stored as matrices: the gathers behind a convolution (im2col)
-//! and pooling, on host slices.
+//! Sliding windows over images stored as matrices: a convolution (im2col blocks through the
+//! fast matrix product) and pooling, on host slices.
 //!
 //! An image batch of `n` images, `H×W` pixels and `C` channels is a row-major `[n·H·W, C]`
 //! matrix: row `i·H·W + y·W + x` holds pixel `(y, x)` of image `i`, one column per channel.
 //! A [`Windows`] lists, for one image, the source pixel of each window entry; the same list
 //! serves every image of the batch.
 
-use crate::host::Real;
+use crate::host::{Matrix, Real, matmul_into};
 
 /// A window entry that lies in the zero padding around the image.
 pub const PADDING: usize = usize::MAX;
@@ -94,45 +94,133 @@ impl Windows {
     }
 }
 
-/// Every window entry's pixel, all channels: `[n·index.len(), cols]` from `[n·period, cols]`
-/// (zeros for padding). Reshaped to `[n·outputs, window·cols]`, the im2col matrix.
-pub fn gather<T: Real>(x: &[T], cols: usize, windows: &Windows) -> Vec<T> {
-    let images = windows.images(x.len() / cols.max(1));
-    let mut out = Vec::with_capacity(images * windows.index.len() * cols);
-    for image in x.chunks_exact((windows.period * cols).max(1)).take(images) {
-        for &p in &windows.index {
+/// Output pixels whose im2col rows are built and multiplied at once: a block small enough to
+/// stay in cache and to be reused, instead of one matrix of every window of the batch.
+const BLOCK: usize = 512;
+
+/// The im2col rows of output pixels `first..first + rows` (counted over the whole batch) into
+/// `cols` (`rows × window·channels`): entry `t` of a window in columns `t·channels..`.
+fn im2col_block<T: Real>(
+    x: &[T],
+    channels: usize,
+    windows: &Windows,
+    first: usize,
+    cols: &mut [T],
+) {
+    let outputs = windows.outputs();
+    let width = windows.window * channels;
+    for (r, row) in cols.chunks_exact_mut(width).enumerate() {
+        let (image, q) = ((first + r) / outputs, (first + r) % outputs);
+        let base = image * windows.period;
+        let entries = &windows.index[q * windows.window..][..windows.window];
+        if channels == 1 {
+            for (out, &p) in row.iter_mut().zip(entries) {
+                *out = if p == PADDING { T::ZERO } else { x[base + p] };
+            }
+            continue;
+        }
+        for (&p, out) in entries.iter().zip(row.chunks_exact_mut(channels)) {
             if p == PADDING {
-                out.resize(out.len() + cols, T::ZERO);
+                out.fill(T::ZERO);
             } else {
-                out.extend_from_slice(&image[p * cols..][..cols]);
+                copy_short(out, &x[(base + p) * channels..][..channels]);
             }
         }
+    }
+}
+
+/// `out.copy_from_slice(src)` for the few values of one pixel's channels, without a call
+/// into `memcpy` per pixel.
+#[inline(always)]
+fn copy_short<T: Copy>(out: &mut [T], src: &[T]) {
+    let mut out = out.chunks_exact_mut(8);
+    let mut src = src.chunks_exact(8);
+    for (o, s) in (&mut out).zip(&mut src) {
+        let s: &[T; 8] = s.try_into().expect("chunks of 8");
+        let o: &mut [T; 8] = o.try_into().expect("chunks of 8");
+        *o = *s;
+    }
+    for (o, s) in out.into_remainder().iter_mut().zip(src.remainder()) {
+        *o = *s;
+    }
+}
+
+/// A 2-D convolution: `[n·period, channels]` images through `weight`
+/// (`[window·channels, out_channels]`, row `t·channels + i` for tap `t` of channel `i`) into
+/// `[n·outputs, out_channels]`, a block of output pixels at a time (im2col and the fast
+/// matrix product).
+pub fn conv_forward<T: Real>(
+    x: &[T],
+    channels: usize,
+    windows: &Windows,
+    weight: &[T],
+    out_channels: usize,
+) -> Vec<T> {
+    let images = windows.images(x.len() / channels.max(1));
+    let rows = images * windows.outputs();
+    let width = windows.window * channels;
+    let mut out = vec![T::ZERO; rows * out_channels];
+    let mut cols = vec![T::ZERO; BLOCK.min(rows) * width];
+    let w = Matrix::row_major(weight, width, out_channels);
+    for first in (0..rows).step_by(BLOCK) {
+        let n = BLOCK.min(rows - first);
+        let block = &mut cols[..n * width];
+        im2col_block(x, channels, windows, first, block);
+        let y = &mut out[first * out_channels..][..n * out_channels];
+        matmul_into(Matrix::row_major(block, n, width), w, y, false);
     }
     out
 }
 
-/// The gradient of [`gather`] with respect to its `[n·period, cols]` input: each entry's row of
-/// `grad` added into the pixel it was taken from.
-pub fn gather_backward<T: Real>(grad: &[T], cols: usize, windows: &Windows) -> Vec<T> {
-    let per_image = windows.index.len() * cols;
-    let images = grad.len().checked_div(per_image).unwrap_or(0);
-    let mut out = vec![T::ZERO; images * windows.period * cols];
-    if cols == 0 {
-        return out;
-    }
-    for (image, g) in out
-        .chunks_exact_mut(windows.period * cols)
-        .zip(grad.chunks_exact(per_image))
-    {
-        for (&p, g) in windows.index.iter().zip(g.chunks_exact(cols)) {
-            if p != PADDING {
-                for (o, &v) in image[p * cols..][..cols].iter_mut().zip(g) {
-                    *o = *o + v;
+/// The gradients of [`conv_forward`] from the gradient of its output: with respect to the
+/// images (where `want_x`; the im2col gradient of each block added back into the pixels it
+/// was taken from) and to the weight (the im2col blocks' transposes times the gradient,
+/// summed block by block).
+pub fn conv_backward<T: Real>(
+    x: &[T],
+    channels: usize,
+    windows: &Windows,
+    weight: &[T],
+    grad: &[T],
+    want_x: bool,
+) -> (Option<Vec<T>>, Vec<T>) {
+    let images = windows.images(x.len() / channels.max(1));
+    let rows = images * windows.outputs();
+    let width = windows.window * channels;
+    let out_channels = grad.len() / rows.max(1);
+    let outputs = windows.outputs();
+    let w = Matrix::row_major(weight, width, out_channels);
+    let mut dw = vec![T::ZERO; width * out_channels];
+    let mut dx = want_x.then(|| vec![T::ZERO; x.len()]);
+    let mut cols = vec![T::ZERO; BLOCK.min(rows) * width];
+    let mut dcols = vec![T::ZERO; if want_x { BLOCK.min(rows) * width } else { 0 }];
+    for first in (0..rows).step_by(BLOCK) {
+        let n = BLOCK.min(rows - first);
+        let g = Matrix::row_major(
+            &grad[first * out_channels..][..n * out_channels],
+            n,
+            out_channels,
+        );
+        let block = &mut cols[..n * width];
+        im2col_block(x, channels, windows, first, block);
+        let block = Matrix::row_major(&*block, n, width);
+        matmul_into(block.transposed(), g, &mut dw, first > 0);
+        let Some(dx) = dx.as_mut() else { continue };
+        let d = &mut dcols[..n * width];
+        matmul_into(g, w.transposed(), d, false);
+        for (r, row) in d.chunks_exact(width).enumerate() {
+            let (image, q) = ((first + r) / outputs, (first + r) % outputs);
+            let base = image * windows.period;
+            let entries = &windows.index[q * windows.window..][..windows.window];
+            for (&p, g) in entries.iter().zip(row.chunks_exact(channels)) {
+                if p != PADDING {
+                    let target = &mut dx[(base + p) * channels..][..channels];
+                    target.iter_mut().zip(g).for_each(|(o, &v)| *o = *o + v);
                 }
             }
         }
     }
-    out
+    (dx, dw)
 }
 
 /// The largest value in each window, per channel: `[n·outputs, cols]`, and for each output
@@ -142,28 +230,30 @@ pub fn max<T: Real>(x: &[T], cols: usize, windows: &Windows) -> (Vec<T>, Vec<usi
     let images = windows.images(x.len() / cols.max(1));
     let size = images * windows.outputs() * cols;
     let (mut out, mut from) = (Vec::with_capacity(size), Vec::with_capacity(size));
-    let mut best = vec![T::NEG_INFINITY; cols];
-    let mut arg = vec![PADDING; cols];
     for i in 0..images {
         let base = i * windows.period;
         for entries in windows.index.chunks_exact(windows.window) {
-            best.fill(T::NEG_INFINITY);
-            arg.fill(PADDING);
-            for &p in entries.iter().filter(|&&p| p != PADDING) {
+            let start = out.len();
+            let mut present = entries.iter().filter(|&&p| p != PADDING);
+            let Some(&first) = present.next() else {
+                out.resize(start + cols, T::ZERO);
+                from.resize(start + cols, PADDING);
+                continue;
+            };
+            let row = (base + first) * cols;
+            out.extend_from_slice(&x[row..][..cols]);
+            from.extend(row..row + cols);
+            let (best, arg) = (&mut out[start..], &mut from[start..]);
+            for &p in present {
                 let row = (base + p) * cols;
-                for c in 0..cols {
-                    let v = x[row + c];
+                for (c, &v) in x[row..][..cols].iter().enumerate() {
                     // NaN wins, so that it shows downstream as it would in a max.
-                    if arg[c] == PADDING || v > best[c] || v.partial_cmp(&v).is_none() {
+                    if v > best[c] || v.partial_cmp(&v).is_none() {
                         best[c] = v;
                         arg[c] = row + c;
                     }
                 }
             }
-            for c in 0..cols {
-                out.push(if arg[c] == PADDING { T::ZERO } else { best[c] });
-            }
-            from.extend_from_slice(&arg);
         }
     }
     (out, from)
@@ -249,20 +339,30 @@ mod tests {
     }
 
     #[test]
-    fn gather_and_its_backward_are_adjoint() {
-        let (w, _) = Windows::square([4, 5], 3, 1, 1);
-        let cols = 2;
-        let x: Vec<f64> = (0..2 * 20 * cols)
+    fn the_convolution_and_its_backward_pass_are_adjoint() {
+        // <conv(x), g> = <x, dx(g)> and, in the weight, <conv_w(x), g> = <w, dw(g)>: both
+        // sides are linear. 3 images of 20x21 = 1,260 output pixels: blocks of BLOCK that
+        // end inside images.
+        let (w, _) = Windows::square([20, 21], 3, 1, 1);
+        let (cin, cout) = (2, 3);
+        let x: Vec<f64> = (0..3 * 420 * cin)
             .map(|i| (i as f64 * 0.37).sin())
             .collect();
-        let g: Vec<f64> = (0..2 * w.index.len() * cols)
+        let weight: Vec<f64> = (0..9 * cin * cout)
+            .map(|i| (i as f64 * 0.23).cos())
+            .collect();
+        let g: Vec<f64> = (0..3 * 420 * cout)
             .map(|i| (i as f64 * 0.11).cos())
             .collect();
-        let gx = gather(&x, cols, &w);
-        let back = gather_backward(&g, cols, &w);
-        let lhs: f64 = gx.iter().zip(&g).map(|(a, b)| a * b).sum();
-        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
-        assert!((lhs - rhs).abs() < 1e-9, "{lhs} vs {rhs}");
+        let y = conv_forward(&x, cin, &w, &weight, cout);
+        let (dx, dw) = conv_backward(&x, cin, &w, &weight, &g, true);
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
+        let lhs = dot(&y, &g);
+        assert!((lhs - dot(&x, &dx.unwrap())).abs() < 1e-9 * lhs.abs().max(1.0));
+        assert!((lhs - dot(&weight, &dw)).abs() < 1e-9 * lhs.abs().max(1.0));
+        let (none, dw_alone) = conv_backward(&x, cin, &w, &weight, &g, false);
+        assert!(none.is_none());
+        assert_eq!(dw_alone, dw);
     }
 
     #[test]

@@ -77,8 +77,15 @@ fn reference_conv(
 
 #[test]
 fn conv2d_equals_the_loop_reference() {
-    let (n, h, w, c, co, k) = (2, 5, 6, 3, 4, 3);
-    for (stride, padding) in [(1, 0), (1, 1), (2, 1), (2, 2)] {
+    // The last case has more output pixels than the convolution's block (512), with blocks
+    // that end inside an image.
+    for (n, h, w, c, co, k, stride, padding) in [
+        (2, 5, 6, 3, 4, 3, 1, 0),
+        (2, 5, 6, 3, 4, 3, 1, 1),
+        (2, 5, 6, 3, 4, 3, 2, 1),
+        (2, 5, 6, 3, 4, 3, 2, 2),
+        (3, 15, 17, 2, 3, 5, 1, 2),
+    ] {
         let (windows, [oh, ow]) = Windows::square([h, w], k, stride, padding);
         let windows = Arc::new(windows);
         let x = values(n * h * w * c, 0.1);
