@@ -139,6 +139,10 @@ struct BenchArgs {
     /// training step.
     #[arg(long)]
     mnist: bool,
+    /// Measure the MNIST CNN instead (examples/architectures/mnist_cnn.json): one swap round
+    /// and the training step.
+    #[arg(long)]
+    cnn: bool,
     /// Measure the in-context transformer instead (steps per second, swap round).
     #[arg(long)]
     in_context: bool,
@@ -199,7 +203,15 @@ enum Outcome {
     EndedWorse,
 }
 
+/// mimalloc's `mi_option_purge_delay` (its place in the option enum of mimalloc.h, v2 and v3).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Never hand freed pages back to the system: a convolution's step frees and allocates
+    // tensors of megabytes, which mimalloc would otherwise purge after 10 ms and the kernel
+    // zero again on the next touch (a fifth of the MNIST CNN's step).
+    // SAFETY: setting an option is thread-safe, and this one is read where memory is freed.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // A flag's value that cannot be read: one line that names the flag, the value and why
@@ -261,7 +273,9 @@ fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, Failure>
     match command {
         Command::Run(args) => return run(*args),
         Command::Table1(args) => table1(args, threads)?,
-        Command::Bench(args) if args.mnist => bimt_presets::bench_mnist(args.data_dir.as_deref())?,
+        Command::Bench(args) if args.mnist || args.cnn => {
+            bimt_presets::bench_mnist(args.data_dir.as_deref(), args.cnn)?
+        }
         Command::Bench(args) if args.in_context => bimt_presets::bench_in_context(4_000)?,
         Command::Bench(args) if args.graph => bimt_presets::bench_graph_vs_builtin()?,
         Command::Bench(args) => bimt_presets::bench_presets(
