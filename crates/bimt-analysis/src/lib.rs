@@ -361,20 +361,30 @@ fn convolve(
 ) -> Vec<f64> {
     let channels = from.len() / (shape[0] * shape[1]);
     let out = [shape[0], shape[1]].map(|n| window.output_side(n).expect("check: it fits"));
-    let mut values = Vec::with_capacity(out[0] * out[1] * c.weight.len());
+    let outputs = c.weight.len();
+    // `[t·C_in + i][o]`: the outputs of one input value side by side.
+    let mut weight = vec![0.0f64; c.weight.first().map_or(0, Vec::len) * outputs];
+    for (o, row) in c.weight.iter().enumerate() {
+        for (j, &w) in row.iter().enumerate() {
+            weight[j * outputs + o] = w as f64;
+        }
+    }
+    let bias: Vec<f64> = match &c.bias {
+        Some(b) => b.iter().map(|&v| v as f64).collect(),
+        None => vec![0.0; outputs],
+    };
+    let mut values = Vec::with_capacity(out[0] * out[1] * outputs);
     for y in 0..out[0] {
         for x in 0..out[1] {
-            let taps: Vec<Option<usize>> = taps(window, shape, (y, x)).collect();
-            for (o, row) in c.weight.iter().enumerate() {
-                let mut sum = c.bias.as_ref().map_or(0.0, |b| b[o] as f64);
-                for (t, pixel) in taps.iter().enumerate() {
-                    if let Some(p) = pixel {
-                        for i in 0..channels {
-                            sum += row[t * channels + i] as f64 * from[p * channels + i];
-                        }
-                    }
+            let start = values.len();
+            values.extend_from_slice(&bias);
+            let sum = &mut values[start..];
+            for (t, pixel) in taps(window, shape, (y, x)).enumerate() {
+                let Some(p) = pixel else { continue };
+                for (i, &v) in from[p * channels..][..channels].iter().enumerate() {
+                    let w = &weight[(t * channels + i) * outputs..][..outputs];
+                    sum.iter_mut().zip(w).for_each(|(s, w)| *s += w * v);
                 }
-                values.push(sum);
             }
         }
     }

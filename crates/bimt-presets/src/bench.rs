@@ -197,9 +197,9 @@ fn random_mnist(train: usize, test: usize) -> bimt_data::Dataset {
 /// Prints the speed of the mnist preset's pieces: training steps per second (batch 100,
 /// λ > 0), one evaluation on both splits, one swap round of the 784-100-100-10 network
 /// (k = 30; search alone and with the parameter and AdamW-moment moves), and the projected
-/// wall time of the 40,000-step preset under both profiles.
-pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), Error> {
-    let device = default_device().autodiff();
+/// wall time of the 40,000-step preset under both profiles. With `cnn`, the same for the
+/// convolutional network of `examples/architectures/mnist_cnn.json` (no projection).
+pub fn bench_mnist(data_dir: Option<&std::path::Path>, cnn: bool) -> Result<(), Error> {
     let data = match crate::mnist::load(data_dir) {
         Ok(data) => {
             println!(
@@ -215,9 +215,32 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), Error> {
             random_mnist(10_000, 10_000)
         }
     };
+    if cnn {
+        let name = "mnist-cnn (conv 1-16 5x5, max pool, conv 16-32 5x5, max pool, flatten to 10)";
+        bench_images(name, crate::mnist::cnn_network()?, &data, 100, false)
+    } else {
+        bench_images(
+            "mnist 784-100-100-10",
+            crate::mnist::network()?,
+            &data,
+            1_000,
+            true,
+        )
+    }
+}
+
+/// [`bench_mnist`] for one network, timing `steps` steps; `projection` prints the projected
+/// preset times.
+fn bench_images<N: Network>(
+    name: &str,
+    network: N,
+    data: &bimt_data::Dataset,
+    steps: usize,
+    projection: bool,
+) -> Result<(), Error> {
+    let device = default_device().autodiff();
     let settings = find("mnist")?.defaults(Profile::Paper);
     let metric = settings.metric();
-    let steps = 1_000;
     let mut config = settings.train_config();
     config.steps = steps;
     config.log_every = steps;
@@ -227,8 +250,8 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), Error> {
         size: settings.batch.unwrap_or(100),
         seed: 0x5eed,
     };
-    let task = Supervised::new(&data, Loss::OneHotMse, batching, &device);
-    let model = Model::new(crate::mnist::network()?, 0, &device)?;
+    let task = Supervised::new(data, Loss::OneHotMse, batching, &device);
+    let model = Model::new(network, 0, &device)?;
     let mut trainer = Trainer::new(model, task, config.clone(), &metric);
     // Warm up (allocations, first batches), then time.
     trainer.config.steps = 50;
@@ -243,7 +266,7 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), Error> {
     let eval = started.elapsed().as_secs_f64();
     let step = (with_eval - eval).max(1e-9) / steps as f64;
     println!(
-        "mnist 784-100-100-10, batch {}, λ = 0.01: {:.0} steps/s ({:.3} ms per step); one evaluation on {} + {} images {:.3} s (test accuracy after {} + 50 steps {:.1}%)",
+        "{name}, batch {}, λ = 0.01: {:.1} steps/s ({:.3} ms per step); one evaluation on {} + {} images {:.3} s (test accuracy after {} + 50 steps {:.1}%)",
         settings.batch.unwrap_or(100),
         1.0 / step,
         step * 1e3,
@@ -280,13 +303,16 @@ pub fn bench_mnist(data_dir: Option<&std::path::Path>) -> Result<(), Error> {
     let later = started.elapsed().as_secs_f64() / (rounds - 1) as f64;
     let full = first.max(later);
     println!(
-        "swap round on 784-100-100-10 (k = {}, {swaps} swaps): search {:.2} ms; with parameter and AdamW-moment moves {:.2} ms (first round), {:.2} ms (later rounds)",
+        "swap round on {name} (k = {}, {swaps} swaps): search {:.2} ms; with parameter and AdamW-moment moves {:.2} ms (first round), {:.2} ms (later rounds)",
         settings.top_k,
         search * 1e3,
         first * 1e3,
         later * 1e3
     );
-    for profile in [Profile::Paper, Profile::Reference] {
+    for profile in [Profile::Paper, Profile::Reference]
+        .into_iter()
+        .filter(|_| projection)
+    {
         let h = find("mnist")?.defaults(profile);
         let rounds = h.steps / h.swap_every.max(1);
         let evals = h.steps / h.log_every.max(1);

@@ -93,6 +93,14 @@ pub fn network() -> Result<Mlp, Error> {
     ))?)
 }
 
+/// The convolutional network of `examples/architectures/mnist_cnn.json`: conv 1→16 (5×5) →
+/// max pool → conv 16→32 (5×5) → max pool → flatten → 10, channels on grids in 3D.
+pub fn cnn_network() -> Result<bimt_graph::Graph, Error> {
+    let text = include_str!("../../../examples/architectures/mnist_cnn.json");
+    bimt_graph::Graph::from_json(text, "examples/architectures/mnist_cnn.json")
+        .map_err(|e| Error::Architecture(e.0))
+}
+
 /// The connection that leaves the input layer, and the one after it (into hidden1's successor).
 fn first_two(model: &ModelFile) -> Option<(&ConnectionFile, Option<&ConnectionFile>)> {
     let input = input_layer(model)?;

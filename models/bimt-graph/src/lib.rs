@@ -200,8 +200,9 @@ pub struct LayerSpec {
     pub size: usize,
     /// `input`, `hidden` (default) or `output`; an input with `tokens` is a token layer.
     pub role: Role,
-    /// Default: `silu` for hidden layers, `identity` for output layers and for a layer an
-    /// embedding feeds (input layers hold data and take none).
+    /// Default: `silu` for hidden layers, `identity` for output layers, for a layer an
+    /// embedding feeds and for a layer fed by pools alone (input layers hold data and take
+    /// none).
     pub activation: Option<Activation>,
     /// `line` (default), `grid` or `ring`. Line layers at one depth share the line, side by
     /// side.
@@ -1087,12 +1088,22 @@ impl Graph {
             .layers
             .iter()
             .enumerate()
-            .map(|(l, spec)| match (spec.activation, spec.role) {
-                (Some(a), Role::Hidden | Role::Output) => a,
-                (None, Role::Hidden) if Some(l) != embedded && spec.attention.is_none() => {
-                    Activation::Silu
+            .map(|(l, spec)| {
+                // A layer fed by pools alone pools maps that were activated already.
+                let pooled = ends
+                    .iter()
+                    .zip(&arch.edges)
+                    .filter(|((_, to), _)| *to == l)
+                    .all(|(_, edge)| edge.kind == EdgeKind::Pool);
+                match (spec.activation, spec.role) {
+                    (Some(a), Role::Hidden | Role::Output) => a,
+                    (None, Role::Hidden)
+                        if Some(l) != embedded && spec.attention.is_none() && !pooled =>
+                    {
+                        Activation::Silu
+                    }
+                    _ => Activation::Identity,
                 }
-                _ => Activation::Identity,
             })
             .collect();
         let outputs = (0..arch.layers.len())

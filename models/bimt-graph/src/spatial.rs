@@ -167,15 +167,13 @@ pub(crate) fn check_edges(
                 }));
                 continue;
             }
-            EdgeKind::Flatten => {
-                if a.shape.is_none() || z.shape.is_some() {
-                    return Err(invalid(format!(
-                        "{what}: a flatten edge reads feature maps into a layer of neurons; \
-                         found {} -> {}",
-                        describe(a),
-                        describe(z)
-                    )));
-                }
+            EdgeKind::Flatten if a.shape.is_none() || z.shape.is_some() => {
+                return Err(invalid(format!(
+                    "{what}: a flatten edge reads feature maps into a layer of neurons; found {} \
+                     -> {}",
+                    describe(a),
+                    describe(z)
+                )));
             }
             EdgeKind::Identity if a.shape != z.shape => {
                 return Err(invalid(format!(
