@@ -86,11 +86,14 @@ pub fn active_counts(model: &ModelFile, threshold: f64) -> Vec<ActiveCount> {
         .collect()
 }
 
-/// For every original output (target, by index), the original data columns that reach it
-/// through weights of at least `threshold × (largest |w| of their matrix)` and through
-/// identity connections, from every input layer to every output layer.
-pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
-    let mut graph = DiGraph::<(usize, usize), ()>::new();
+/// A graph of neurons, each node `(layer, neuron)`.
+type NeuronGraph = DiGraph<(usize, usize), ()>;
+
+/// The neuron graph of the visible weights (at least `threshold ×` the largest |w| of their
+/// matrix) and of the connections that join neuron `i` to neuron `i` (identities, pools), with
+/// the node of each neuron by layer.
+fn visible_graph(model: &ModelFile, threshold: f64) -> (NeuronGraph, Vec<Vec<NodeIndex>>) {
+    let mut graph = NeuronGraph::new();
     let nodes: Vec<Vec<NodeIndex>> = model
         .neuron_layers
         .iter()
@@ -107,6 +110,48 @@ pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
             }
         }
     }
+    (graph, nodes)
+}
+
+/// Neurons on a path of visible weights (at least `threshold ×` the largest |w| of their
+/// matrix) and neuron-to-neuron connections from an input neuron to an output neuron, per
+/// layer in storage order: the neurons that can carry anything from the data to the outputs.
+/// A channel of a convolutional network counts once per layer (its pooled copy too).
+pub fn live_neurons(model: &ModelFile, threshold: f64) -> Vec<Vec<bool>> {
+    let (mut graph, nodes) = visible_graph(model, threshold);
+    let roles = model.roles();
+    let reached = |graph: &NeuronGraph, role: LayerRole| {
+        let mut seen = vec![false; graph.node_count()];
+        let mut stack: Vec<NodeIndex> = (0..nodes.len())
+            .filter(|&l| roles[l] == role)
+            .flat_map(|l| nodes[l].iter().copied())
+            .collect();
+        while let Some(n) = stack.pop() {
+            if !std::mem::replace(&mut seen[n.index()], true) {
+                stack.extend(graph.neighbors(n));
+            }
+        }
+        seen
+    };
+    let from_inputs = reached(&graph, LayerRole::Input);
+    graph.reverse();
+    let to_outputs = reached(&graph, LayerRole::Output);
+    nodes
+        .iter()
+        .map(|layer| {
+            layer
+                .iter()
+                .map(|n| from_inputs[n.index()] && to_outputs[n.index()])
+                .collect()
+        })
+        .collect()
+}
+
+/// For every original output (target, by index), the original data columns that reach it
+/// through weights of at least `threshold × (largest |w| of their matrix)` and through
+/// identity connections, from every input layer to every output layer.
+pub fn reachability(model: &ModelFile, threshold: f64) -> Vec<Vec<usize>> {
+    let (graph, nodes) = visible_graph(model, threshold);
     let roles = model.roles();
     let targets = model.output_features.len();
     let mut reach = vec![Vec::new(); targets];

@@ -184,6 +184,15 @@ mod tests {
     }
 
     #[test]
+    fn live_neurons_lie_on_a_path_from_an_input_to_an_output() {
+        let live = crate::live_neurons(&two_modules(), 0.03);
+        // Hidden 1 has no visible weight; hidden 3 is fed but feeds nothing.
+        assert_eq!(live[1], vec![true, false, true, false]);
+        assert_eq!(live[0], vec![true; 4]);
+        assert_eq!(live[2], vec![true; 2]);
+    }
+
+    #[test]
     fn the_neurons_of_one_attention_head_are_one_module() {
         // 4 inputs -> an attention layer of 4 neurons in 2 heads -> 2 outputs. Input i
         // feeds only Q, K or V column i; attention neuron i feeds only output i % 2. By weights

@@ -96,12 +96,12 @@ fn read_columns(
     data: &Path,
     model: &ModelFile,
 ) -> Result<(Vec<f32>, usize, usize), String> {
-    if model.input_names.len() != model.input_features.len() {
+    if model.input_names.len() != model.input_width() {
         return Err(format!(
-            "{}: model.json names {} inputs for {} input neurons",
+            "{}: model.json names {} inputs for {} input columns",
             run.display(),
             model.input_names.len(),
-            model.input_features.len()
+            model.input_width()
         ));
     }
     let (values, rows) =
@@ -116,7 +116,7 @@ fn standardise(scaling: &Path, model: &ModelFile, values: &mut [f32]) -> Result<
     }
     let file: StandardisationFile =
         read_json(scaling, "standardisation file").map_err(|e| e.to_string())?;
-    if file.columns.len() != model.input_features.len()
+    if file.columns.len() != model.input_width()
         || (!model.input_names.is_empty() && file.columns != model.input_names)
     {
         return Err(format!(
@@ -146,19 +146,26 @@ fn read_numpy(data: &Path, model: &ModelFile) -> Result<(Vec<f32>, usize, usize)
             (format!("integer token ids [n, {k}]"), k)
         }
         (false, Some(t)) => {
-            let f = model.input_features.len();
+            let f = model.input_width();
             (format!("float32/float64 [n, {t}, {f}]"), f)
         }
-        (false, None) => {
-            let f = model.input_features.len();
-            (format!("float32/float64 [n, {f}]"), f)
-        }
+        (false, None) => match image_input(model) {
+            Some([c, h, w]) => (
+                format!("float32/float64 [n, {c}, {h}, {w}] or [n, {}]", c * h * w),
+                c * h * w,
+            ),
+            None => {
+                let f = model.input_width();
+                (format!("float32/float64 [n, {f}]"), f)
+            }
+        },
     };
     let fits = match (tokens, sequence, &x.shape[..]) {
         (true, Some(t), &[_, k]) => k == t,
         (true, None, &[_, k]) => k == width,
         (false, Some(t), &[_, s, f]) => s == t && f == width,
         (false, None, &[_, f]) => f == width,
+        (false, None, &[_, c, h, w]) => image_input(model) == Some([c, h, w]),
         _ => false,
     } && x.is_integer() == tokens;
     if !fits {
@@ -169,6 +176,17 @@ fn read_numpy(data: &Path, model: &ModelFile) -> Result<(Vec<f32>, usize, usize)
     }
     let rows = n * sequence.unwrap_or(1);
     Ok((values_of(x), rows, width))
+}
+
+/// `[C, H, W]` of a model whose one input layer holds feature maps (images).
+fn image_input(model: &ModelFile) -> Option<[usize; 3]> {
+    match model.layers_with(bimt_format::LayerRole::Input)[..] {
+        [l] => {
+            let layer = &model.neuron_layers[l];
+            layer.shape.map(|[h, w]| [layer.size, h, w])
+        }
+        _ => None,
+    }
 }
 
 fn values_of(x: NumpyArray) -> Vec<f32> {

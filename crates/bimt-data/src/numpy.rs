@@ -125,8 +125,8 @@ impl NumpyArray {
 /// other (see [`read_npy`]); [`NumpyData::dataset`] lays them out as rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NumpyData {
-    /// The inputs: floats `[n, features]` or `[n, T, features]`, or integer token ids
-    /// `[n, k]`.
+    /// The inputs: floats `[n, features]`, `[n, T, features]` or images `[n, C, H, W]`, or
+    /// integer token ids `[n, k]`.
     pub x: NumpyArray,
     /// The targets: floats `[n, outputs]` or `[n, T, outputs]`, or integer class labels `[n]`
     /// or `[n, T]`.
@@ -144,8 +144,8 @@ impl Role {
     fn expected(self) -> &'static str {
         match self {
             Role::Inputs => {
-                "inputs: float32/float64 [n, features] or [n, T, features], or integer token \
-                 ids [n, k] or [n, T]"
+                "inputs: float32/float64 [n, features], [n, T, features] or images \
+                 [n, C, H, W], or integer token ids [n, k] or [n, T]"
             }
             Role::Targets => {
                 "targets: float32/float64 [n, outputs] or [n, T, outputs], or integer class \
@@ -156,7 +156,8 @@ impl Role {
 
     fn dimensions(self, integer: bool) -> &'static [usize] {
         match (self, integer) {
-            (Role::Inputs, false) | (Role::Targets, false) => &[2, 3],
+            (Role::Inputs, false) => &[2, 3, 4],
+            (Role::Targets, false) => &[2, 3],
             (Role::Inputs, true) => &[2],
             (Role::Targets, true) => &[1, 2],
         }
@@ -930,7 +931,7 @@ mod tests {
             &flat,
             &y,
             &flat,
-            "[n, features] or [n, T, features]",
+            "[n, features], [n, T, features] or images [n, C, H, W]",
             "found shape [6] of float32",
         );
         check(
@@ -940,8 +941,9 @@ mod tests {
             "[n, outputs] or [n, T, outputs]",
             "found shape [6]",
         );
-        let deep = dir.npy("deep.npy", &[3, 1, 1, 2], &range(6), false);
-        check(&deep, &y, &deep, "inputs:", "[3, 1, 1, 2]");
+        // Images [n, C, H, W] are read; five axes are not.
+        let deep = dir.npy("deep.npy", &[3, 1, 1, 2, 1], &range(6), false);
+        check(&deep, &y, &deep, "inputs:", "[3, 1, 1, 2, 1]");
         let ids3 = dir.npy("ids3.npy", &[3, 1, 2], &[0i32; 6], false);
         check(
             &ids3,

@@ -705,6 +705,18 @@ impl ModelFile {
         Ok(())
     }
 
+    /// The numbers a data row holds for the input layers: one per input neuron, times `H·W`
+    /// for an input of feature maps (`C·H·W` columns, channel-major).
+    pub fn input_width(&self) -> usize {
+        self.layers_with(LayerRole::Input)
+            .iter()
+            .map(|&l| {
+                let layer = &self.neuron_layers[l];
+                layer.size * layer.shape.map_or(1, |[h, w]| h * w)
+            })
+            .sum()
+    }
+
     /// How many token ids a data row holds, where the input is token ids: as recorded, or
     /// (older files) the largest `in_fold` of the connections leaving the input layer; 0
     /// without a token table.

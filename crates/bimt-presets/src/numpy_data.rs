@@ -88,10 +88,13 @@ pub fn fit(arch: &Architecture, source: &str, data: &NumpyData) -> Result<Fit, E
                 }
             })
             .collect();
-        let total = chosen.iter().map(|l| l.size).sum();
+        let total = chosen.iter().map(|l| l.data_width()).sum();
         let names = chosen
             .iter()
-            .map(|l| format!("'{}' ({})", l.name, l.size))
+            .map(|l| match l.shape {
+                Some([h, w]) => format!("'{}' ({} channels of {h}x{w})", l.name, l.size),
+                None => format!("'{}' ({})", l.name, l.size),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         (total, names)
@@ -142,6 +145,18 @@ pub fn fit(arch: &Architecture, source: &str, data: &NumpyData) -> Result<Fit, E
                 "numbers per position",
             )?;
             t
+        }
+        (false, &[_, c, h, w], None) => {
+            let images: Vec<_> = arch.layers.iter().filter(|l| l.role.is_input()).collect();
+            if !matches!(images[..], [l] if l.shape == Some([h, w]) && l.size == c) {
+                return Err(wrong(format!(
+                    "{} holds images ({}); expected one input layer of \"channels\": {c}, \
+                     \"shape\": [{h}, {w}], found the input layers {in_names}",
+                    x.name,
+                    shape(x)
+                )));
+            }
+            1
         }
         (false, &[_, features], None) => {
             if let Some(t) = arch.sequence {
