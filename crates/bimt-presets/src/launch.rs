@@ -19,6 +19,7 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
         Experiment::TwoMoons => symbolic::run_two_moons(spec),
         Experiment::Algorithmic(operation) => algorithmic::run(spec, operation),
         Experiment::Mnist => mnist::run(spec),
+        Experiment::MnistCnn => mnist::train(spec, mnist::cnn_network()?),
         Experiment::InContext { singular } => in_context::run(spec, singular),
         Experiment::Custom => custom::run(spec),
     }

@@ -37,6 +37,7 @@ mod in_context;
 mod launch;
 mod limits;
 mod mnist;
+mod mnist_cnn;
 mod numpy_data;
 mod preset;
 mod progress;

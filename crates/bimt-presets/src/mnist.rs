@@ -32,7 +32,8 @@ pub fn run(spec: &RunSpec) -> Result<MetricsFile, Error> {
 }
 
 /// Trains `network` (784 pixels in, 10 digits out) on MNIST and writes the run directory with
-/// the receptive field, the weight signs, the first-layer features and the output ring.
+/// the receptive field, the weight signs, the first-layer features and the output ring; for a
+/// convolutional network, the live channels, the modules and the first layer's filters.
 pub fn train<N: Network>(spec: &RunSpec, network: N) -> Result<MetricsFile, Error> {
     let data = load(spec.data_dir.as_deref())?;
     train_supervised(
@@ -42,11 +43,22 @@ pub fn train<N: Network>(spec: &RunSpec, network: N) -> Result<MetricsFile, Erro
         Loss::OneHotMse,
         GraphSize::Large,
         |model| {
-            write_views(&spec.out, model, &data)?;
             // The ring's digits are not drawn on a planar layer: the graph's title names them.
             let order: Vec<String> = ring_order(model).iter().map(|d| d.to_string()).collect();
+            let graph_note = Some(format!("ring (anticlockwise): {}", order.join(" ")));
+            if crate::mnist_cnn::is_convolutional(model) {
+                return Ok(Extras {
+                    graph_note,
+                    pictures: crate::mnist_cnn::filters_image(model)
+                        .map(|image| ("filters.png", image))
+                        .into_iter()
+                        .collect(),
+                    ..Extras::structure(crate::mnist_cnn::structure(model, &data))
+                });
+            }
+            write_views(&spec.out, model, &data)?;
             Ok(Extras {
-                graph_note: Some(format!("ring (anticlockwise): {}", order.join(" "))),
+                graph_note,
                 ..Extras::structure(structure(model, &data))
             })
         },

@@ -35,6 +35,8 @@ pub enum Experiment {
     Algorithmic(Operation),
     /// MNIST in 3D (§3.5).
     Mnist,
+    /// MNIST with a convolutional network, channels in 3D (beyond the paper).
+    MnistCnn,
     /// In-context linear regression with a transformer (§3.4); `singular`: x ~ U[−1, 1].
     InContext { singular: bool },
     /// A user's network (`graph`: an architecture file, `mlp`: hidden widths) on a user's data.

@@ -2,10 +2,11 @@
 
 use crate::error::Error;
 use crate::preset::{Preset, Table1Entry};
-use crate::{algorithmic, custom, in_context, mnist, symbolic};
+use crate::{algorithmic, custom, in_context, mnist, mnist_cnn, symbolic};
 
-/// Every preset, in the paper's order; `graph` and `mlp` (a user's own network) last.
-pub static PRESETS: [Preset; 12] = [
+/// Every preset, in the paper's order, then `mnist-cnn` (beyond the paper); `graph` and `mlp`
+/// (a user's own network) last.
+pub static PRESETS: [Preset; 13] = [
     symbolic::INDEPENDENCE,
     symbolic::FEATURE_SHARING,
     symbolic::COMPOSITIONALITY,
@@ -16,6 +17,7 @@ pub static PRESETS: [Preset; 12] = [
     in_context::IN_CONTEXT,
     in_context::IN_CONTEXT_SINGULAR,
     mnist::MNIST,
+    mnist_cnn::MNIST_CNN,
     custom::GRAPH,
     custom::MLP,
 ];

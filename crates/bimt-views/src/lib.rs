@@ -31,7 +31,8 @@ mod text;
 pub use graph::{GraphStyle, graph_scene, render_graph, render_graph_svg};
 pub use lines::{Curves, LinePlot, Series, render_curves, render_line_chart, render_line_plot};
 pub use plots::{
-    render_decision_boundary, render_image_grid, render_panels, render_scatter, render_token_planes,
+    render_decision_boundary, render_filters, render_image_grid, render_panels, render_scatter,
+    render_token_planes,
 };
 pub use scene::Scene;
 pub use shape::{Part, Rgba, Shape};

@@ -462,6 +462,67 @@ pub fn render_image_grid(
     out
 }
 
+/// Small images (a convolution's filters) on a grid of cells, image `k` in cell
+/// `cells[k] = (row, col)`, every image `side × side` pixels of `scale` screen pixels, all on
+/// one colour scale (blue positive, red negative, white 0; the largest |v| of all at full
+/// colour, so that a weak filter looks weak); a cell is framed in black where `live[k]` and
+/// in light grey otherwise.
+pub fn render_filters(
+    images: &[Vec<f32>],
+    side: usize,
+    cells: &[(usize, usize)],
+    live: &[bool],
+    scale: u32,
+) -> RgbImage {
+    let rows = cells.iter().map(|c| c.0 + 1).max().unwrap_or(1);
+    let cols = cells.iter().map(|c| c.1 + 1).max().unwrap_or(1);
+    let (scale, frame, gap) = (scale.max(1), 2u32, 6u32);
+    let cell = side as u32 * scale + 2 * frame;
+    let width = (cols as u32 * (cell + gap) + gap).min(MAX_SIDE);
+    let height = (rows as u32 * (cell + gap) + gap).min(MAX_SIDE);
+    let mut out = RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
+    let max = images
+        .iter()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    for (k, (img, &(row, col))) in images.iter().zip(cells).enumerate() {
+        let (x0, y0) = (
+            col as u32 * (cell + gap) + gap,
+            row as u32 * (cell + gap) + gap,
+        );
+        let border = if live.get(k).copied().unwrap_or(false) {
+            image::Rgb([0, 0, 0])
+        } else {
+            image::Rgb([200, 200, 200])
+        };
+        for y in y0..(y0 + cell).min(height) {
+            for x in x0..(x0 + cell).min(width) {
+                let (dx, dy) = (x - x0, y - y0);
+                let inside =
+                    (frame..cell - frame).contains(&dx) && (frame..cell - frame).contains(&dy);
+                let colour = if inside {
+                    let (r, c) = (
+                        ((dy - frame) / scale) as usize,
+                        ((dx - frame) / scale) as usize,
+                    );
+                    let v = img.get(r * side + c).copied().filter(|v| v.is_finite());
+                    let v = if max > 0.0 {
+                        v.unwrap_or(0.0) / max
+                    } else {
+                        0.0
+                    };
+                    image::Rgb(diverging(v))
+                } else {
+                    border
+                };
+                out.put_pixel(x, y, colour);
+            }
+        }
+    }
+    out
+}
+
 /// Blue for `v = 1`, white for 0, red for `-1`.
 fn diverging(v: f32) -> [u8; 3] {
     let t = v.clamp(-1.0, 1.0);
@@ -476,6 +537,24 @@ fn diverging(v: f32) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_share_one_colour_scale_and_show_which_are_live() {
+        // Two 2x2 filters side by side; the second is ten times weaker.
+        let images = vec![vec![1.0, -1.0, 0.0, 0.5], vec![0.1, 0.0, 0.0, 0.0]];
+        let img = render_filters(&images, 2, &[(0, 0), (0, 1)], &[true, false], 4);
+        // Cell 0 starts at the gap (6), its frame is 2 wide: pixel (0, 0) of the filter at 8.
+        assert_eq!(px(&img, 8, 8), [0, 0, 255], "the largest value: full blue");
+        assert_eq!(px(&img, 12, 8), [255, 0, 0], "its negative: full red");
+        assert_eq!(px(&img, 6, 6), [0, 0, 0], "a live filter's frame");
+        // Cell 1 starts at x = 6 + 12 + 6 = 24.
+        let weak = px(&img, 26, 8);
+        assert!(
+            weak[0] > 200 && weak[2] == 255,
+            "a weak filter stays pale: {weak:?}"
+        );
+        assert_eq!(px(&img, 24, 6), [200, 200, 200], "a dead filter's frame");
+    }
 
     fn px(img: &RgbImage, x: u32, y: u32) -> [u8; 3] {
         img.get_pixel(x, y).0
