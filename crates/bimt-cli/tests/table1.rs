@@ -4,7 +4,7 @@ mod common;
 use common::{bimt, read_json, succeeded, temp_dir};
 
 /// The Table 1 presets, as `bimt table1` names their run folders.
-const TABLE1: [&str; 8] = [
+const TABLE1: [&str; 9] = [
     "symbolic-independence",
     "symbolic-feature-sharing",
     "symbolic-compositionality",
@@ -13,6 +13,7 @@ const TABLE1: [&str; 8] = [
     "permutation-s4",
     "in-context",
     "mnist",
+    "mnist-cnn",
 ];
 
 /// The MNIST files beside the repository (`../shared/data/mnist`).
@@ -64,25 +65,33 @@ fn table1_quick_writes_every_run_the_table_and_the_report_then_reuses_them() {
     // One row per preset, and every run listed.
     assert_eq!(
         table.lines().filter(|l| l.starts_with("| [")).count(),
-        8,
+        TABLE1.len(),
         "{table}"
     );
     let listed = |l: &str| TABLE1.iter().any(|p| l.starts_with(&format!("| {p} |")));
-    assert_eq!(table.lines().filter(|l| listed(l)).count(), 16, "{table}");
+    assert_eq!(
+        table.lines().filter(|l| listed(l)).count(),
+        2 * TABLE1.len(),
+        "{table}"
+    );
     // Started again, it reuses every finished run.
     let again = bimt(&quick);
     succeeded(&again);
     let printed = String::from_utf8_lossy(&again.stdout);
     assert_eq!(
         printed.matches("finished run reused").count(),
-        16,
+        2 * TABLE1.len(),
         "{printed}"
     );
     // The first table ran everything; the second says what it took over.
     let reused = "runs were not run again";
     assert!(!table.contains(reused), "{table}");
     let table = std::fs::read_to_string(dir.join("TABLE1.md")).unwrap();
-    assert!(table.contains(&format!("16 of the 16 {reused}")), "{table}");
+    let runs = 2 * TABLE1.len();
+    assert!(
+        table.contains(&format!("{runs} of the {runs} {reused}")),
+        "{table}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
