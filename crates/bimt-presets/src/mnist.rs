@@ -47,13 +47,15 @@ pub fn train<N: Network>(spec: &RunSpec, network: N) -> Result<MetricsFile, Erro
             let order: Vec<String> = ring_order(model).iter().map(|d| d.to_string()).collect();
             let graph_note = Some(format!("ring (anticlockwise): {}", order.join(" ")));
             if crate::mnist_cnn::is_convolutional(model) {
+                let mut structure = crate::mnist_cnn::structure(model, &data);
+                structure["output_ring"] = json!(ring_order(model));
                 return Ok(Extras {
                     graph_note,
                     pictures: crate::mnist_cnn::filters_image(model)
                         .map(|image| ("filters.png", image))
                         .into_iter()
                         .collect(),
-                    ..Extras::structure(crate::mnist_cnn::structure(model, &data))
+                    ..Extras::structure(structure)
                 });
             }
             write_views(&spec.out, model, &data)?;

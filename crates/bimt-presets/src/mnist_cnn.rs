@@ -142,7 +142,6 @@ pub fn structure(model: &ModelFile, data: &Dataset) -> Value {
         "modules": modules,
         "knockout_test_images": sample.len(),
         "test_accuracy_on_those_images": accuracy(model),
-        "output_ring": crate::mnist::ring_order(model),
     })
 }
 

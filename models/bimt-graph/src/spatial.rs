@@ -8,32 +8,10 @@
 //! (`in_fold` = H·W), and a `pool` edge joins two layers of the same channels, which share
 //! one permutation as an identity edge's ends do.
 
-use crate::{Architecture, EdgeKind, Role, invalid};
+use crate::architecture::{Architecture, EdgeKind, Role, invalid};
 use bimt_kernels::Windows;
 use bimt_layout::LayoutError;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// How a `pool` edge reduces each window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PoolKind {
-    /// The largest value.
-    #[default]
-    Max,
-    /// The mean.
-    Average,
-}
-
-impl PoolKind {
-    /// The name in the file and in `model.json`.
-    pub fn name(self) -> &'static str {
-        match self {
-            PoolKind::Max => "max",
-            PoolKind::Average => "average",
-        }
-    }
-}
 
 /// A checked window edge: its geometry, as the forward pass uses it.
 #[derive(Clone, Debug)]
