@@ -146,3 +146,44 @@ pub fn read_with_python(file: &bimt_format::ModelFile, csv: &str) -> Option<Vec<
             .collect(),
     )
 }
+
+/// The cost `model.json` records for the paper's l1 metric (A = 2, y* = 0.1, summed, biases
+/// and the last layer's distances charged).
+pub fn paper_l1_cost_spec() -> bimt_format::CostSpec {
+    bimt_format::CostSpec {
+        metric: "l1".into(),
+        a: 2.0,
+        y_star: 0.1,
+        reduction: "sum".into(),
+        bias_penalty: true,
+        last_layer_distance: true,
+    }
+}
+
+/// A change to an architecture file's JSON.
+pub type Edit = dyn FnOnce(&mut serde_json::Value);
+
+/// The network of the architecture file `json` after `edit`, or the reason it is refused.
+pub fn edited_graph(
+    json: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<bimt_graph::Graph, String> {
+    let mut value: serde_json::Value = serde_json::from_str(json).unwrap();
+    edit(&mut value);
+    let arch: bimt_graph::Architecture =
+        serde_json::from_value(value).map_err(|e| e.to_string())?;
+    bimt_graph::Graph::new(&arch).map_err(|e| e.0)
+}
+
+/// Asserts that each edit of `json` is refused with an error containing its expected text.
+pub fn assert_refused(json: &str, cases: Vec<(Box<Edit>, &str)>) {
+    for (i, (edit, expected)) in cases.into_iter().enumerate() {
+        let error = edited_graph(json, edit)
+            .err()
+            .unwrap_or_else(|| panic!("case {i} was accepted"));
+        assert!(
+            error.contains(expected),
+            "case {i}: expected {expected:?} in: {error}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 //! with the reason.
 mod common;
 use bimt_engine::{Device, Model, Network, Tensor, export_model};
-use bimt_graph::{Architecture, Graph};
+use bimt_graph::Graph;
 use bimt_layout::{Layout, Reduction};
 
 use common::*;
@@ -39,10 +39,7 @@ const CNN: &str = r#"{
 }"#;
 
 fn cnn(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Graph, String> {
-    let mut value: serde_json::Value = serde_json::from_str(CNN).unwrap();
-    edit(&mut value);
-    let arch: Architecture = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    Graph::new(&arch).map_err(|e| e.0)
+    edited_graph(CNN, edit)
 }
 
 #[test]
@@ -160,14 +157,7 @@ fn model_json_of_a_cnn_rebuilds_its_outputs() {
     let mut model = Model::new(cnn(|_| {}).unwrap(), 3, &device()).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     scramble(&mut model, &mut rng);
-    let spec = bimt_format::CostSpec {
-        metric: "l1".into(),
-        a: 2.0,
-        y_star: 0.1,
-        reduction: "sum".into(),
-        bias_penalty: true,
-        last_layer_distance: true,
-    };
+    let spec = paper_l1_cost_spec();
     let inputs: Vec<String> = (0..2).map(|c| format!("channel{c}")).collect();
     let outputs: Vec<String> = (0..3).map(|o| format!("y{o}")).collect();
     let file = export_model(&model, &inputs, &outputs, spec);
@@ -195,9 +185,6 @@ fn model_json_of_a_cnn_rebuilds_its_outputs() {
         }
     }
 }
-
-/// A change to the `CNN` file.
-type Edit = dyn FnOnce(&mut serde_json::Value);
 
 #[test]
 fn bad_convolutional_architectures_are_refused_with_the_reason() {
@@ -249,10 +236,5 @@ fn bad_convolutional_architectures_are_refused_with_the_reason() {
             "a pool keeps the channels",
         ),
     ];
-    for (i, (edit, expected)) in cases.into_iter().enumerate() {
-        let error = cnn(edit)
-            .err()
-            .unwrap_or_else(|| panic!("case {i} was accepted"));
-        assert!(error.contains(expected), "case {i}: {error}");
-    }
+    assert_refused(CNN, cases);
 }

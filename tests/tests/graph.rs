@@ -82,14 +82,7 @@ fn model_json_rebuilds_outputs_and_cost_after_swaps() {
     let mut model = two_towers(3);
     scramble(&mut model, &mut rng);
     let metric = PaperMetric::l1(2.0, 0.1);
-    let spec = bimt_format::CostSpec {
-        metric: "l1".into(),
-        a: 2.0,
-        y_star: 0.1,
-        reduction: "sum".into(),
-        bias_penalty: true,
-        last_layer_distance: true,
-    };
+    let spec = paper_l1_cost_spec();
     let file = export_model(&model, &[], &[], spec);
     file.check().unwrap();
     assert_eq!(file.format, 2);

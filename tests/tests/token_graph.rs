@@ -268,14 +268,7 @@ fn model_json_of_a_token_model_rebuilds_its_outputs_in_rust_and_python() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     scramble(&mut model, &mut rng);
     let metric = PaperMetric::l1(2.0, 0.1);
-    let spec = bimt_format::CostSpec {
-        metric: "l1".into(),
-        a: 2.0,
-        y_star: 0.1,
-        reduction: "sum".into(),
-        bias_penalty: true,
-        last_layer_distance: true,
-    };
+    let spec = paper_l1_cost_spec();
     let inputs: Vec<String> = (1..=32).map(|i| format!("e{i}")).collect();
     let outputs: Vec<String> = (0..vocabulary).map(|i| format!("y{i}")).collect();
     let file = export_model(&model, &inputs, &outputs, spec);

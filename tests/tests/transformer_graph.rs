@@ -5,7 +5,7 @@
 //! coupling left out is refused. `attention.rs` holds the forward pass to a loop reference.
 mod common;
 use bimt_engine::{Model, Network, Tensor, TensorData, export_model};
-use bimt_graph::{Architecture, Graph};
+use bimt_graph::Graph;
 use bimt_layout::Reduction;
 
 use common::*;
@@ -59,10 +59,7 @@ const TWO_BLOCKS: &str = r#"{
 }"#;
 
 fn two_blocks(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Graph, String> {
-    let mut value: serde_json::Value = serde_json::from_str(TWO_BLOCKS).unwrap();
-    edit(&mut value);
-    let arch: Architecture = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    Graph::new(&arch).map_err(|e| e.0)
+    edited_graph(TWO_BLOCKS, edit)
 }
 
 /// `sequences` sequences of 5 token ids.
@@ -163,8 +160,6 @@ fn a_coupling_left_out_is_refused_by_the_coupling_check_naming_the_domain() {
 }
 
 /// A change to the `TWO_BLOCKS` file.
-type Edit = dyn FnOnce(&mut serde_json::Value);
-
 #[test]
 fn bad_sequence_architectures_are_refused_with_the_reason() {
     let cases: Vec<(Box<Edit>, &str)> = vec![
@@ -218,13 +213,7 @@ fn bad_sequence_architectures_are_refused_with_the_reason() {
             "expected an output layer of 11 neurons, found 'logits', an output layer of 12",
         ),
     ];
-    for (edit, expected) in cases {
-        let error = two_blocks(edit).map(|_| ()).unwrap_err();
-        assert!(
-            error.contains(expected),
-            "expected {expected:?} in: {error}"
-        );
-    }
+    assert_refused(TWO_BLOCKS, cases);
 }
 
 /// `model.json` of a file transformer records its sequence length, its attention layers and
@@ -234,14 +223,7 @@ fn model_json_records_attention_and_positions() {
     let mut model = Model::new(two_blocks(|_| {}).unwrap(), 6, &device()).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     scramble_in_blocks(&mut model, &mut rng);
-    let spec = bimt_format::CostSpec {
-        metric: "l1".into(),
-        a: 2.0,
-        y_star: 0.1,
-        reduction: "sum".into(),
-        bias_penalty: true,
-        last_layer_distance: true,
-    };
+    let spec = paper_l1_cost_spec();
     let inputs = vec!["id".to_string()];
     let outputs: Vec<String> = (0..11).map(|i| format!("y{i}")).collect();
     let file = export_model(&model, &inputs, &outputs, spec);

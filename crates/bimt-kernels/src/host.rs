@@ -994,34 +994,11 @@ pub fn matmul<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>) -> Vec<T> {
         return vec![T::ZERO; m * n];
     }
     let mut out = Vec::with_capacity(m * n);
-    if m * n > 0 {
-        // SAFETY: each operand's strides address its slice only (a row-major matrix or its
-        // transpose, checked in `row_major`). With `read_dst` false and k > 0, gemm writes
-        // every one of the m·n elements of `out` without reading any.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                lhs.values.as_ptr(),
-                lhs.col_stride as isize,
-                lhs.row_stride as isize,
-                rhs.values.as_ptr(),
-                rhs.col_stride as isize,
-                rhs.row_stride as isize,
-                T::ZERO,
-                T::ONE,
-                false,
-                false,
-                false,
-                parallelism(m, n, k),
-            );
-            out.set_len(m * n);
-        }
+    // SAFETY: `out` has room for m·n elements; with `accumulate` false and k > 0, gemm writes
+    // every one of them without reading any, so they are initialised before `set_len`.
+    unsafe {
+        gemm_raw(lhs, rhs, out.as_mut_ptr(), false);
+        out.set_len(m * n);
     }
     out
 }
@@ -1030,8 +1007,7 @@ pub fn matmul<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>) -> Vec<T> {
 /// `accumulate`: [`matmul`] into a buffer the caller keeps.
 ///
 /// # Panics
-///
-/// When the inner dimensions differ or `out` does not hold the product.
+/// If the inner dimensions differ or `out` does not hold `lhs.rows·rhs.cols` values.
 pub fn matmul_into<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>, out: &mut [T], accumulate: bool) {
     assert!(
         lhs.cols == rhs.rows && out.len() == lhs.rows * rhs.cols,
@@ -1042,24 +1018,34 @@ pub fn matmul_into<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>, out: &mut [T], accum
         rhs.cols,
         out.len()
     );
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    if k == 0 {
+    if lhs.cols == 0 {
         if !accumulate {
             out.fill(T::ZERO);
         }
         return;
     }
+    // SAFETY: `out` holds the m·n elements gemm writes (and, accumulating, reads).
+    unsafe { gemm_raw(lhs, rhs, out.as_mut_ptr(), accumulate) }
+}
+
+/// `dst = lhs·rhs` (or `dst += lhs·rhs` where `accumulate`), row-major `[m, n]`, through gemm.
+///
+/// # Safety
+/// `lhs.cols == rhs.rows > 0`; `dst` is valid for `lhs.rows·rhs.cols` writes, and for as many
+/// reads of initialised values where `accumulate`. Each operand's strides address its own
+/// slice only (a row-major matrix or its transpose, checked in `row_major`).
+unsafe fn gemm_raw<T: Real>(lhs: Matrix<T>, rhs: Matrix<T>, dst: *mut T, accumulate: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     if m * n == 0 {
         return;
     }
-    // SAFETY: each operand's strides address its slice only (checked in `row_major`), and
-    // `out` holds the m·n elements gemm writes (and, accumulating, reads).
+    // SAFETY: the caller's contract above.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,

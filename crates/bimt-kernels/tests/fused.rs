@@ -13,18 +13,8 @@ use burn::tensor::activation::{gelu as burn_gelu, log_softmax, silu as burn_silu
 use burn::tensor::{DType, Device, Distribution, Int, Tensor, TensorData};
 use std::sync::Arc;
 
-/// Both CPU backends, as the trainer's autodiff devices.
-fn devices() -> Vec<(&'static str, Device)> {
-    #[allow(deprecated)] // burn 0.22 deprecates ndarray; bimt keeps it selectable
-    let ndarray = Device::ndarray();
-    vec![
-        ("flex", Device::flex().autodiff()),
-        ("ndarray", ndarray.autodiff()),
-    ]
-    .into_iter()
-    .inspect(|(_, device)| device.seed(7))
-    .collect()
-}
+mod common;
+use common::devices;
 
 fn host(x: Tensor<2>) -> Vec<f32> {
     x.into_data()

@@ -6,14 +6,8 @@ use bimt_kernels::{Windows, average_pool, conv2d, max_pool};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use std::sync::Arc;
 
-fn devices() -> Vec<(&'static str, Device)> {
-    #[allow(deprecated)] // burn 0.22 deprecates ndarray; bimt keeps it selectable
-    let ndarray = Device::ndarray();
-    vec![
-        ("flex", Device::flex().autodiff()),
-        ("ndarray", ndarray.autodiff()),
-    ]
-}
+mod common;
+use common::devices;
 
 /// Deterministic values in (-1, 1), different for each `salt`.
 fn values(n: usize, salt: f64) -> Vec<f64> {
