@@ -12,7 +12,7 @@ pub use style::GraphStyle;
 
 use crate::scene::Scene;
 use crate::shape::{Part, Rgba, Shape};
-use bimt_format::{ConnectionKind, ModelFile};
+use bimt_format::{ConnectionFile, ConnectionKind, ModelFile};
 use image::RgbImage;
 use labels::{Labels, label};
 use placement::{COPY_GAP, Copies, Geometry, Horizontal, SHEAR};
@@ -48,7 +48,10 @@ const MIN_LINE_WIDTH: f32 = 0.05;
 /// receives a connection with `out_fold = k ≥ 2` is drawn as `k` side-by-side shrunk copies
 /// (labelled Q, K, V when `k = 3`, else 1..k), output index `o` landing in copy `o / size`; a
 /// layer read by a connection with `in_fold = k ≥ 2` (token embeddings sharing neurons) is
-/// drawn as `k` copies stacked a little apart, as in the paper's figures 5 and 6.
+/// drawn as `k` copies stacked a little apart, as in the paper's figures 5 and 6. A layer of
+/// feature maps (a `shape`) is drawn once, each of its channels a dot: a convolution or a
+/// flatten out of it is one line per pair of channel and target neuron, as wide as the pair's
+/// summed `|w|` and coloured by the sign of its sum.
 ///
 /// An identity connection (format 2) is a thin grey line from neuron `i` of one layer to
 /// neuron `i` of the other. Weights whose line would be under 0.05 pixels wide are left out.
@@ -89,6 +92,19 @@ pub fn graph_scene(model: &ModelFile, style: &GraphStyle) -> Scene {
         );
     }
     scene
+}
+
+/// One layer's places in a picture: per copy of the layer, each neuron's pixel `(x, y)`, or
+/// `None` where a coordinate is not finite.
+pub type LayerPositions = Vec<Vec<Option<(f32, f32)>>>;
+
+/// Where [`render_graph`] draws each neuron: `positions[layer][copy][neuron]` in pixels of a
+/// `style.width × style.height` picture, `None` where a coordinate is not finite. A layer
+/// drawn once has one copy.
+pub fn neuron_positions(model: &ModelFile, style: &GraphStyle) -> Vec<LayerPositions> {
+    place(model, style, style.width as f32, style.height as f32)
+        .0
+        .positions
 }
 
 /// Where every neuron of `model` lands on a `width × height` picture, and how its feature
@@ -266,7 +282,10 @@ fn draw_identities(model: &ModelFile, geometry: &Geometry, scene: &mut Scene) {
 }
 
 /// Every weight whose line is at least [`MIN_LINE_WIDTH`] wide, thin ones first (so strong
-/// weights stay visible on top).
+/// weights stay visible on top). A connection out of a layer of feature maps (a convolution,
+/// one block of rows per kernel tap, or a flatten, one per pixel) is drawn as one line per pair
+/// of channel and target neuron, its width the sum of the block's `|w|` (what the connection
+/// cost charges for the pair) and its colour the sign of the block's sum.
 fn draw_weights(model: &ModelFile, style: &GraphStyle, geometry: &Geometry, scene: &mut Scene) {
     let mut lines = Vec::new();
     for conn in model
@@ -283,43 +302,72 @@ fn draw_weights(model: &ModelFile, style: &GraphStyle, geometry: &Geometry, scen
         if from.size == 0 || to.size == 0 {
             continue;
         }
-        let clean = |w: f32| if w.is_finite() { w } else { 0.0 };
-        let max = conn
-            .weight
-            .iter()
-            .flatten()
-            .map(|&w| clean(w).abs())
-            .fold(0.0f32, f32::max);
+        let pairs = weight_lines(model, conn);
+        let max = pairs.iter().map(|p| p.3).fold(0.0f32, f32::max);
         if max <= 0.0 {
             continue;
         }
-        for (o, row) in conn.weight.iter().enumerate() {
-            let Some(b) = geometry.position(conn.to, o / to.size, o % to.size) else {
+        for (o, i, sum, size) in pairs {
+            let width = style.max_line_width * size / max;
+            if width < MIN_LINE_WIDTH {
+                continue;
+            }
+            let (Some(a), Some(b)) = (
+                geometry.position(conn.from, i / from.size, i % from.size),
+                geometry.position(conn.to, o / to.size, o % to.size),
+            ) else {
                 continue;
             };
-            for (i, &w) in row.iter().enumerate() {
-                let w = clean(w);
-                let width = style.max_line_width * w.abs() / max;
-                if width < MIN_LINE_WIDTH {
-                    continue;
-                }
-                let Some(a) = geometry.position(conn.from, i / from.size, i % from.size) else {
-                    continue;
-                };
-                let line = Shape::Line {
-                    from: a,
-                    to: b,
-                    width,
-                    colour: weight_colour(w),
-                };
-                lines.push((width, line));
-            }
+            let line = Shape::Line {
+                from: a,
+                to: b,
+                width,
+                colour: weight_colour(sum),
+            };
+            lines.push((width, line));
         }
     }
     lines.sort_by(|a, b| a.0.total_cmp(&b.0));
     scene
         .shapes
         .extend(lines.into_iter().map(|(_, line)| (Part::Weight, line)));
+}
+
+/// The lines of a linear connection, as [`render_graph`] draws them: `(o, i, sign, size)`
+/// for output index `o` and input index `i`, where `size` sets the width (`|w|`, or the
+/// summed `|w|` of a channel pair's block out of a layer of feature maps) and the sign of
+/// `sign` the colour. Non-finite weights count as zero; zero lines are included.
+pub fn weight_lines(model: &ModelFile, conn: &ConnectionFile) -> Vec<(usize, usize, f32, f32)> {
+    let clean = |w: f32| if w.is_finite() { w } else { 0.0 };
+    let Some(from) = model.neuron_layers.get(conn.from) else {
+        return Vec::new();
+    };
+    if from.shape.is_some() && from.size > 0 {
+        conn.weight
+            .iter()
+            .enumerate()
+            .flat_map(|(o, row)| {
+                let mut sums = vec![(0.0f32, 0.0f32); from.size];
+                for (i, &w) in row.iter().enumerate() {
+                    let s = &mut sums[i % from.size];
+                    (s.0, s.1) = (s.0 + clean(w), s.1 + clean(w).abs());
+                }
+                sums.into_iter()
+                    .enumerate()
+                    .map(move |(i, (sum, size))| (o, i, sum, size))
+            })
+            .collect()
+    } else {
+        conn.weight
+            .iter()
+            .enumerate()
+            .flat_map(|(o, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(move |(i, &w)| (o, i, clean(w), clean(w).abs()))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -685,6 +733,33 @@ mod tests {
             (a.0 - b.0).abs() < 1e-3 && b.1 < a.1 - 5.0,
             "the second token sits above the first: {a:?} {b:?}"
         );
+    }
+
+    #[test]
+    fn a_convolution_is_one_line_per_channel_pair_summing_its_taps() {
+        // Two channels of 2x2 maps, a 2x2 kernel (in_fold 4) into one channel: channel 0's
+        // taps cancel (sum 0, |w| 4), channel 1's are all positive (sum 2, |w| 2).
+        let mut c =
+            ConnectionFile::plain(0, 1, vec![vec![1.0, 0.5, -1.0, 0.5, 1.0, 0.5, -1.0, 0.5]]);
+        c.in_fold = 4;
+        let mut maps = line("maps", &[0.25, 0.75], 0.0);
+        maps.shape = Some([2, 2]);
+        let m = model(vec![maps, line("out", &[0.5], 1.0)], vec![c]);
+        let style = GraphStyle::default();
+        assert_eq!(geometry(&m, &style).copies[0], Copies::Side(1));
+        let lines: Vec<(f32, Rgba)> = graph_scene(&m, &style)
+            .shapes
+            .iter()
+            .filter_map(|(part, shape)| match (part, shape) {
+                (Part::Weight, Shape::Line { width, colour, .. }) => Some((*width, *colour)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        // Thin first: channel 1 (|w| 2, blue), then channel 0 (|w| 4, the widest).
+        assert_eq!(lines[0].1, BLUE);
+        assert!((lines[0].0 - style.max_line_width / 2.0).abs() < 1e-6);
+        assert!((lines[1].0 - style.max_line_width).abs() < 1e-6);
     }
 
     #[test]

@@ -28,7 +28,10 @@ mod scene;
 mod shape;
 mod text;
 
-pub use graph::{GraphStyle, graph_scene, render_graph, render_graph_svg};
+pub use graph::{
+    GraphStyle, LayerPositions, graph_scene, neuron_positions, render_graph, render_graph_svg,
+    weight_lines,
+};
 pub use lines::{Curves, LinePlot, Series, render_curves, render_line_chart, render_line_plot};
 pub use plots::{
     render_decision_boundary, render_filters, render_image_grid, render_panels, render_scatter,

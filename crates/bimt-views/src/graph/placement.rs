@@ -113,8 +113,11 @@ impl Horizontal {
                 *c = Copies::Side(conn.out_fold);
             }
         }
+        // A layer of feature maps is read one block per kernel tap or pixel: its channels are
+        // drawn once, and the blocks summed into one line per pair (`draw_weights`).
         for conn in &model.connections {
             if let Some(c) = copies.get_mut(conn.from)
+                && layers[conn.from].shape.is_none()
                 && conn.in_fold >= 2
                 && conn.in_fold > c.count()
                 && !matches!(c, Copies::Side(k) if *k > 1)
