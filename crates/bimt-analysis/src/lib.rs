@@ -13,6 +13,10 @@ pub use probe::{NeuronProbe, PairProbe, pair_r2, pearson, probe};
 pub use pruning::{best_within_budget, mse, nonzero_parameters, prune, pruning_frontier};
 
 use bimt_format::{ConnectionKind, LayerRole, ModelFile};
+
+/// The visibility threshold of bimt's reports: a weight is visible, and the neurons it touches
+/// active, where it is at least this fraction of its matrix's largest `|w|`.
+pub const ACTIVE_THRESHOLD: f64 = 0.03;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::Dfs;
 use serde::Serialize;
