@@ -47,6 +47,18 @@ enum Command {
     /// The paper's Table 1 over seeds: every Table 1 preset without and with BIMT; writes
     /// TABLE1.md and REPORT.md. Runs already finished in --out are reused.
     Table1(Table1Args),
+    /// Write a run's interactive viewer, RUN/view.html (one self-contained file that works
+    /// offline), and open it in the default browser.
+    View(ViewArgs),
+}
+
+#[derive(clap::Args)]
+struct ViewArgs {
+    /// A run directory (with model.json).
+    run: PathBuf,
+    /// Only write view.html; do not open it.
+    #[arg(long)]
+    no_open: bool,
 }
 
 #[derive(clap::Args)]
@@ -286,6 +298,15 @@ fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, Failure>
             bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)?
         }
         Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref())?,
+        Command::View(args) => {
+            let path = bimt_viewer::write_view(&args.run)?;
+            println!("wrote {}", path.display());
+            if !args.no_open
+                && let Err(e) = open::that_detached(&path)
+            {
+                eprintln!("no browser opened ({e}); open the file yourself");
+            }
+        }
         Command::Presets => {
             for preset in &bimt_presets::PRESETS {
                 println!("{:28} {}", preset.name, preset.description);

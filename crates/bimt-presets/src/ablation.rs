@@ -32,6 +32,11 @@ pub fn ablation(preset: &str, overrides: &Overrides, out: &Path, quiet: bool) ->
         };
         let (metrics, reused) = run_or_reuse(&spec).map_err(|e| e.context(variant))?;
         let model: ModelFile = read_json(&spec.out.join("model.json"), "model file")?;
+        if !spec.out.join("view.html").exists() {
+            // A run reused from before bimt wrote viewers.
+            bimt_viewer::write_view(&spec.out)
+                .map_err(|e| Error::Output(format!("view.html: {e}")))?;
+        }
         runs.push((variant, metrics, model, reused));
     }
     let bimt_cost = runs
@@ -76,6 +81,7 @@ pub fn ablation(preset: &str, overrides: &Overrides, out: &Path, quiet: bool) ->
             "test_accuracy": metrics.test_accuracy,
             "connection_cost_bimt_definition": cost,
             "connection_cost_own_definition": metrics.connection_cost,
+            "viewer": format!("{variant}/view.html"),
         }));
     }
     let picture = out.join("ablation.png");

@@ -95,6 +95,7 @@ fn structure(operation: Operation, model: &ModelFile, data: &Dataset) -> Value {
                 .map(|&(_, n)| name(n))
                 .collect();
             let mut report = json!({
+                "neurons": m.neurons,
                 "neurons_per_layer": per_layer,
                 "embedding_dimensions": embedding,
                 "test_accuracy_without_it": test_accuracy(&knock_out(model, m), data),

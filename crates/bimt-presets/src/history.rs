@@ -1,11 +1,12 @@
 //! A run's history on disk while it trains: `log.jsonl` appended a line at a time, and the
-//! frames of `evolution.gif` as PNG files in `frames/`. A killed run keeps both up to its last
+//! frames of `evolution.gif` as PNG files in `frames/`, each with its timeline frame for the
+//! viewer (`step-N.json`, see [`bimt_viewer::frame`]). A killed run keeps both up to its last
 //! log interval; a resumed run continues them, so that its log and its animation equal those
 //! of a run that never stopped.
 
 use crate::error::Error;
 use bimt_engine::LogEntry;
-use bimt_format::ModelFile;
+use bimt_format::{ModelFile, write_json};
 use bimt_views::{GifWriter, GraphStyle, render_graph, write_png};
 use std::fs::File;
 use std::io::Write;
@@ -79,14 +80,17 @@ impl FrameSink {
         {
             for (s, path) in frame_files(from) {
                 if s <= step {
-                    std::fs::copy(&path, dir.join(frame_name(s))).map_err(io)?;
+                    let name = path.file_name().expect("a listed file");
+                    std::fs::copy(&path, dir.join(name)).map_err(io)?;
                 }
             }
         }
         let mut kept = Vec::new();
         for (s, path) in frame_files(dir) {
             if keep_until.is_some_and(|until| s <= until) {
-                kept.push(path);
+                if path.extension().is_some_and(|e| e == "png") {
+                    kept.push(path);
+                }
             } else {
                 std::fs::remove_file(&path).map_err(io)?;
             }
@@ -108,7 +112,14 @@ impl FrameSink {
                 match message {
                     Message::Frame(step, model) => {
                         let frame = render_graph(&model, &style);
-                        if let Err(e) = write_png(&dir.join(frame_name(step)), &frame) {
+                        if let Err(e) = write_png(&dir.join(frame_name(step, "png")), &frame)
+                            .and_then(|()| {
+                                write_json(
+                                    &dir.join(frame_name(step, "json")),
+                                    &bimt_viewer::frame(&model),
+                                )
+                            })
+                        {
                             error.get_or_insert(e.to_string());
                         }
                         gif.push(&frame);
@@ -156,11 +167,13 @@ impl FrameSink {
     }
 }
 
-fn frame_name(step: usize) -> String {
-    format!("step-{step:08}.png")
+/// The file of the frame after `step` steps: its picture (`png`) or its timeline frame for
+/// the viewer (`json`, see [`bimt_viewer::frame`]).
+fn frame_name(step: usize, extension: &str) -> String {
+    format!("step-{step:08}.{extension}")
 }
 
-/// The frames in `dir`, by step.
+/// The frame files in `dir` (pictures and timeline frames), by step.
 fn frame_files(dir: &Path) -> Vec<(usize, PathBuf)> {
     let mut frames: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
@@ -168,9 +181,10 @@ fn frame_files(dir: &Path) -> Vec<(usize, PathBuf)> {
         .flatten()
         .filter_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
-            let step = name
-                .strip_prefix("step-")?
-                .strip_suffix(".png")?
+            let rest = name.strip_prefix("step-")?;
+            let step = rest
+                .strip_suffix(".png")
+                .or_else(|| rest.strip_suffix(".json"))?
                 .parse()
                 .ok()?;
             Some((step, entry.path()))

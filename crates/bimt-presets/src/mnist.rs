@@ -431,6 +431,7 @@ pub fn structure(model: &ModelFile, data: &Dataset) -> Value {
             .map(|(h, score, _)| json!({ "neuron": h, "score": score }))
             .collect::<Vec<_>>(),
         "output_ring": output_ring(model, data),
+        "modules": crate::report::module_knockouts(model, data),
     })
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 /// The MNIST preset's setup over 10,000 steps in batches of 100, with the pruned fine-tune of
 /// 1,000 steps: λ rises tenfold every quarter, as in `mnist` (0.001 → 0.01 → 0.03 → 0.1),
 /// stopping at 0.1, where the test accuracy stays above 98 % (98.27 % at seed 0, 9 of the 16
-/// first channels live; λ up to 0.3 leaves 4 of them but 97.5 %); swaps every 200 steps. There is no notebook of
+/// first channels live; λ up to 0.3 leaves 4 of them but falls below 98 %); swaps every 200 steps. There is no notebook of
 /// the authors for it: both profiles are the same.
 fn mnist_cnn_settings(_profile: Profile) -> Settings {
     let lambda = vec![(0, 0.001), (2_500, 0.01), (5_000, 0.03), (7_500, 0.1)];
@@ -48,9 +48,6 @@ pub const MNIST_CNN: Preset = Preset {
     }),
     settings: mnist_cnn_settings,
 };
-
-/// Test images the module knock-outs are measured on (each evaluates `model.json`).
-const KNOCKOUT_IMAGES: usize = 1_000;
 
 /// Whether `model` reads images as feature maps (a convolutional network).
 pub fn is_convolutional(model: &ModelFile) -> bool {
@@ -98,7 +95,7 @@ pub fn structure(model: &ModelFile, data: &Dataset) -> Value {
         .sum();
     let conv_channels: usize = convs.iter().map(|&l| model.neuron_layers[l].size).sum();
     let split = &data.test;
-    let sample: Vec<(Vec<f64>, Option<u32>)> = (0..split.n.min(KNOCKOUT_IMAGES))
+    let sample: Vec<(Vec<f64>, Option<u32>)> = (0..split.n.min(bimt_viewer::SAMPLE_ROWS))
         .map(|i| {
             let x = split.row(i).iter().map(|&v| v as f64).collect();
             (x, split.label(i))
@@ -128,6 +125,7 @@ pub fn structure(model: &ModelFile, data: &Dataset) -> Value {
                 })
                 .collect();
             json!({
+                "neurons": module.neurons,
                 "channels_per_conv_layer": channels,
                 "test_accuracy_without_it": accuracy(&bimt_analysis::knock_out(model, module)),
             })

@@ -203,8 +203,26 @@ pub fn train_supervised<N: Network>(
     let task = Supervised::new(data, loss, batching, &spec.device());
     let names = (&data.input_names[..], &data.output_names[..]);
     train_task(spec, network, task, names, size, |_, _, model| {
+        write_json(&spec.out.join("sample.json"), &test_sample(data))?;
         finish(model)
     })
+}
+
+/// The first [`bimt_viewer::SAMPLE_ROWS`] test rows, for the viewer's knock-outs.
+fn test_sample(data: &Dataset) -> serde_json::Value {
+    let split = &data.test;
+    let rows = split.n.min(bimt_viewer::SAMPLE_ROWS);
+    let inputs: Vec<&[f32]> = (0..rows).map(|i| split.row(i)).collect();
+    let truth = match (0..rows)
+        .map(|i| split.label(i))
+        .collect::<Option<Vec<u32>>>()
+    {
+        Some(labels) => bimt_viewer::Truth::Labels(labels),
+        None => {
+            bimt_viewer::Truth::Targets((0..rows).filter_map(|i| split.target_row(i)).collect())
+        }
+    };
+    bimt_viewer::sample(&inputs, truth)
 }
 
 /// The structure report every supervised preset starts from (see [`report::structure`]).
@@ -363,6 +381,8 @@ fn write_outputs(
     }
     metrics.timing.outputs = outputs_started.elapsed().as_secs_f64();
     write_json(&out.join("metrics.json"), &metrics)?;
+    // The viewer reads what the run wrote, metrics.json included.
+    bimt_viewer::write_view(out).map_err(|e| Error::Output(format!("view.html: {e}")))?;
     Ok(metrics)
 }
 

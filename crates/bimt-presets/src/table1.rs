@@ -67,7 +67,7 @@ pub fn table1(options: &Table1Options) -> Result<(), Error> {
     let (outcomes, reused) = run_all(&jobs, options.jobs, options.threads);
     let wall = started.elapsed().as_secs_f64();
     let report_dir = options.out.join("report");
-    let pictures = collect_pictures(&jobs, &outcomes, &report_dir)?;
+    let pictures = collect_pictures(&jobs, &outcomes, &options.out, &report_dir)?;
     let table = render_table(options, &jobs, &outcomes, wall, reused);
     write_atomic(&options.out.join("TABLE1.md"), table.as_bytes())?;
     let report = render_report(&pictures);
@@ -389,12 +389,17 @@ struct PresetPictures {
     seed: u64,
     /// Paths relative to the table's folder.
     files: Vec<String>,
+    /// Each finished run's viewer: its variant, seed and `view.html` relative to the table's
+    /// folder.
+    viewers: Vec<(Variant, u64, String)>,
 }
 
-/// Copies each preset's pictures (first seed, with BIMT) into `report_dir/<preset>/`.
+/// Copies each preset's pictures (first seed, with BIMT) into `report_dir/<preset>/`, and
+/// lists every finished run's viewer (writing it where a reused run lacks one).
 fn collect_pictures(
     jobs: &[Job],
     outcomes: &[Outcome],
+    table_dir: &Path,
     report_dir: &Path,
 ) -> Result<Vec<PresetPictures>, Error> {
     let mut all = Vec::new();
@@ -426,10 +431,26 @@ fn collect_pictures(
             write_atomic(&dir.join(&name), &bytes)?;
             files.push(format!("report/{}/{name}", preset.name));
         }
+        let mut viewers = Vec::new();
+        for (job, _) in jobs
+            .iter()
+            .zip(outcomes)
+            .filter(|(j, o)| j.preset.name == preset.name && o.is_ok())
+        {
+            let page = job.spec.out.join("view.html");
+            if !page.exists() {
+                // A run reused from before bimt wrote viewers.
+                bimt_viewer::write_view(&job.spec.out)
+                    .map_err(|e| Error::Output(format!("view.html: {e}")))?;
+            }
+            let relative = page.strip_prefix(table_dir).unwrap_or(&page);
+            viewers.push((job.variant, job.seed, relative.display().to_string()));
+        }
         all.push(PresetPictures {
             preset,
             seed: job.seed,
             files,
+            viewers,
         });
     }
     Ok(all)
@@ -444,6 +465,18 @@ fn render_report(pictures: &[PresetPictures]) -> String {
     for p in pictures {
         let _ = writeln!(md, "\n## {}\n", p.preset.name);
         let _ = writeln!(md, "{} (seed {}).\n", p.preset.description, p.seed);
+        let links: Vec<String> = p
+            .viewers
+            .iter()
+            .map(|(variant, seed, page)| format!("[{variant} seed {seed}]({page})"))
+            .collect();
+        if !links.is_empty() {
+            let _ = writeln!(
+                md,
+                "Interactive viewers (`view.html`): {}.\n",
+                links.join(", ")
+            );
+        }
         for file in &p.files {
             let name = file.rsplit('/').next().unwrap_or(file);
             if file.ends_with(".svg") {
