@@ -1,7 +1,7 @@
 //! `bimt table1 --quick` and `bimt ablation`: every file written, finished runs reused.
 
 mod common;
-use common::{bimt, read_json, succeeded, temp_dir};
+use common::{bimt, mnist_dir, read_json, succeeded, temp_dir};
 
 /// The Table 1 presets, as `bimt table1` names their run folders.
 const TABLE1: [&str; 9] = [
@@ -15,12 +15,6 @@ const TABLE1: [&str; 9] = [
     "mnist",
     "mnist-cnn",
 ];
-
-/// The MNIST files beside the repository (`../shared/data/mnist`).
-fn mnist_dir() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
-    dir.to_str().unwrap().to_string()
-}
 
 #[test]
 fn table1_quick_writes_every_run_the_table_and_the_report_then_reuses_them() {

@@ -29,6 +29,12 @@ pub fn two_moons(out: &str, steps: &str, extra: &[&str]) -> Output {
     bimt(&args)
 }
 
+/// The MNIST files beside the repository (`../shared/data/mnist`).
+pub fn mnist_dir() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
+    dir.to_str().unwrap().to_string()
+}
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bimt-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
