@@ -1,5 +1,5 @@
 //! `bimt view` in a real browser: headless Chromium opens the viewer of a two-moons, a
-//! modular-addition and an MNIST run, driven by `view_driver.js` (real DOM events), and what
+//! modular-addition, an MNIST and an in-context transformer run, driven by `view_driver.js` (real DOM events), and what
 //! the page shows is checked against the run's `model.json` and `metrics.json`. A screenshot
 //! of each goes to `CARGO_TARGET_TMPDIR/view/`.
 //!
@@ -260,4 +260,25 @@ fn the_viewer_of_an_mnist_run_draws_its_strongest_weights() {
         dir.to_str().unwrap(),
     ]));
     check(&dir, "mnist", "test_accuracy_without_it");
+}
+
+#[test]
+fn the_viewer_of_an_in_context_transformer_knocks_out_its_modules() {
+    let dir = temp_dir("view-in-context");
+    finished(&bimt(&[
+        "run",
+        "in-context",
+        "--quiet",
+        "--steps",
+        "400",
+        "--finetune-steps",
+        "0",
+        "--log-every",
+        "100",
+        "--lambda",
+        "0.05",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    check(&dir, "in-context", "query_mse_without_it");
 }

@@ -8,7 +8,7 @@ use crate::settings::{Phases, Profile, Settings};
 use bimt_analysis::{active_neurons, knock_out, modules, predict_sequence, probe};
 use bimt_data::{InContext, Targets};
 use bimt_engine::{Model, Network, Tensor, TensorData};
-use bimt_format::{MetricsFile, ModelFile};
+use bimt_format::{MetricsFile, ModelFile, write_json};
 use bimt_graph::Graph;
 use bimt_layout::LayerId;
 use bimt_tasks::InContextTask;
@@ -102,6 +102,7 @@ pub fn train(spec: &RunSpec, singular: bool, network: Graph) -> Result<MetricsFi
                 "in-context: query position",
                 400,
             );
+            write_json(&spec.out.join("sample.json"), &query_sample(&data))?;
             let probes = probe_residuals(model, &data, file);
             Ok(Extras {
                 structure: json!({
@@ -197,6 +198,28 @@ fn query_mse(file: &ModelFile, data: &InContext) -> f64 {
     squares / split.n.max(1) as f64
 }
 
+/// Every test sequence with its target at the query position (what [`query_mse`] averages
+/// over), for the viewer's knock-outs.
+fn query_sample(data: &InContext) -> Value {
+    let split = &data.data.test;
+    let (seq_len, dim) = (data.seq_len, data.token_dim);
+    let inputs: Vec<&[f32]> = (0..split.n).map(|s| split.row(s)).collect();
+    let targets = match &split.targets {
+        Targets::Regression { values, dim: row } => (0..split.n)
+            .map(|s| values[s * row + (seq_len - 1) * dim])
+            .collect(),
+        Targets::Classes { .. } => Vec::new(),
+    };
+    bimt_viewer::sample(
+        &inputs,
+        bimt_viewer::Truth::Query {
+            positions: seq_len,
+            token_dim: dim,
+            targets,
+        },
+    )
+}
+
 /// Each module of the trained network (see [`bimt_analysis::modules`]: the neurons of one
 /// attention head count as joined), by layer name, with the query MSE once it is knocked out.
 fn module_reports(file: &ModelFile, data: &InContext) -> Vec<Value> {
@@ -211,7 +234,8 @@ fn module_reports(file: &ModelFile, data: &InContext) -> Vec<Value> {
                 .map(|(l, layer)| (layer.name.clone(), json!(m.count_in(l))))
                 .collect();
             json!({
-                "neurons": m.neurons.len(),
+                "neurons": m.neurons,
+                "size": m.neurons.len(),
                 "neurons_per_layer": per_layer,
                 "query_mse_without_it": query_mse(&knock_out(file, m), data),
             })

@@ -270,6 +270,12 @@ function testFigure() {
   const weights = knockedWeights();
   let total = 0;
   SAMPLE_INPUTS.forEach((x, r) => {
+    if (S.measure === "query_mse") {
+      const tokens = [];
+      for (let p = 0; p < S.positions; p++) tokens.push(x.slice(p * S.token_dim, (p + 1) * S.token_dim));
+      total += (predict(weights, tokens)[S.positions - 1][0] - S.targets[r]) ** 2;
+      return;
+    }
     const out = predict(weights, [x])[0];
     if (S.measure === "accuracy") {
       let best = 0;
@@ -290,7 +296,7 @@ function showFigure() {
   if (!f) { el.textContent = "no test sample in this run"; return; }
   el.dataset.value = String(f.value);
   el.dataset.measure = f.measure;
-  const text = f.measure === "accuracy" ? `test accuracy ${(100 * f.value).toFixed(2)} %` : `test MSE ${f.value.toExponential(3)}`;
+  const text = f.measure === "accuracy" ? `test accuracy ${(100 * f.value).toFixed(2)} %` : `${f.measure === "query_mse" ? "query" : "test"} MSE ${f.value.toExponential(3)}`;
   el.textContent = `${text} on ${f.rows} test rows` + (state.knocked.size ? ` with ${state.knocked.size} neurons knocked out` : "");
 }
 
@@ -383,10 +389,19 @@ function drawWeights(frame) {
   counts.dataset.lines = String(frame.candidates);
 }
 
+// Whether a neuron sits elsewhere than at the frame before (a swap moved it in between).
+function moved(l, k, n, p) {
+  if (state.frame === 0) return false;
+  const before = D.frames[state.frame - 1].positions[l];
+  const q = before && before[k] && before[k][n];
+  return !!q && (Math.abs(q[0] - p[0]) > 0.5 || Math.abs(q[1] - p[1]) > 0.5);
+}
+
 function drawNeurons(frame) {
   const g = document.getElementById("neurons");
   g.replaceChildren();
   const fragment = document.createDocumentFragment();
+  let swapped = 0;
   LAYERS.forEach((layer, l) => {
     frame.positions[l].forEach((copy, k) => copy.forEach((p, n) => {
       if (!p) return;
@@ -395,10 +410,14 @@ function drawNeurons(frame) {
       e.dataset.neuron = String(n);
       e.dataset.copy = String(k);
       if (state.knocked.has(l + ":" + n)) e.classList.add("out");
+      if (moved(l, k, n, p)) { e.classList.add("moved"); swapped += k === 0 ? 1 : 0; }
       fragment.appendChild(e);
     }));
   });
   g.appendChild(fragment);
+  const note = document.getElementById("moved");
+  note.textContent = state.frame ? `${swapped} neurons moved since the frame before (ringed)` : "";
+  note.dataset.moved = String(swapped);
 }
 
 function draw() {

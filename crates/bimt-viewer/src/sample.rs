@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 
-/// Test rows the page keeps at most (the module knock-outs of `metrics.json` are measured on
-/// the first this many test rows, or all of them where there are fewer).
+/// Test rows of a supervised run the page keeps at most (its module knock-outs in
+/// `metrics.json` are measured on the first this many test rows, or all of them where there are
+/// fewer); an in-context run keeps its whole test set, on which its knock-outs are measured.
 pub const SAMPLE_ROWS: usize = 1_000;
 
 /// What the sample's rows should give.
@@ -12,6 +13,17 @@ pub enum Truth<'a> {
     Labels(Vec<u32>),
     /// A target row per row: the page reports the mean squared error.
     Targets(Vec<&'a [f32]>),
+    /// Each row is a sequence of `positions` tokens of `token_dim` values; the page reports
+    /// the squared error of the first output at the last position against each row's target,
+    /// averaged over the rows (the in-context presets' query MSE).
+    Query {
+        /// Tokens per sequence.
+        positions: usize,
+        /// Values per token.
+        token_dim: usize,
+        /// The target at the query position, per row.
+        targets: Vec<f32>,
+    },
 }
 
 /// `sample.json` of the data rows `inputs` (each as `bimt predict` reads a row) and their
@@ -52,6 +64,16 @@ pub fn sample(inputs: &[&[f32]], truth: Truth) -> Value {
         }
         Truth::Targets(targets) => {
             value["measure"] = json!("mse");
+            value["targets"] = json!(targets);
+        }
+        Truth::Query {
+            positions,
+            token_dim,
+            targets,
+        } => {
+            value["measure"] = json!("query_mse");
+            value["positions"] = json!(positions);
+            value["token_dim"] = json!(token_dim);
             value["targets"] = json!(targets);
         }
     }
