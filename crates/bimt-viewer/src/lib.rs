@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 /// Why a viewer could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
-    /// A file of the run is missing or unreadable.
+    /// A file of the run is unreadable or not what it should be.
     #[error("{path}: {reason}")]
     Read {
         /// The file.
@@ -34,9 +34,9 @@ pub enum ViewError {
         /// What went wrong.
         reason: String,
     },
-    /// `view.html` could not be written.
+    /// `model.json` could not be read, or `view.html` written (the error names the file).
     #[error(transparent)]
-    Write(#[from] FormatError),
+    File(#[from] FormatError),
 }
 
 /// The page's markup, with `/*STYLE*/`, `/*SCRIPT*/` and `/*DATA*/` to fill in.

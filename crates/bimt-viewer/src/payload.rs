@@ -3,7 +3,9 @@
 
 use crate::ViewError;
 use bimt_format::{ConnectionKind, ModelFile};
-use bimt_views::{GraphStyle, Part, Scene, Shape, graph_scene, neuron_positions, weight_lines};
+use bimt_views::{
+    GraphStyle, LayerPositions, Part, Scene, Shape, graph_scene, neuron_positions, weight_lines,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -26,11 +28,6 @@ impl Payload {
     /// The payload as JSON text.
     pub fn to_json(&self) -> String {
         self.value.to_string()
-    }
-
-    /// The payload as a JSON value.
-    pub fn value(&self) -> &Value {
-        &self.value
     }
 }
 
@@ -83,22 +80,22 @@ fn style(model: &ModelFile) -> GraphStyle {
     }
 }
 
-/// The planes and labels of the graph, as SVG elements (the page draws the weights, neurons,
-/// identity lines and head boxes itself: they move with the timeline).
-fn background(model: &ModelFile, style: &GraphStyle) -> String {
-    let full = graph_scene(model, style);
-    let mut scene = Scene::new(full.width, full.height);
-    scene.shapes = full
+/// The planes and labels of the graph's `scene`, as SVG elements (the page draws the weights,
+/// neurons, identity lines and head boxes itself: they move with the timeline).
+fn background(scene: &Scene) -> String {
+    let mut planes = Scene::new(scene.width, scene.height);
+    planes.shapes = scene
         .shapes
-        .into_iter()
+        .iter()
         .filter(|(part, _)| {
             !matches!(
                 part,
                 Part::Weight | Part::Neuron | Part::Identity | Part::Head
             )
         })
+        .cloned()
         .collect();
-    let svg = scene.to_svg();
+    let svg = planes.to_svg();
     // The elements inside the document's <svg> element.
     let start = svg.find("<rect").unwrap_or(0);
     let end = svg.rfind("</svg>").unwrap_or(svg.len());
@@ -106,8 +103,7 @@ fn background(model: &ModelFile, style: &GraphStyle) -> String {
 }
 
 /// Where each neuron sits: `[layer][copy][neuron]` as `[x, y]` or null.
-fn positions(model: &ModelFile, style: &GraphStyle) -> Value {
-    let positions = neuron_positions(model, style);
+fn positions_json(positions: &[LayerPositions]) -> Value {
     json!(
         positions
             .iter()
@@ -122,10 +118,9 @@ fn positions(model: &ModelFile, style: &GraphStyle) -> Value {
     )
 }
 
-/// Each layer's dot radius and colour, as `graph.svg` draws them (dots shrink where neurons
-/// are packed tightly; a plane's are grey).
-fn dots(model: &ModelFile, style: &GraphStyle) -> Value {
-    let scene = graph_scene(model, style);
+/// Each layer's dot radius and colour as the graph's `scene` draws them (dots shrink where
+/// neurons are packed tightly; a plane's are grey), its neurons at `positions`.
+fn dots(scene: &Scene, positions: &[LayerPositions], style: &GraphStyle) -> Value {
     let mut circles = scene
         .shapes
         .iter()
@@ -133,7 +128,6 @@ fn dots(model: &ModelFile, style: &GraphStyle) -> Value {
             (Part::Neuron, Shape::Circle { radius, colour, .. }) => Some((*radius, *colour)),
             _ => None,
         });
-    let positions = neuron_positions(model, style);
     json!(
         positions
             .iter()
@@ -217,7 +211,7 @@ fn read_log(path: &Path) -> Vec<Value> {
 
 /// The timeline frames in `frames/` (`step-NNNNNNNN.json`), by step, at most [`MAX_FRAMES`]
 /// spread evenly and the last kept.
-fn read_frames(dir: &Path) -> Vec<(usize, Value)> {
+fn read_frames(dir: &Path) -> Result<Vec<(usize, Value)>, ViewError> {
     let mut steps: Vec<(usize, std::path::PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -243,12 +237,16 @@ fn read_frames(dir: &Path) -> Vec<(usize, Value)> {
         picks.dedup();
         picks
     };
+    // Frames are written atomically: one that does not read is damaged, and named.
     chosen
         .into_iter()
-        .filter_map(|k| {
+        .map(|k| {
             let (step, path) = &steps[k];
-            let text = std::fs::read_to_string(path).ok()?;
-            Some((*step, serde_json::from_str(&text).ok()?))
+            let frame = read_json(path)?.ok_or_else(|| ViewError::Read {
+                path: path.clone(),
+                reason: "disappeared while the viewer was written".into(),
+            })?;
+            Ok((*step, frame))
         })
         .collect()
 }
@@ -256,22 +254,18 @@ fn read_frames(dir: &Path) -> Vec<(usize, Value)> {
 /// The payload of the run in `run_dir`: `model.json` is required; the metrics, settings,
 /// log, frames and sample are shown where present.
 pub fn payload(run_dir: &Path) -> Result<Payload, ViewError> {
-    let model_path = run_dir.join("model.json");
-    let model = ModelFile::read(&model_path).map_err(|e| ViewError::Read {
-        path: model_path.clone(),
-        reason: e.to_string(),
-    })?;
+    let model = ModelFile::read(&run_dir.join("model.json"))?;
     let metrics = read_json(&run_dir.join("metrics.json"))?;
     let settings = read_json(&run_dir.join("run.json"))?;
     let sample = read_json(&run_dir.join("sample.json"))?;
     let log = read_log(&run_dir.join("log.jsonl"));
     let style = style(&model);
-    let mut frames: Vec<Value> = read_frames(&run_dir.join("frames"))
+    let mut frames: Vec<Value> = read_frames(&run_dir.join("frames"))?
         .into_iter()
         .map(|(step, frame)| {
             json!({
                 "step": step,
-                "positions": positions(&with_coords(&model, &frame), &style),
+                "positions": positions_json(&neuron_positions(&with_coords(&model, &frame), &style)),
                 "lines": frame["lines"],
                 "candidates": frame["candidates"],
             })
@@ -296,9 +290,11 @@ pub fn payload(run_dir: &Path) -> Result<Payload, ViewError> {
         frames.pop();
     }
     let last = frame(&model);
+    let scene = graph_scene(&model, &style);
+    let placed = neuron_positions(&model, &style);
     frames.push(json!({
         "step": last_step,
-        "positions": positions(&model, &style),
+        "positions": positions_json(&placed),
         "lines": last["lines"],
         "candidates": last["candidates"],
     }));
@@ -319,10 +315,7 @@ pub fn payload(run_dir: &Path) -> Result<Payload, ViewError> {
             .unwrap_or_default();
         format!("{preset}{variant}{seed}")
     };
-    let model_value = serde_json::to_value(&model).map_err(|e| ViewError::Read {
-        path: model_path,
-        reason: e.to_string(),
-    })?;
+    let model_value = serde_json::to_value(&model).expect("a model file serialises");
     let threshold = metrics
         .as_ref()
         .and_then(|m| m["structure"]["active_threshold"].as_f64())
@@ -336,10 +329,9 @@ pub fn payload(run_dir: &Path) -> Result<Payload, ViewError> {
         "width": style.width,
         "height": style.height,
         "max_line_width": style.max_line_width,
-        "neuron_radius": style.neuron_radius,
-        "background": background(&model, &style),
+        "background": background(&scene),
         "modules": modules,
-        "dots": dots(&model, &style),
+        "dots": dots(&scene, &placed, &style),
         "frames": frames,
         "model": model_value,
         "metrics": metrics,
