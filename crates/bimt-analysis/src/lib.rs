@@ -242,7 +242,7 @@ pub const KNOWN_ACTIVATIONS: [&str; 5] = ["silu", "gelu", "relu", "tanh", "ident
 
 /// Layer indices, every connection's source before its target; an error names a layer on a
 /// cycle.
-fn topological_order(model: &ModelFile) -> Result<Vec<usize>, String> {
+pub fn topological_order(model: &ModelFile) -> Result<Vec<usize>, String> {
     let mut graph = DiGraph::<usize, ()>::new();
     let nodes: Vec<NodeIndex> = (0..model.neuron_layers.len())
         .map(|l| graph.add_node(l))

@@ -54,7 +54,8 @@ pub const MAX_CLASSES: usize = 1 << 16;
 pub const MNIST_DIR_ENV: &str = "BIMT_MNIST_DIR";
 pub use moons::two_moons;
 pub use numpy::{
-    DataFormat, NumpyArray, NumpyData, NumpyValues, read_npy, read_npz, read_numpy_inputs,
+    DataFormat, NumpyArray, NumpyData, NumpyValues, read_npy, read_npy_bytes,
+    read_npy_inputs_bytes, read_npz, read_numpy_inputs,
 };
 pub use sampler::{BatchSampler, Sampling};
 pub use symbolic::{Formula, intermediate_i, symbolic};

@@ -233,6 +233,35 @@ pub fn read_numpy_inputs(path: &Path) -> Result<NumpyArray, DataError> {
     }
 }
 
+/// Reads inputs and targets from the bytes of two `.npy` files held in memory (the Python
+/// package's arrays), checked as [`read_npy`] checks files; `names` name them in errors.
+///
+/// # Errors
+///
+/// As [`read_npy`], naming the arrays by `names`.
+pub fn read_npy_bytes(x: &[u8], y: &[u8], names: [&str; 2]) -> Result<NumpyData, DataError> {
+    pair(
+        npy_bytes(x, names[0], Role::Inputs)?,
+        npy_bytes(y, names[1], Role::Targets)?,
+    )
+}
+
+/// Reads inputs alone from the bytes of a `.npy` file held in memory, named `name` in
+/// errors; checked as [`read_numpy_inputs`] checks a file.
+///
+/// # Errors
+///
+/// As [`read_numpy_inputs`].
+pub fn read_npy_inputs_bytes(x: &[u8], name: &str) -> Result<NumpyArray, DataError> {
+    npy_bytes(x, name, Role::Inputs)
+}
+
+fn npy_bytes(bytes: &[u8], name: &str, role: Role) -> Result<NumpyArray, DataError> {
+    let path = Path::new(name);
+    let npy = NpyFile::new(bytes).map_err(|e| parse(path, ".npy", e))?;
+    read_array(npy, name.to_string(), path, ".npy", role)
+}
+
 fn read_npy_array(path: &Path, role: Role) -> Result<NumpyArray, DataError> {
     let npy = NpyFile::new(BufReader::new(open(path)?)).map_err(|e| parse(path, ".npy", e))?;
     read_array(npy, path.display().to_string(), path, ".npy", role)

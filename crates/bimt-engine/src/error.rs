@@ -17,6 +17,12 @@ pub enum TrainError {
     /// A swap round produced a permutation the model refused (a bug in the swapper).
     #[error("swap round: {0}")]
     Swap(#[from] PermuteError),
+    /// The observer asked to stop (see [`crate::Observer::should_stop`]) after `step` steps.
+    #[error("stopped by request after step {step}")]
+    Stopped {
+        /// Steps completed.
+        step: usize,
+    },
 }
 
 /// A loss that grew past this many times its value before the first step has diverged.

@@ -34,6 +34,11 @@ pub trait Observer<N> {
     /// Before a checkpoint of `step` is written: anything the observer keeps of the run up to
     /// `step` (frames, log lines) should be on disk when this returns.
     fn before_checkpoint(&mut self, _step: usize) {}
+    /// Asked after every step: `true` ends the run there with [`crate::TrainError::Stopped`]
+    /// (a user's Ctrl-C in the Python package); checkpoints already written stay.
+    fn should_stop(&mut self) -> bool {
+        false
+    }
 }
 
 impl<N> Observer<N> for () {}

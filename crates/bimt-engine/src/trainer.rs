@@ -280,7 +280,11 @@ impl<'a, N: Network, T: Task> Trainer<'a, N, T> {
             }
             let observer_started = Instant::now();
             observer.on_step(done);
+            let stop = observer.should_stop();
             timing.observer += since(observer_started);
+            if stop && done < total {
+                return Err(TrainError::Stopped { step: done });
+            }
         }
         let wall_seconds = started.elapsed().as_secs_f64();
         let evaluation = match log.last() {

@@ -32,6 +32,9 @@ pub enum Error {
     /// Training stopped: the loss diverged, or a checkpoint could not be written.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// Rows to predict, or neurons to knock out, that do not fit the model.
+    #[error("{0}")]
+    Input(String),
     /// An output that cannot be written: the run directory, the log, the frames, a picture.
     #[error("{0}")]
     Output(String),
@@ -49,6 +52,27 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether a file or directory could not be read or written (the Python package raises
+    /// `OSError` for these, `ValueError` for the rest).
+    pub fn is_file_access(&self) -> bool {
+        match self {
+            Error::File(FormatError::Read { .. } | FormatError::Write { .. })
+            | Error::Output(_) => true,
+            Error::Data(DataError::Io { .. } | DataError::MissingFile { .. }) => true,
+            Error::Context { source, .. } => source.is_file_access(),
+            _ => false,
+        }
+    }
+
+    /// Whether the run stopped because it was asked to ([`crate::RunControl::stop`]).
+    pub fn is_stopped(&self) -> bool {
+        match self {
+            Error::Train(TrainError::Stopped { .. }) => true,
+            Error::Context { source, .. } => source.is_stopped(),
+            _ => false,
+        }
+    }
+
     /// This error, saying what was being done when it happened.
     pub fn context(self, context: impl std::fmt::Display) -> Self {
         Error::Context {

@@ -2,6 +2,7 @@
 //! then `model.json`, `graph.png`, `graph.svg`, `curves.png`, `evolution.gif`, `log.jsonl`, the
 //! preset's own pictures and last `metrics.json`.
 
+use crate::control::RunControl;
 use crate::error::Error;
 use crate::history::{FrameSink, LogFile};
 use crate::progress::Progress;
@@ -20,6 +21,7 @@ use bimt_views::{
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A run to make: its resolved settings and where and how to write it.
 #[derive(Clone, Debug)]
@@ -37,6 +39,8 @@ pub struct RunSpec {
     pub data_dir: Option<PathBuf>,
     /// The command line that asked for the run (recorded in `run.json`).
     pub command: Vec<String>,
+    /// Someone following the run's progress, who may stop it.
+    pub control: Option<Arc<RunControl>>,
 }
 
 impl RunSpec {
@@ -49,6 +53,7 @@ impl RunSpec {
             quiet: false,
             data_dir: None,
             command: Vec::new(),
+            control: None,
         }
     }
 
@@ -151,6 +156,8 @@ struct RunObserver<'a> {
     log_error: Option<Error>,
     names: (&'a [String], &'a [String]),
     cost: CostSpec,
+    control: Option<&'a RunControl>,
+    total: usize,
 }
 
 impl<N: Network> Observer<N> for RunObserver<'_> {
@@ -158,6 +165,13 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
         if step.is_multiple_of(100) {
             self.progress.set_position(step);
         }
+        if let Some(control) = self.control {
+            control.set_step(step, self.total);
+        }
+    }
+
+    fn should_stop(&mut self) -> bool {
+        self.control.is_some_and(RunControl::stop_requested)
     }
 
     fn on_log(&mut self, model: &Model<N>, entry: &LogEntry) {
@@ -165,10 +179,14 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
             .test_accuracy
             .map(|a| format!(" acc {:.1}%", 100.0 * a))
             .unwrap_or_default();
-        self.progress.set_message(format!(
+        let message = format!(
             "λ {:.0e} test {:.2e}{accuracy} cost {:.3} swaps {}",
             entry.lambda, entry.test_loss, entry.connection_cost, entry.swaps
-        ));
+        );
+        if let Some(control) = self.control {
+            control.set_message(&message);
+        }
+        self.progress.set_message(message);
         if let Err(e) = self.log.append(entry) {
             self.log_error.get_or_insert(e);
         }
@@ -284,6 +302,8 @@ pub fn train_task<N: Network, T: Task>(
         log_error: None,
         names,
         cost: cost.clone(),
+        control: spec.control.as_deref(),
+        total: config.total_steps(),
     };
     let summary = trainer.run(&mut observer)?;
     observer.progress.finish(config.total_steps());
