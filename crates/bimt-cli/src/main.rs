@@ -47,9 +47,21 @@ enum Command {
     /// The paper's Table 1 over seeds: every Table 1 preset without and with BIMT; writes
     /// TABLE1.md and REPORT.md. Runs already finished in --out are reused.
     Table1(Table1Args),
+    /// Export a run's trained weights for other tools: `--safetensors PATH` writes every
+    /// connection's weight and bias by name (`FROM->TO.weight`), for PyTorch and Hugging Face.
+    Export(ExportArgs),
     /// Write a run's interactive viewer, RUN/view.html (one self-contained file that works
     /// offline), and open it in the default browser.
     View(ViewArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// A run directory (with model.json).
+    run: PathBuf,
+    /// Write the weights to this safetensors file.
+    #[arg(long, required = true)]
+    safetensors: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -298,6 +310,15 @@ fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, Failure>
             bimt_presets::frontier(&args.out, args.seed, args.steps, args.quiet)?
         }
         Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref())?,
+        Command::Export(args) => {
+            let model = bimt_format::ModelFile::read(&args.run.join("model.json"))?;
+            model.write_safetensors(&args.safetensors)?;
+            println!(
+                "wrote {} ({} tensors)",
+                args.safetensors.display(),
+                model.tensors().len()
+            );
+        }
         Command::View(args) => {
             let path = bimt_viewer::write_view(&args.run)?;
             println!("wrote {}", path.display());

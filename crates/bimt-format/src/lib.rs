@@ -6,6 +6,10 @@
 
 #![warn(missing_docs)]
 
+mod tensors;
+
+pub use tensors::NamedTensor;
+
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
