@@ -93,7 +93,15 @@ fn watched<T: Send>(
             Err(_) => return Err(PyRuntimeError::new_err("the run's thread panicked")),
         };
         if let Some(e) = failure {
-            return Err(e);
+            // Ctrl-C: the KeyboardInterrupt says where the run stopped.
+            return Err(match result {
+                Err(stopped)
+                    if stopped.is_stopped() && e.is_instance_of::<PyKeyboardInterrupt>(py) =>
+                {
+                    to_python(stopped)
+                }
+                _ => e,
+            });
         }
         show(&mut failure);
         result.map_err(to_python)
@@ -283,13 +291,6 @@ fn graph(py: Python<'_>, run: PathBuf) -> PyResult<Bound<'_, PyAny>> {
         .iter()
         .enumerate()
         .map(|(l, layer)| {
-            let fold = model
-                .connections
-                .iter()
-                .filter(|c| c.from == l)
-                .map(|c| c.in_fold)
-                .max()
-                .unwrap_or(1);
             json!({
                 "name": layer.name.replace('.', "_"),
                 "role": bimt_format::serde_name(&roles[l]),
@@ -299,7 +300,7 @@ fn graph(py: Python<'_>, run: PathBuf) -> PyResult<Bound<'_, PyAny>> {
                 "features": model.features(l),
                 "attention": layer.attention.map(|a| json!({"heads": a.heads, "causal": a.causal})),
                 "learned_positions": layer.learned_positions.is_some(),
-                "fold": fold,
+                "fold": model.fold_out_of(l),
             })
         })
         .collect();

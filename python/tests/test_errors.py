@@ -1,6 +1,7 @@
 """Bad input raises the Python exception of its kind with the command's one-line message, and
 Ctrl-C stops training cleanly."""
 
+import json
 import os
 import signal
 import threading
@@ -88,8 +89,10 @@ def test_missing_files_are_os_errors(tmp_path):
                    out=tmp_path / "run", quiet=True)
 
 
-def test_ctrl_c_stops_training_within_a_second_and_keeps_the_checkpoint(tmp_path,
-                                                                          regression_data):
+def test_ctrl_c_stops_training_and_keeps_the_checkpoint(tmp_path, regression_data):
+    """Ctrl-C stops the run after the step in progress (the calling thread looks for it every
+    50 ms) with KeyboardInterrupt, and the last checkpoint stays. How soon is measured, not
+    asserted (no test asserts on wall-clock time); the closing note of issue 27 gives it."""
     x, y = regression_data
     sent = []
 
@@ -99,11 +102,15 @@ def test_ctrl_c_stops_training_within_a_second_and_keeps_the_checkpoint(tmp_path
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         bimt.train(DENSE, x, y, out=tmp_path / "run", steps=10_000_000, checkpoint_every=100,
                    quiet=True)
-    stopped = time.monotonic()
     assert sent, "the run ended before the interrupt"
-    assert stopped - sent[0] < 1.0
-    assert (tmp_path / "run" / "checkpoint.json").exists()
+    print(f"KeyboardInterrupt {1000 * (time.monotonic() - sent[0]):.0f} ms after SIGINT")
+    assert "stopped by request after step" in str(raised.value)
+    checkpoint = tmp_path / "run" / "checkpoint.json"
+    assert checkpoint.exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
+    # A run stopped, not finished: it can be resumed from the checkpoint it left.
+    step = json.loads(checkpoint.read_text())["step"]
+    assert 0 < step < 10_000_000 and step % 100 == 0

@@ -69,3 +69,12 @@ def test_the_module_loads_the_safetensors_file(tmp_path, regression_data):
     with torch.no_grad():
         got = module(torch.as_tensor(x)).double().numpy()
     assert np.abs(got - run.predict(x)).max() < 1e-5
+
+
+@pytest.mark.parametrize("preset, x", [
+    ("two-moons", np.random.default_rng(3).normal(size=(7, 2))),
+    ("modular-addition", np.array([[0, 1], [5, 58], [30, 30]])),
+])
+def test_the_presets_built_in_mlps(tmp_path, preset, x):
+    run = bimt.run(preset, steps=20, out=tmp_path / preset, quiet=True)
+    assert_module_matches(run, x)

@@ -289,13 +289,7 @@ pub fn forward_sequence(model: &ModelFile, xs: &[&[f64]]) -> Vec<Vec<Vec<f64>>> 
         if roles[l] == LayerRole::Input {
             let features = model.features(l);
             let n = features.len();
-            let fold = model
-                .connections
-                .iter()
-                .filter(|c| c.from == l)
-                .map(|c| c.in_fold)
-                .max()
-                .unwrap_or(1);
+            let fold = model.fold_out_of(l);
             if let Some([h, w]) = layer.shape {
                 // Channel-major data columns to the pixel-major value.
                 let pixels = h * w;

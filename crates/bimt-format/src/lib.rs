@@ -721,6 +721,17 @@ impl ModelFile {
             .sum()
     }
 
+    /// How many input indices share each neuron of `layer` where its value is read: the
+    /// largest `in_fold` of the connections leaving it (1 where none leaves it).
+    pub fn fold_out_of(&self, layer: usize) -> usize {
+        self.connections
+            .iter()
+            .filter(|c| c.from == layer)
+            .map(|c| c.in_fold)
+            .max()
+            .unwrap_or(1)
+    }
+
     /// How many token ids a data row holds, where the input is token ids: as recorded, or
     /// (older files) the largest `in_fold` of the connections leaving the input layer; 0
     /// without a token table.
