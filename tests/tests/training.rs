@@ -95,6 +95,52 @@ fn forced_swaps_that_leave_the_moments_change_the_trajectory() {
     assert!(max_abs_diff(&a, &b) > 1e-4);
 }
 
+/// `SwapMoments::Reset` keeps the function and zeroes the moments of exactly the moved
+/// weights: every moment is the one `Follow` moves there, or zero where `Follow` moves in
+/// another weight's.
+#[test]
+fn swaps_that_reset_the_moments_zero_only_the_moved_weights() {
+    let metric = PaperMetric::l1(0.0, 0.1);
+    let moments_after = |moments: SwapMoments| {
+        let mut t = trainer(4, config(20, Variant::L1Local), &metric);
+        t.run(&mut ()).unwrap();
+        let x = random_input(32, 4, 1, &device());
+        let before = values(t.model.predict(x.clone(), false));
+        let unmoved = t.model.params.states_to_host();
+        scramble_with(&mut t.model, &mut ChaCha8Rng::seed_from_u64(5), moments);
+        let after = values(t.model.predict(x, false));
+        assert!(max_abs_diff(&before, &after) < 1e-5);
+        (unmoved, t.model.params.states_to_host())
+    };
+    let (unmoved, follow) = moments_after(SwapMoments::Follow);
+    let (_, reset) = moments_after(SwapMoments::Reset);
+    let (mut zeroed, mut kept) = (0, 0);
+    for ((u, f), r) in unmoved.iter().zip(&follow).zip(&reset) {
+        let (u, f, r) = (
+            u.as_ref().unwrap(),
+            f.as_ref().unwrap(),
+            r.as_ref().unwrap(),
+        );
+        for (((&u, &f), &r), which) in u
+            .first
+            .iter()
+            .zip(&f.first)
+            .zip(&r.first)
+            .chain(u.second.iter().zip(&f.second).zip(&r.second))
+            .zip(0..)
+        {
+            if r == 0.0 && f != 0.0 {
+                zeroed += 1;
+            } else {
+                assert_eq!(r, f, "moment {which}: neither moved nor reset");
+                assert_eq!(r, u, "moment {which}: kept, so its weight did not move");
+                kept += 1;
+            }
+        }
+    }
+    assert!(zeroed > 0 && kept > 0, "zeroed {zeroed}, kept {kept}");
+}
+
 /// A whole run with `swap_moments: Stay` equals one with the moments moved up to its first
 /// swap round (step 50), and follows another trajectory after it.
 #[test]

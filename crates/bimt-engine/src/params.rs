@@ -62,6 +62,11 @@ pub enum SwapMoments {
     /// The moments stay at their positions, so a moved weight is stepped with the moments of
     /// the weight it replaced, as the authors' notebooks do (`--profile reference`).
     Stay,
+    /// The moments of every moved weight start again from zero: a deliberate perturbation
+    /// (AdamW's next steps on them are about `lr·sign(g)/√(1−β₂)`, three times the usual, and
+    /// shrink back over some thousand steps), tried for structure that depends less on the
+    /// seed (issue 28, docs/gaps.md). Unmoved weights keep theirs.
+    Reset,
 }
 
 /// AdamW's first-moment decay, as burn's `AdamWConfig` defaults.
@@ -322,9 +327,30 @@ impl ParamStore {
         if let Some(mask) = &mut self.mask {
             apply(mask);
         }
-        if moments == SwapMoments::Follow {
-            apply(&mut self.moment_1);
-            apply(&mut self.moment_2);
+        match moments {
+            SwapMoments::Follow => {
+                apply(&mut self.moment_1);
+                apply(&mut self.moment_2);
+            }
+            SwapMoments::Stay => {}
+            SwapMoments::Reset => {
+                let reset = |flat: &mut [f32]| {
+                    for (offset, [rows, cols], axis, gather) in &plans {
+                        let moved = gather.iter().enumerate().filter(|&(i, &src)| i != src);
+                        for (i, _) in moved {
+                            if *axis == 0 {
+                                flat[offset + i * cols..offset + (i + 1) * cols].fill(0.0);
+                            } else {
+                                for r in 0..*rows {
+                                    flat[offset + r * cols + i] = 0.0;
+                                }
+                            }
+                        }
+                    }
+                };
+                reset(&mut self.moment_1);
+                reset(&mut self.moment_2);
+            }
         }
         self.refresh_leaves();
     }

@@ -187,7 +187,8 @@ settings! {
     /// notebooks' rule: top-k positions fixed when the round starts).
     #[arg(long)]
     pub swap_mode: SwapMode,
-    /// follow (default: a swap moves the AdamW moment estimates with the weights) or stay
+    /// follow (default: a swap moves the AdamW moment estimates with the weights), reset (the
+    /// moved weights' moments start from zero: a perturbation, see docs/gaps.md) or stay
     /// (they stay in place, as in the reference notebooks; --profile reference).
     #[arg(long)]
     pub swap_moments: SwapMoments,
