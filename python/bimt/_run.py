@@ -45,17 +45,19 @@ def _out(out):
     return None if out is None else os.fspath(out)
 
 
-def run(preset, *, out=None, quiet=False, data_dir=None, config=None, threads=None,
-        **settings):
+def run(preset, *, out=None, quiet=False, data_dir=None, config=None, resume=None,
+        threads=None, **settings):
     """Trains ``preset`` (see ``bimt.presets()``) as ``bimt run PRESET`` does, with the same
     settings, the same ``run.json`` and the same outputs, into ``out`` (default
     ``runs/<preset>``, as the command), and returns the finished :class:`Run`.
 
     ``settings`` are the flags of ``bimt run`` (``steps=2000``, ``seed=3``,
     ``lambda_="0:1e-3,5000:1e-2"``, ``profile="reference"``, ``checkpoint_every=500``, ...);
-    ``config`` is a JSON file of settings, such as a run's ``run.json``. Progress shows in a
-    notebook and in a terminal unless ``quiet``. Ctrl-C stops the run within a second and
-    raises ``KeyboardInterrupt``; ``checkpoint.json`` keeps the last checkpoint, if asked for.
+    ``config`` is a JSON file of settings, such as a run's ``run.json``; ``resume`` a
+    ``checkpoint.json`` to continue (as ``bimt run --resume``: only ``steps`` and ``log_every``
+    may change). Progress shows in a notebook and in a terminal unless ``quiet``. Ctrl-C stops
+    the run within a second and raises ``KeyboardInterrupt``; ``checkpoint.json`` keeps the last
+    checkpoint, if asked for (``checkpoint_every=N``).
     """
     with Progress(quiet) as progress:
         path = _bimt.run_preset(
@@ -63,6 +65,7 @@ def run(preset, *, out=None, quiet=False, data_dir=None, config=None, threads=No
             _settings_json(settings),
             _out(out),
             _out(config),
+            _out(resume),
             _out(data_dir),
             threads,
             progress.update,

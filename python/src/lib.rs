@@ -117,7 +117,8 @@ fn presets() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// Trains `preset` with `settings` (JSON) as `bimt run` does; returns the run directory.
+/// Trains `preset` with `settings` (JSON) as `bimt run` does (resuming from a checkpoint if
+/// given); returns the run directory.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn run_preset(
@@ -126,18 +127,20 @@ fn run_preset(
     settings: &str,
     out: Option<PathBuf>,
     config: Option<PathBuf>,
+    resume: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     threads: Option<usize>,
     progress: &Bound<'_, PyAny>,
 ) -> PyResult<PathBuf> {
     let flags = overrides(settings)?;
-    let resolved =
-        bimt_presets::resolve(preset, &flags, config.as_deref(), None).map_err(to_python)?;
+    let resolved = bimt_presets::resolve(preset, &flags, config.as_deref(), resume.as_deref())
+        .map_err(to_python)?;
     let out = out.unwrap_or_else(|| bimt_presets::default_out(&resolved.preset, resolved.variant));
     let command = vec!["bimt.run".into(), preset.into(), settings.into()];
     watched(py, threads, progress, |control| {
         let spec = RunSpec {
             quiet: true,
+            resume,
             data_dir,
             command,
             control: Some(control),

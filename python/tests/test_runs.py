@@ -103,3 +103,17 @@ def test_the_architecture_files_of_the_examples_train(tmp_path):
                    task="two-moons", steps=50, out=tmp_path / "run", quiet=True)
     assert run.metrics["preset"] == "graph"
     assert run.predict(np.zeros((3, 2))).shape == (3, 2)
+
+
+def test_a_run_resumes_from_its_checkpoint_as_the_command_does(tmp_path, bimt_command):
+    first = bimt.run("two-moons", steps=200, checkpoint_every=100, out=tmp_path / "py",
+                     quiet=True)
+    assert first.metrics["steps"] == 200
+    resumed = bimt.run("two-moons", steps=300, resume=tmp_path / "py" / "checkpoint.json",
+                       out=tmp_path / "py", quiet=True)
+    bimt_command("run", "two-moons", "--steps", 200, "--checkpoint-every", 100, "--out",
+                 tmp_path / "cli", "--quiet")
+    bimt_command("run", "two-moons", "--steps", 300, "--resume",
+                 tmp_path / "cli" / "checkpoint.json", "--out", tmp_path / "cli", "--quiet")
+    assert resumed.metrics["steps"] == 300
+    assert model_json(resumed.path) == model_json(tmp_path / "cli")
