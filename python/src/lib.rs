@@ -262,9 +262,9 @@ fn weights(py: Python<'_>, run: PathBuf) -> PyResult<Vec<Tensor<'_>>> {
 /// Writes the parameters to a safetensors file.
 #[pyfunction]
 fn export_safetensors(run: PathBuf, path: PathBuf) -> PyResult<()> {
-    read_model(&run)?
-        .write_safetensors(&path)
-        .map_err(|e| to_python(e.into()))
+    bimt_presets::export_safetensors(&run, &path)
+        .map(|_| ())
+        .map_err(to_python)
 }
 
 /// Writes `view.html` and returns its path.

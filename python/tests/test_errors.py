@@ -80,6 +80,15 @@ def test_predict_refuses_rows_of_the_wrong_width(tmp_path, regression_data):
     one_line_value_error(lambda: run.predict(x, knock_out=[(1, 99)]), "99", "8 neurons")
 
 
+def test_an_export_over_the_runs_own_files_is_refused(tmp_path, regression_data):
+    x, y = regression_data
+    run = bimt.train(DENSE, x, y, out=tmp_path / "run", steps=20, quiet=True)
+    model = (tmp_path / "run" / "model.json").read_bytes()
+    one_line_value_error(lambda: run.save_safetensors(tmp_path / "run" / "model.json"),
+                         "model.json", "one of the run's own files")
+    assert (tmp_path / "run" / "model.json").read_bytes() == model
+
+
 def test_missing_files_are_os_errors(tmp_path):
     with pytest.raises(OSError) as raised:
         bimt.load(tmp_path / "nowhere")

@@ -311,13 +311,8 @@ fn execute(command: Command, threads: Option<usize>) -> Result<Outcome, Failure>
         }
         Command::Predict(args) => predict::predict(&args.run, &args.data, args.out.as_deref())?,
         Command::Export(args) => {
-            let model = bimt_format::ModelFile::read(&args.run.join("model.json"))?;
-            model.write_safetensors(&args.safetensors)?;
-            println!(
-                "wrote {} ({} tensors)",
-                args.safetensors.display(),
-                model.tensors().len()
-            );
+            let tensors = bimt_presets::export_safetensors(&args.run, &args.safetensors)?;
+            println!("wrote {} ({tensors} tensors)", args.safetensors.display());
         }
         Command::View(args) => {
             let path = bimt_viewer::write_view(&args.run)?;

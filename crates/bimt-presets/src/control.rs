@@ -2,7 +2,7 @@
 //! progress in a notebook and stops on Ctrl-C through it).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Where a run is, as the last step completed left it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,16 +15,19 @@ pub struct RunProgress {
     pub message: String,
 }
 
-/// Shared between a run ([`crate::RunSpec::control`]) and whoever watches it.
+/// Shared between a run ([`crate::RunSpec::control`]) and whoever watches it. The run sets
+/// the step after every step (an atomic store, no lock) and the message at each log line.
 #[derive(Debug, Default)]
 pub struct RunControl {
     stop: AtomicBool,
-    progress: Mutex<RunProgress>,
+    step: AtomicUsize,
+    total: AtomicUsize,
+    message: Mutex<String>,
 }
 
 impl RunControl {
-    /// Asks the run to stop after the step it is in: it returns [`crate::Error::Stopped`],
-    /// and the checkpoints it wrote stay.
+    /// Asks the run to stop after the step it is in: it returns [`crate::Error::Train`] with
+    /// `TrainError::Stopped`, and the checkpoints it wrote stay.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -36,20 +39,26 @@ impl RunControl {
 
     /// The run's latest progress.
     pub fn progress(&self) -> RunProgress {
-        self.lock().clone()
+        RunProgress {
+            step: self.step.load(Ordering::Relaxed),
+            total: self.total.load(Ordering::Relaxed),
+            message: self
+                .message
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
     }
 
-    pub(crate) fn set_step(&self, step: usize, total: usize) {
-        let mut progress = self.lock();
-        progress.step = step;
-        progress.total = total;
+    pub(crate) fn set_total(&self, total: usize) {
+        self.total.store(total, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_step(&self, step: usize) {
+        self.step.store(step, Ordering::Relaxed);
     }
 
     pub(crate) fn set_message(&self, message: &str) {
-        message.clone_into(&mut self.lock().message);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, RunProgress> {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+        message.clone_into(&mut self.message.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }

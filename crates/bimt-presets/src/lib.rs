@@ -32,6 +32,7 @@ mod bench;
 mod control;
 mod custom;
 mod error;
+mod export;
 mod frontier;
 mod history;
 mod in_context;
@@ -59,6 +60,7 @@ pub use bench::{bench_graph_vs_builtin, bench_in_context, bench_mnist, bench_pre
 pub use control::{RunControl, RunProgress};
 pub use custom::StandardisationFile;
 pub use error::Error;
+pub use export::export_safetensors;
 pub use frontier::frontier;
 pub use in_memory::{ArchSource, NpyPair, run_arrays};
 pub use launch::run;

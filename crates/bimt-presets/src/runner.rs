@@ -157,7 +157,6 @@ struct RunObserver<'a> {
     names: (&'a [String], &'a [String]),
     cost: CostSpec,
     control: Option<&'a RunControl>,
-    total: usize,
 }
 
 impl<N: Network> Observer<N> for RunObserver<'_> {
@@ -166,7 +165,7 @@ impl<N: Network> Observer<N> for RunObserver<'_> {
             self.progress.set_position(step);
         }
         if let Some(control) = self.control {
-            control.set_step(step, self.total);
+            control.set_step(step);
         }
     }
 
@@ -303,8 +302,11 @@ pub fn train_task<N: Network, T: Task>(
         names,
         cost: cost.clone(),
         control: spec.control.as_deref(),
-        total: config.total_steps(),
     };
+    if let Some(control) = &spec.control {
+        control.set_total(config.total_steps());
+        control.set_step(trainer.start_step);
+    }
     let summary = trainer.run(&mut observer)?;
     observer.progress.finish(config.total_steps());
     if let Some(e) = observer.log_error {
