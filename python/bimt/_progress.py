@@ -27,6 +27,8 @@ class Progress:
             return
         if self.bar is None:
             self.bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True)
+        elif total != self.bar.total:  # the restarts' candidates ended; the run starts
+            self.bar.reset(total=total)
         self.bar.update(step - self.bar.n)
         if message:
             self.bar.set_postfix_str(message, refresh=False)

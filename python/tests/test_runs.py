@@ -117,3 +117,22 @@ def test_a_run_resumes_from_its_checkpoint_as_the_command_does(tmp_path, bimt_co
                  tmp_path / "cli" / "checkpoint.json", "--out", tmp_path / "cli", "--quiet")
     assert resumed.metrics["steps"] == 300
     assert model_json(resumed.path) == model_json(tmp_path / "cli")
+
+
+def test_restarts_choose_as_the_command_does_and_the_bar_follows(tmp_path, bimt_command):
+    settings = {"steps": 300, "seed": 2, "restarts": 3, "restart_steps": 100, "log_every": 100}
+    run = bimt.run("two-moons", out=tmp_path / "py", quiet=True, **settings)
+    bimt_command("run", "two-moons", "--steps", 300, "--seed", 2, "--restarts", 3,
+                 "--restart-steps", 100, "--log-every", 100, "--out", tmp_path / "cli", "--quiet")
+    assert model_json(run.path) == model_json(tmp_path / "cli")
+    restarts = run.metrics["restarts"]
+    assert len(restarts["candidates"]) == 3 and restarts["steps"] == 100
+    assert restarts["candidates"][0]["init_seed"] == 2
+
+    # The bar counts the candidates' steps, then starts again for the run's.
+    from bimt._progress import Progress
+    with Progress(quiet=False) as progress:
+        progress.update(200, 300, "restart 3 of 3")
+        assert (progress.bar.total, progress.bar.n) == (300, 200)
+        progress.update(10, 600, "")
+        assert (progress.bar.total, progress.bar.n) == (600, 10)

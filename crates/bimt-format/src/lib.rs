@@ -297,6 +297,35 @@ pub struct MetricsFile {
     /// Where the wall time went (absent in files written before bimt recorded it).
     #[serde(default)]
     pub timing: Timing,
+    /// How the run chose its initialisation among restarts (absent for a run without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<Restarts>,
+}
+
+/// How a run with restarts chose its initialisation: every candidate trained the same data
+/// for `steps` steps from its own initial weights, and the chosen one was trained again from
+/// the start as the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Restarts {
+    /// Steps each candidate trained before the choice.
+    pub steps: usize,
+    /// The index in `candidates` of the one chosen.
+    pub chosen: usize,
+    /// Seconds the candidates took together.
+    pub wall_seconds: f64,
+    /// Every candidate, the run's own seed first.
+    pub candidates: Vec<RestartCandidate>,
+}
+
+/// One candidate of [`Restarts`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestartCandidate {
+    /// The seed of its initial weights.
+    pub init_seed: u64,
+    /// Its training loss after the candidate steps (null: it diverged).
+    pub train_loss: Option<f64>,
+    /// Its connection cost after the candidate steps (null: it diverged).
+    pub connection_cost: Option<f64>,
 }
 
 /// Where a run's wall time went, in seconds (of the last call, after a resume).

@@ -48,6 +48,7 @@ mod progress;
 mod registry;
 mod report;
 mod resolve;
+mod restarts;
 mod runner;
 mod seeds;
 mod settings;

@@ -22,6 +22,8 @@ pub const MAX_TOP_K: usize = 100_000;
 pub const MAX_BATCH: usize = 10_000_000;
 /// Most formula samples over both splits (ten million rows hold a few hundred MB).
 pub const MAX_SAMPLES: usize = 10_000_000;
+/// Most candidates of `--restarts` (each trains `--restart-steps` steps).
+pub const MAX_RESTARTS: usize = 1_000;
 /// Most seeds in one `--seeds` list.
 pub const MAX_SEEDS: usize = 10_000;
 

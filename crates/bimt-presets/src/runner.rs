@@ -13,7 +13,9 @@ use bimt_engine::{
     Checkpoint, Device, LogEntry, Model, Network, Observer, RunSummary, Task, Trainer, Variant,
     export_model,
 };
-use bimt_format::{CostSpec, LossDefinitions, MetricsFile, ModelFile, write_atomic, write_json};
+use bimt_format::{
+    CostSpec, LossDefinitions, MetricsFile, ModelFile, Restarts, write_atomic, write_json,
+};
 use bimt_tasks::{Batching, Loss, Supervised};
 use bimt_views::{
     Curves, GifWriter, GraphStyle, render_curves, render_graph, render_graph_svg, write_png,
@@ -67,6 +69,10 @@ impl RunSpec {
         self.settings.backend.device().autodiff()
     }
 }
+
+/// Where a run with restarts records its choice as soon as it is made (`metrics.json` repeats
+/// it at the end; a resumed run reads it back from its checkpoint's directory).
+const RESTARTS_FILE: &str = "restarts.json";
 
 /// What a preset adds to the standard outputs once training ends.
 pub struct Extras {
@@ -261,7 +267,30 @@ pub fn train_task<N: Network, T: Task>(
     let settings = &spec.settings;
     let metric = settings.metric();
     let config = settings.train_config();
-    let mut model = Model::new(network, settings.seed, &spec.device())?;
+    let device = spec.device();
+    // A resumed run's weights come from its checkpoint: its candidates were chosen already.
+    let (network, task, restarts) = if settings.restarts > 1 && spec.resume.is_none() {
+        let (network, task, restarts) = crate::restarts::choose_initialisation(
+            settings,
+            network,
+            task,
+            &device,
+            spec.quiet,
+            spec.control.as_deref(),
+        )?;
+        write_json(&spec.out.join(RESTARTS_FILE), &restarts)?;
+        (network, task, Some(restarts))
+    } else {
+        let earlier = spec.resume.as_ref().and_then(|path| {
+            let file = path.parent().unwrap_or(Path::new(".")).join(RESTARTS_FILE);
+            serde_json::from_slice(&std::fs::read(file).ok()?).ok()
+        });
+        (network, task, earlier)
+    };
+    let init_seed = restarts.as_ref().map_or(settings.seed, |r: &Restarts| {
+        r.candidates[r.chosen].init_seed
+    });
+    let mut model = Model::new(network, init_seed, &device)?;
     let mut resumed = None;
     if let Some(path) = &spec.resume {
         resumed = Some(Checkpoint::restore(path, &mut model)?);
@@ -316,6 +345,7 @@ pub fn train_task<N: Network, T: Task>(
     let model_file = export_model(&trainer.model, names.0, names.1, cost);
     let extras = finish(&trainer.model, &trainer.task, &model_file)?;
     let trained = Trained {
+        restarts,
         model: &model_file,
         summary: &summary,
         wall_seconds: trainer.wall_offset + summary.wall_seconds,
@@ -339,6 +369,8 @@ pub fn train_task<N: Network, T: Task>(
 
 /// What a finished training call hands to the writer.
 struct Trained<'a> {
+    /// How the initialisation was chosen, with restarts.
+    restarts: Option<Restarts>,
     model: &'a ModelFile,
     summary: &'a RunSummary,
     /// Seconds of training over every call of the run.
@@ -383,6 +415,7 @@ fn write_outputs(
         swaps: summary.swaps,
         structure: extras.structure,
         timing: summary.timing,
+        restarts: trained.restarts,
     };
     write_json(&out.join("model.json"), model)?;
     write_png(&out.join("graph.png"), &render_graph(model, &style))?;

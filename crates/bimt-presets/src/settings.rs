@@ -192,6 +192,15 @@ settings! {
     /// (they stay in place, as in the reference notebooks; --profile reference).
     #[arg(long)]
     pub swap_moments: SwapMoments,
+    /// Train this many candidates from different initial weights (the same data) for
+    /// --restart-steps steps, and make the run the one with the shortest wiring among those
+    /// that fit about as well as the best (1: no restarts; see docs/gaps.md).
+    #[arg(long)]
+    pub restarts: usize,
+    /// Steps each of the --restarts candidates trains before the choice (null in a file:
+    /// the whole schedule, fine-tune excluded).
+    #[arg(long, num_args = 1)]
+    pub restart_steps: Option<usize>,
     /// How the weights' costs add up: sum or mean (per matrix).
     #[arg(long)]
     pub reduction: Reduction,
@@ -336,6 +345,8 @@ impl Settings {
             swap_every: 200,
             swap_mode: SwapMode::Greedy,
             swap_moments: SwapMoments::Follow,
+            restarts: 1,
+            restart_steps: None,
             reduction: Reduction::Sum,
             bias_penalty: true,
             bias_from: 0,
@@ -387,6 +398,15 @@ impl Settings {
         check_count("swap_every", self.swap_every, 0, limits::MAX_STEPS)?;
         check_count("top_k", self.top_k, 0, limits::MAX_TOP_K)?;
         check_count("log_every", self.log_every, 1, limits::MAX_STEPS)?;
+        check_count("restarts", self.restarts, 1, limits::MAX_RESTARTS)?;
+        if let Some(steps) = self.restart_steps {
+            check_count("restart_steps", steps, 1, self.steps).map_err(|e| {
+                Error::Settings(format!(
+                    "{e} (the candidates train part of the run's {} steps)",
+                    self.steps
+                ))
+            })?;
+        }
         if let Some(batch) = self.batch {
             check_count("batch", batch, 1, limits::MAX_BATCH).map_err(|e| {
                 Error::Settings(format!(
