@@ -98,9 +98,13 @@ struct Table1Args {
     /// Seeds of every row (`0-3`, `0,2` or both; default 0-3, or 0 with --quick).
     #[arg(long)]
     seeds: Option<String>,
-    /// Output directory: the runs, TABLE1.md, REPORT.md and report/.
-    #[arg(long, default_value = "runs/table1")]
-    out: PathBuf,
+    /// Settings of every run: paper, reference or robust.
+    #[arg(long, default_value = "paper")]
+    profile: bimt_presets::Profile,
+    /// Output directory: the runs, TABLE1.md, REPORT.md and report/ (default: runs/table1,
+    /// or runs/table1-PROFILE for another profile than paper's).
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// A few hundred steps per run: checks that every file is written; the figures mean
     /// nothing.
     #[arg(long)]
@@ -280,9 +284,14 @@ fn table1(args: Table1Args, threads: Option<usize>) -> Result<(), Failure> {
     let jobs = args.jobs.unwrap_or(cores);
     // `--threads 0` never gets here: `main` refuses it when it starts its own pool.
     let threads = threads.unwrap_or_else(|| bimt_presets::default_threads(jobs));
+    let out = args.out.unwrap_or_else(|| match args.profile {
+        bimt_presets::Profile::Paper => PathBuf::from("runs/table1"),
+        other => PathBuf::from(format!("runs/table1-{other}")),
+    });
     let options = Table1Options {
         seeds,
-        out: args.out,
+        profile: args.profile,
+        out,
         quick: args.quick,
         jobs,
         threads,

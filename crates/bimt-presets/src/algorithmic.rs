@@ -266,7 +266,7 @@ fn modular_addition_settings(_: Profile) -> Settings {
 fn permutation_s4_settings(profile: Profile) -> Settings {
     let lr = Phases::constant(2e-3);
     match profile {
-        Profile::Paper => Settings {
+        Profile::Paper | Profile::Robust => Settings {
             lr,
             ..modular_addition_settings(profile)
         },

@@ -49,6 +49,7 @@ mod registry;
 mod report;
 mod resolve;
 mod restarts;
+mod robust;
 mod runner;
 mod seeds;
 mod settings;

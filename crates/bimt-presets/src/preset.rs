@@ -64,13 +64,19 @@ impl Preset {
     /// as the notebooks do: the top-k positions fixed when a round starts, and the optimizer's
     /// moments left in place (docs/gaps.md: with both, bimt follows the feature-sharing
     /// notebook step for step from the same start).
+    /// The robust profile is the paper's, changed for the presets whose structure depends on
+    /// the seed (`robust.rs`).
     pub fn defaults(&self, profile: Profile) -> Settings {
-        let mut settings = (self.settings)(profile);
+        let mut settings = (self.settings)(profile.base());
         settings.preset = self.name.to_string();
         settings.profile = profile;
-        if profile == Profile::Reference {
-            settings.swap_mode = SwapMode::GreedyPositions;
-            settings.swap_moments = SwapMoments::Stay;
+        match profile {
+            Profile::Reference => {
+                settings.swap_mode = SwapMode::GreedyPositions;
+                settings.swap_moments = SwapMoments::Stay;
+            }
+            Profile::Robust => crate::robust::adjust(self.experiment, &mut settings),
+            Profile::Paper => {}
         }
         settings
     }

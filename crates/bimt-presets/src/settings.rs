@@ -18,8 +18,9 @@ use bimt_swap::SwapMode;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// Which settings a preset starts from: `paper` (the paper's stated settings) or `reference`
-/// (the authors' notebooks').
+/// Which settings a preset starts from: `paper` (the paper's stated settings), `reference`
+/// (the authors' notebooks') or `robust` (the paper's, with what makes the structure show at
+/// more seeds: issue 28, docs/gaps.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
@@ -27,6 +28,20 @@ pub enum Profile {
     Paper,
     /// The authors' reference notebooks' settings.
     Reference,
+    /// The paper's settings, changed where a preset's structure depends on the seed (see
+    /// docs/gaps.md, "Structure robust to the seed").
+    Robust,
+}
+
+impl Profile {
+    /// The profile a preset's own settings are written for: the paper's for `robust`, which
+    /// only changes them afterwards.
+    pub fn base(self) -> Profile {
+        match self {
+            Profile::Robust => Profile::Paper,
+            other => other,
+        }
+    }
 }
 
 /// The norm of the paper's distance between two neurons: `l1` (the paper's) or `l2`.
@@ -149,7 +164,7 @@ settings! {
     /// The experiment (see `bimt presets`).
     #[arg(skip)]
     pub preset: String,
-    /// Settings to start from: paper (default) or reference.
+    /// Settings to start from: paper (default), reference or robust.
     #[arg(long)]
     pub profile: Profile,
     /// Ablation variant: vanilla, l1, l1-local, l1-swap or bimt (default).

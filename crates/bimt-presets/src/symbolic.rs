@@ -309,7 +309,7 @@ fn boundary_picture(model: &ModelFile, data: &Dataset, size: u32) -> image::RgbI
 fn symbolic_settings(profile: Profile, compositionality: bool) -> Settings {
     let paper = Settings::paper_symbolic();
     match profile {
-        Profile::Paper => paper,
+        Profile::Paper | Profile::Robust => paper,
         Profile::Reference => Settings {
             lr: Phases::constant(2e-3),
             lambda: if compositionality {
@@ -356,7 +356,7 @@ fn compositionality_settings(profile: Profile) -> Settings {
 /// λ = 1e-3 then 1e-2 from step 5,000, A = 1, y* = 0.2, k = 10, logged every 200 steps).
 fn two_moons_settings(profile: Profile) -> Settings {
     match profile {
-        Profile::Paper => symbolic_settings(profile, false),
+        Profile::Paper | Profile::Robust => symbolic_settings(profile, false),
         Profile::Reference => Settings {
             steps: 10_001,
             lr: Phases::constant(2e-3),

@@ -29,6 +29,8 @@ const QUICK_FINETUNE: usize = 50;
 pub struct Table1Options {
     /// The seeds of every row.
     pub seeds: Vec<u64>,
+    /// The settings profile of every run.
+    pub profile: crate::Profile,
     /// Runs go to `out/<preset>/<variant>/seed-N`; `TABLE1.md`, `REPORT.md` and `report/`
     /// (the pictures `REPORT.md` shows) to `out`.
     pub out: PathBuf,
@@ -103,12 +105,13 @@ fn plan(options: &Table1Options) -> Result<Vec<Job>, Error> {
                 let mut overrides = Overrides {
                     seed: Some(seed),
                     variant: Some(variant),
+                    profile: Some(options.profile),
                     ..Overrides::default()
                 };
                 if options.quick {
                     overrides.steps = Some(QUICK_STEPS);
                     overrides.log_every = Some(QUICK_STEPS / 2);
-                    let finetunes = preset.defaults(crate::Profile::Paper).finetune_steps > 0;
+                    let finetunes = preset.defaults(options.profile).finetune_steps > 0;
                     overrides.finetune_steps = finetunes.then_some(QUICK_FINETUNE);
                 }
                 let settings = resolve(preset.name, &overrides, None, None)?;
@@ -280,9 +283,10 @@ fn render_table(
     let _ = writeln!(md, "# Table 1, measured\n");
     let _ = writeln!(
         md,
-        "`{command}` on {}, bimt {}, {} runs at once, {:.0} s in all{}{}.\n",
+        "`{command}` on {}, bimt {}, the {} profile, {} runs at once, {:.0} s in all{}{}.\n",
         today(),
         env!("CARGO_PKG_VERSION"),
+        options.profile,
         options.jobs.max(1),
         wall,
         if reused > 0 {
@@ -513,7 +517,35 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::{Table1Options, civil_from_days, plan};
+    use crate::Profile;
+
+    #[test]
+    fn every_run_of_a_profiles_table_has_that_profiles_settings() {
+        let options = Table1Options {
+            seeds: vec![0, 1],
+            profile: Profile::Robust,
+            out: "runs/table1-robust".into(),
+            quick: true,
+            jobs: 1,
+            threads: 1,
+            data_dir: None,
+            command: Vec::new(),
+        };
+        let jobs = plan(&options).unwrap();
+        assert_eq!(jobs.len(), 9 * 2 * 2);
+        for job in &jobs {
+            let expected = job.preset.defaults(Profile::Robust);
+            let settings = &job.spec.settings;
+            assert_eq!(settings.profile, Profile::Robust);
+            assert_eq!(
+                (settings.swap_moments, settings.restarts),
+                (expected.swap_moments, expected.restarts),
+                "{}",
+                job.preset.name
+            );
+        }
+    }
 
     #[test]
     fn dates_from_day_counts() {
