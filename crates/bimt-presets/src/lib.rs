@@ -49,7 +49,6 @@ mod registry;
 mod report;
 mod resolve;
 mod restarts;
-mod robust;
 mod runner;
 mod seeds;
 mod settings;

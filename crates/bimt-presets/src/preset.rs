@@ -2,7 +2,7 @@
 //! Table 1 has a column for it, the paper's figures and the structure a run is judged by. Each
 //! experiment module declares its presets; `registry` lists them.
 
-use crate::settings::{Profile, Settings};
+use crate::settings::{Phases, Profile, Settings};
 use bimt_data::{Formula, Operation};
 use bimt_engine::SwapMoments;
 use bimt_format::MetricsFile;
@@ -65,7 +65,7 @@ impl Preset {
     /// moments left in place (docs/gaps.md: with both, bimt follows the feature-sharing
     /// notebook step for step from the same start).
     /// The robust profile is the paper's, changed for the presets whose structure depends on
-    /// the seed (`robust.rs`).
+    /// the seed (see [`robust`]).
     pub fn defaults(&self, profile: Profile) -> Settings {
         let mut settings = (self.settings)(profile.base());
         settings.preset = self.name.to_string();
@@ -75,9 +75,53 @@ impl Preset {
                 settings.swap_mode = SwapMode::GreedyPositions;
                 settings.swap_moments = SwapMoments::Stay;
             }
-            Profile::Robust => crate::robust::adjust(self.experiment, &mut settings),
+            Profile::Robust => robust(self.experiment, &mut settings),
             Profile::Paper => {}
         }
         settings
     }
 }
+
+/// The `robust` profile (issue 28): changes the paper profile's `settings` of an `experiment`
+/// only where the paper's settings show its structure at some seeds and not others, each by
+/// the factors that raised that preset's count over seeds in docs/gaps.md ("Structure robust to
+/// the seed") without costing its fit. Every other preset trains exactly as under `paper`.
+fn robust(experiment: Experiment, settings: &mut Settings) {
+    match experiment {
+        // Feature sharing, seeds 0-23: 4 of 24 under the paper profile; the moments left in
+        // place at a swap and λ raised step by step to the middle phase's 1e-2 give 7, and
+        // the shortest wiring of 12 whole runs at equal fit takes it to 12.
+        Experiment::Symbolic(Formula::FeatureSharing) => {
+            settings.swap_moments = SwapMoments::Stay;
+            settings.lambda = Phases(vec![
+                (0, 1e-3),
+                (2_500, 2e-3),
+                (5_000, 4e-3),
+                (7_500, 7e-3),
+                (10_000, 1e-2),
+                (15_000, 1e-3),
+            ]);
+            settings.restarts = FEATURE_SHARING_RESTARTS;
+            settings.restart_steps = None;
+        }
+        // Modular addition, seeds 0-11: 6 of 12 under the paper profile, 8 of 12 with the
+        // moved weights' moments reset at a swap, at the same test loss.
+        Experiment::Algorithmic(Operation::ModularAddition { .. }) => {
+            settings.swap_moments = SwapMoments::Reset;
+        }
+        // S4, seeds 0-11: 3 of 12 under the paper profile, 5 of 12 with reset, 7 of 12 with
+        // reset and the shortest wiring of 4 whole runs, its median test loss 46 times lower.
+        Experiment::Algorithmic(Operation::PermutationS4) => {
+            settings.swap_moments = SwapMoments::Reset;
+            settings.restarts = S4_RESTARTS;
+            settings.restart_steps = None;
+        }
+        _ => {}
+    }
+}
+
+/// Candidates of the feature-sharing preset under the robust profile (each a whole run of a
+/// second or so).
+const FEATURE_SHARING_RESTARTS: usize = 12;
+/// Candidates of the S4 preset under the robust profile.
+const S4_RESTARTS: usize = 4;
