@@ -130,3 +130,32 @@ fn candidates_longer_than_the_run_are_refused() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_robust_profile_records_its_settings_and_chooses_among_its_candidates() {
+    let dir = temp_dir("robust");
+    succeeded(&bimt(&[
+        "run",
+        "symbolic-feature-sharing",
+        "--profile",
+        "robust",
+        "--steps",
+        "300",
+        "--finetune-steps",
+        "0",
+        "--log-every",
+        "100",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    let settings = read_json(&dir.join("run.json"));
+    assert_eq!(settings["profile"], "robust");
+    assert_eq!(settings["swap_moments"], "stay");
+    let restarts = settings["restarts"].as_u64().unwrap() as usize;
+    assert!(restarts > 1);
+    let record = &read_json(&dir.join("metrics.json"))["restarts"];
+    assert_eq!(record["candidates"].as_array().unwrap().len(), restarts);
+    assert_eq!(record["steps"], 300, "whole runs by default");
+    std::fs::remove_dir_all(&dir).ok();
+}
