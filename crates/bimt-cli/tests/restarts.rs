@@ -107,6 +107,21 @@ fn a_resumed_run_keeps_its_record_of_the_choice() {
         read_json(&resumed.join("metrics.json"))["restarts"],
         read_json(&first.join("restarts.json"))
     );
+    // A record that does not read is refused by name, not dropped.
+    std::fs::write(first.join("restarts.json"), "{\"steps\": ").unwrap();
+    let out = bimt(&[
+        "run",
+        "two-moons",
+        "--quiet",
+        "--resume",
+        first.join("checkpoint.json").to_str().unwrap(),
+        "--steps",
+        "400",
+        "--out",
+        dir.join("again").to_str().unwrap(),
+    ]);
+    let error = one_line_error(&out);
+    assert!(error.contains("restarts.json"), "{error}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

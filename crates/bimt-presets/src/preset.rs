@@ -103,7 +103,6 @@ fn robust(experiment: Experiment, settings: &mut Settings) {
                 (15_000, 1e-3),
             ]);
             settings.restarts = FEATURE_SHARING_RESTARTS;
-            settings.restart_steps = None;
         }
         // Modular addition, seeds 0-11: 6 of 12 under the paper profile, 8 of 12 with the
         // moved weights' moments reset at a swap, at the same test loss.
@@ -115,7 +114,6 @@ fn robust(experiment: Experiment, settings: &mut Settings) {
         Experiment::Algorithmic(Operation::PermutationS4) => {
             settings.swap_moments = SwapMoments::Reset;
             settings.restarts = S4_RESTARTS;
-            settings.restart_steps = None;
         }
         _ => {}
     }

@@ -281,10 +281,19 @@ pub fn train_task<N: Network, T: Task>(
         write_json(&spec.out.join(RESTARTS_FILE), &restarts)?;
         (network, task, Some(restarts))
     } else {
-        let earlier = spec.resume.as_ref().and_then(|path| {
-            let file = path.parent().unwrap_or(Path::new(".")).join(RESTARTS_FILE);
-            serde_json::from_slice(&std::fs::read(file).ok()?).ok()
-        });
+        // A resumed run's record of its candidates, where it had some; a record that exists
+        // but does not read is an error rather than dropped.
+        let earlier = match &spec.resume {
+            Some(path) => {
+                let file = path.parent().unwrap_or(Path::new(".")).join(RESTARTS_FILE);
+                if file.exists() {
+                    Some(bimt_format::read_json(&file, "a record of restarts")?)
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
         (network, task, earlier)
     };
     let init_seed = restarts.as_ref().map_or(settings.seed, |r: &Restarts| {
